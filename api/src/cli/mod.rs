@@ -1,0 +1,143 @@
+//! The `cairn` command line: parsing, dispatch and exit codes.
+//!
+//! Exit codes (a contract): 0 ok, 1 failure, 2 usage, 3 integrity violation
+//! found. Every failure is one clear line on stderr, never a panic.
+
+mod audit;
+mod events;
+mod keygen;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{DataDirArgs, ServeArgs};
+
+/// Cairn: an audit-first control plane for workflow platforms.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Print a new random master key (URL-safe base64 of 32 bytes).
+    Keygen,
+    /// Audit log operations.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Read the event log of a stopped server.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+}
+
+/// A failure with its exit code. The message is one line.
+#[derive(Debug)]
+pub struct CliError {
+    /// The process exit code.
+    pub code: u8,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl CliError {
+    /// Exit 1: the command failed.
+    pub fn failure(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// Exit 2: the command was used wrongly.
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// Exit 3: an integrity violation was found.
+    pub fn integrity(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 3,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(error: anyhow::Error) -> Self {
+        CliError::failure(format!("{error:#}"))
+    }
+}
+
+/// Parses the command line (after loading `.env`) and runs the command.
+pub fn main() -> ExitCode {
+    // `.env` fills in variables that are not already set; flags override both.
+    if let Err(error) = dotenvy::dotenv() {
+        if !error.not_found() {
+            eprintln!("error: .env cannot be read: {error}");
+            return ExitCode::from(2);
+        }
+    }
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { 2 } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", error.message.replace('\n', " "));
+            ExitCode::from(error.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve(args) => crate::serve::run(args),
+        Command::Keygen => keygen::run(),
+        Command::Audit(command) => audit::run(command),
+        Command::Events(command) => events::run(command),
+    }
+}
+
+/// A panic is a bug; if one ever happens, say so in one line (without the
+/// payload, which could hold data) and keep the process's exit non-zero.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|location| format!(" at {}:{}", location.file(), location.line()));
+        eprintln!(
+            "error: internal error{} (a bug: please report it)",
+            place.unwrap_or_default()
+        );
+    }));
+}
+
+/// Opens the log of a stopped server for reading, with one clear error when
+/// the data dir is in use or unreadable.
+pub(crate) fn open_reader(
+    data: &DataDirArgs,
+    master: &cairn_core::crypto::MasterKey,
+) -> Result<cairn_core::log::LogReader, CliError> {
+    use cairn_core::log::{OpenError, StoreError};
+    cairn_core::log::LogReader::open(&data.data_dir, master).map_err(|error| match error {
+        OpenError::Store(StoreError::InUse(dir)) => CliError::failure(format!(
+            "the data dir {} is in use by a running cairn server: stop it first, or use the HTTP API",
+            dir.display()
+        )),
+        other => CliError::failure(other.to_string()),
+    })
+}

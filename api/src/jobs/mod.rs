@@ -1,0 +1,4 @@
+//! Background jobs of the server.
+
+pub mod checkpointer;
+pub mod durability_watch;

@@ -1,0 +1,192 @@
+//! `cairn serve`: start-up, the server, the jobs, and shutdown.
+//!
+//! Order: master key, listener (GET /health answers 503 from here on), log
+//! recovery, views fold, `system.started` made durable, then ready.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_core::log::{EventLog, LogConfig, OpenError, StoreError};
+use cairn_core::{OsEntropy, SystemClock};
+use cairn_schemas::{Action, EventPayload, RECORD_FORMAT, SystemStarted};
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::cli::CliError;
+use crate::config::ServeArgs;
+use crate::http::{self, ServerState};
+use crate::jobs;
+use crate::master_key::{self, KeySource};
+
+/// Runs the server until SIGINT/SIGTERM or a fatal error.
+pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cairn-worker")
+        .build()
+        .map_err(|error| CliError::failure(format!("cannot start the async runtime: {error}")))?;
+    runtime.block_on(serve(args))
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn prepare_data_dir(args: &ServeArgs) -> Result<(), CliError> {
+    let dir = &args.data.data_dir;
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(CliError::failure(format!(
+            "the data dir {} is not a directory",
+            dir.display()
+        ))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)
+            .map_err(|error| {
+                CliError::failure(format!(
+                    "the data dir {} cannot be created: {error}",
+                    dir.display()
+                ))
+            }),
+        Err(error) => Err(CliError::failure(format!(
+            "the data dir {} cannot be read: {error}",
+            dir.display()
+        ))),
+    }
+}
+
+fn open_error(error: OpenError) -> CliError {
+    match error {
+        OpenError::Store(StoreError::InUse(dir)) => CliError::failure(format!(
+            "the data dir {} is in use by another cairn process",
+            dir.display()
+        )),
+        other => CliError::failure(other.to_string()),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    prepare_data_dir(&args)?;
+    let (master, source) = master_key::for_server(&args.data.data_dir, args.environment)?;
+    match &source {
+        KeySource::Environment => {}
+        KeySource::File(path) | KeySource::Generated(path) => tracing::warn!(
+            path = %path.display(),
+            generated = matches!(source, KeySource::Generated(_)),
+            "DEVELOPMENT MASTER KEY IN USE: the master key is read from a file in the data dir. \
+             Set CAIRN_MASTER_KEY (see `cairn keygen`) for any real deployment, and back the key up: \
+             losing it loses every secret"
+        ),
+    }
+
+    let listener = TcpListener::bind(args.bind)
+        .await
+        .map_err(|error| CliError::failure(format!("cannot listen on {}: {error}", args.bind)))?;
+    let address = listener.local_addr().map_err(|error| {
+        CliError::failure(format!("cannot read the listening address: {error}"))
+    })?;
+    tracing::info!("listening on http://{address}");
+
+    let state = ServerState::starting();
+    let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn({
+        let router = http::router(state.clone());
+        let mut stopped = server_stopped.clone();
+        async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        }
+    });
+
+    let config = LogConfig {
+        dir: args.data.data_dir.clone(),
+        create: true,
+    };
+    let checkpoint_every = args.checkpoint_every;
+    let opened = tokio::task::spawn_blocking(move || -> Result<(Arc<App>, u64, u64), CliError> {
+        let (log, recovery) =
+            EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
+                .map_err(open_error)?;
+        if recovery.torn_records_dropped > 0 {
+            tracing::warn!(
+                dropped = recovery.torn_records_dropped,
+                head = recovery.head.seq,
+                "recovered from a torn tail"
+            );
+        }
+        let app = App::start(Arc::new(log), &master, checkpoint_every)
+            .map_err(|error| CliError::failure(format!("cannot rebuild the views: {error}")))?;
+        Ok((
+            Arc::new(app),
+            recovery.head.seq,
+            recovery.torn_records_dropped,
+        ))
+    })
+    .await
+    .map_err(|error| CliError::failure(format!("log recovery stopped: {error}")))?;
+    let (app, recovered_head, torn) = opened?;
+
+    let started = cairn_core::log::NewEvent::system(
+        Action::SystemStarted,
+        EventPayload::SystemStarted(SystemStarted {
+            version: env!("CARGO_PKG_VERSION").into(),
+            record_format: RECORD_FORMAT,
+            recovered_head,
+            torn_records_dropped: torn,
+        }),
+    );
+    app.commit(vec![started])
+        .await
+        .map_err(|error| CliError::failure(format!("cannot record the start: {error}")))?;
+    state.set_ready(Arc::clone(&app));
+    tracing::info!(head = app.log().head().seq, "ready");
+
+    let checkpointer = tokio::spawn(jobs::checkpointer::run(
+        Arc::clone(&app),
+        Duration::from_secs(args.checkpoint_interval),
+    ));
+    let outcome = tokio::select! {
+        failure = jobs::durability_watch::wait_for_failure(Arc::clone(&app)) => {
+            Err(CliError::failure(format!("the event log failed and the server stops: {failure}")))
+        }
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down");
+            Ok(())
+        }
+        finished = server => match finished {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(CliError::failure(format!("the HTTP server failed: {error}"))),
+            Err(error) => Err(CliError::failure(format!("the HTTP server stopped: {error}"))),
+        },
+    };
+    checkpointer.abort();
+    let _ = stop_server.send(true);
+    let log = Arc::clone(&app);
+    tokio::task::spawn_blocking(move || log.log().close())
+        .await
+        .map_err(|error| CliError::failure(format!("closing the log: {error}")))?
+        .map_err(|error| CliError::failure(format!("closing the log: {error}")))?;
+    outcome
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}

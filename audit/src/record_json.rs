@@ -1,0 +1,123 @@
+//! One record as one JSON object, in the exported form of DESIGN.md
+//! section 3, with the personal data opened (or marked erased).
+//!
+//! `raw` adds what is stored for debugging: the payload digest, the sealed
+//! personal items' ciphertexts and the encoded payload. Never plaintext
+//! secrets: payloads hold secret values only as ciphertext to begin with.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cairn_core::log::{Personal, codec};
+use cairn_schemas::{EventPayload, PersonalData, Record};
+use serde_json::{Map, Value, json};
+
+use crate::time_format::rfc3339_micros;
+
+/// A record with its personal data already opened, in header order.
+#[derive(Debug)]
+pub struct RecordView<'a> {
+    /// The record.
+    pub record: &'a Record,
+    /// Each sealed item of `record.header.personal`, opened.
+    pub personal: Vec<Personal>,
+}
+
+fn personal_json(data: &PersonalData) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in [
+        ("name", &data.name),
+        ("email", &data.email),
+        ("ip", &data.ip),
+        ("user_agent", &data.user_agent),
+    ] {
+        if let Some(value) = value {
+            out.insert(key.into(), Value::String(value.clone()));
+        }
+    }
+    out
+}
+
+/// The payload's details as JSON (hashes and signatures as hex).
+pub fn details_json(payload: &EventPayload) -> Value {
+    match payload {
+        EventPayload::SystemStarted(started) => json!({
+            "version": started.version,
+            "record_format": started.record_format,
+            "recovered_head": started.recovered_head,
+            "torn_records_dropped": started.torn_records_dropped,
+        }),
+        EventPayload::CheckpointSigned(checkpoint) => json!({
+            "key_id": checkpoint.key_id,
+            "seq": checkpoint.seq,
+            "hash": hex::encode(checkpoint.hash),
+            "at": rfc3339_micros(checkpoint.at),
+            "signature": hex::encode(&checkpoint.signature),
+        }),
+        EventPayload::HttpRequest(request) => json!({
+            "method": request.method,
+            "path": request.path,
+            "status": request.status,
+            "duration_micros": request.duration_micros,
+        }),
+    }
+}
+
+/// Renders a record as one JSON object.
+pub fn render_record(view: &RecordView<'_>, raw: bool) -> Value {
+    let header = &view.record.header;
+    let mut personal = Vec::with_capacity(header.personal.len());
+    for (sealed, opened) in header.personal.iter().zip(&view.personal) {
+        let mut item = Map::new();
+        item.insert("subject".into(), Value::String(sealed.subject.to_string()));
+        match opened {
+            Personal::Data(data) => item.extend(personal_json(data)),
+            Personal::Erased => {
+                item.insert("erased".into(), Value::Bool(true));
+            }
+        }
+        personal.push(Value::Object(item));
+    }
+    let details = match &view.record.payload {
+        None if header.payload_digest == [0; 32] => Value::Null,
+        None => json!({"pruned": true}),
+        Some(bytes) => match codec::decode_payload(bytes) {
+            Ok(payload) => details_json(&payload),
+            Err(error) => json!({"undecodable": error.to_string()}),
+        },
+    };
+    let mut out = json!({
+        "seq": header.seq,
+        "id": header.id.to_string(),
+        "time": rfc3339_micros(header.at),
+        "org": header.org.map(|org| org.to_string()),
+        "actor": {"type": header.actor.kind.as_str(), "id": header.actor.id.map(|id| id.to_string())},
+        "action": header.action.as_str(),
+        "resource": {"type": header.resource.kind.as_str(), "id": header.resource.id.map(|id| id.to_string())},
+        "outcome": header.outcome.as_str(),
+        "request_id": header.request_id,
+        "personal": personal,
+        "details": details,
+        "prev_hash": hex::encode(header.prev_hash),
+        "hash": hex::encode(view.record.hash),
+    });
+    if raw {
+        let sealed: Vec<Value> = header
+            .personal
+            .iter()
+            .map(|sealed| {
+                json!({
+                    "subject": sealed.subject.to_string(),
+                    "nonce": hex::encode(sealed.nonce),
+                    "ciphertext": URL_SAFE_NO_PAD.encode(&sealed.ciphertext),
+                })
+            })
+            .collect();
+        out["raw"] = json!({
+            "format": view.record.format,
+            "payload_digest": hex::encode(header.payload_digest),
+            "payload": view.record.payload.as_ref().map(|bytes| URL_SAFE_NO_PAD.encode(bytes)),
+            "personal": sealed,
+        });
+    }
+    out
+}

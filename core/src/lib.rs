@@ -1,0 +1,22 @@
+//! Cairn's core: the durable, hash-chained event log and everything it needs
+//! that has no state of its own.
+//!
+//! - [`log`]: the log on sled (the only module that touches sled), its codec,
+//!   hash chain, group commit, recovery, verification, checkpoints and sealed
+//!   personal data.
+//! - [`crypto`]: master key, key derivation, sealed values, password hashing,
+//!   fingerprints, constant-time comparison, checkpoint signing.
+//! - [`clock`] and [`entropy`]: time and randomness are passed in, so tests
+//!   and replays are deterministic.
+//!
+//! Architecture invariant: this crate is synchronous domain code. It never
+//! imports axum, tokio's network types or jsonwebtoken (a test in cairn-api
+//! reads `cargo metadata` and fails if it does).
+
+pub mod clock;
+pub mod crypto;
+pub mod entropy;
+pub mod log;
+
+pub use clock::{Clock, SystemClock};
+pub use entropy::{Entropy, OsEntropy};

@@ -1,0 +1,440 @@
+//! The durable, hash-chained, append-only event log.
+//!
+//! Every command of Cairn ends here: its events are sequenced under one
+//! short critical section (decide, assign seq, chain hash, store), and its
+//! reply waits for [`EventLog::durable`], which group commit makes cheap.
+//!
+//! - [`codec`]: the on-disk encoding (bincode behind one module).
+//! - [`chain`]: record hashes and payload digests.
+//! - [`store`]: the storage boundary ([`EventStore`]) and the sled store.
+//! - `durability`: group commit and the flusher thread.
+//! - `personal`: personal data sealed under per-subject keys.
+//! - [`recovery`]: what happens on open (torn tail, tail verification).
+//! - [`verify`]: whole-chain verification with checkpoints.
+//!
+//! Architecture invariant: a record is acknowledged only after fdatasync;
+//! seqs are gapless from 1; the stored head in `meta` is never ahead of the
+//! events tree.
+
+pub mod chain;
+pub mod codec;
+mod durability;
+mod error;
+mod event;
+mod personal;
+pub mod recovery;
+pub mod store;
+pub mod verify;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use cairn_schemas::{
+    Action, CheckpointSigned, EventPayload, Header, RECORD_FORMAT, Record, Sealed,
+};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::crypto::{CheckpointSigner, MasterKey};
+use crate::entropy::{Entropy, random_array};
+
+pub use durability::{DurabilityError, DurableState};
+pub use error::{AppendError, OpenError, ReadError};
+pub use event::{MAX_REQUEST_ID_LEN, NewEvent};
+pub use personal::{Personal, PersonalError};
+pub use recovery::Recovery;
+pub use store::{EventStore, SledStore, StoreError};
+pub use verify::{VerifyReport, Violation};
+
+use durability::Durability;
+use personal::SubjectKeys;
+
+/// The most events one command may append at once.
+pub const MAX_BATCH: usize = 1024;
+
+/// The last record of the log: its seq and hash (seq 0 and the genesis hash
+/// for an empty log).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The seq of the last record, 0 when empty.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: [u8; 32],
+}
+
+impl Head {
+    /// The head of an empty log.
+    pub const EMPTY: Head = Head {
+        seq: 0,
+        hash: chain::GENESIS_HASH,
+    };
+}
+
+/// How to open a log.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// The data dir.
+    pub dir: PathBuf,
+    /// Create the data dir when it does not exist.
+    pub create: bool,
+}
+
+/// Read access to a log: records, personal data, verification. Opening one
+/// repairs nothing, so it serves `cairn audit verify` and `cairn events
+/// dump` as they find the data dir.
+#[derive(Debug)]
+pub struct LogReader {
+    store: Arc<dyn EventStore>,
+    subjects: SubjectKeys,
+    dir: PathBuf,
+}
+
+impl LogReader {
+    /// Opens an existing data dir for reading. Refuses a newer store format.
+    pub fn open(dir: &Path, master: &MasterKey) -> Result<LogReader, OpenError> {
+        let store: Arc<dyn EventStore> = Arc::new(SledStore::open(dir, false)?);
+        recovery::check_format(&*store, false)?;
+        Ok(LogReader::with_store(store, master, dir))
+    }
+
+    fn with_store(store: Arc<dyn EventStore>, master: &MasterKey, dir: &Path) -> LogReader {
+        let subjects = SubjectKeys::new(Arc::clone(&store), master);
+        LogReader {
+            store,
+            subjects,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The data dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The storage behind the log.
+    pub fn store(&self) -> &dyn EventStore {
+        &*self.store
+    }
+
+    /// Reads and decodes one record (without checking it).
+    pub fn read(&self, seq: u64) -> Result<Option<Record>, ReadError> {
+        match self.store.read(seq)? {
+            Some(bytes) => Ok(Some(decode_at(seq, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The records with seq in `from..=to`, decoded, in order.
+    pub fn records(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Iterator<Item = Result<Record, ReadError>> + '_ {
+        self.store.read_range(from, to).map(|item| {
+            let (seq, bytes) = item?;
+            decode_at(seq, &bytes)
+        })
+    }
+
+    /// The last stored record's seq and hash, as stored (unchecked).
+    pub fn stored_head(&self) -> Result<Head, ReadError> {
+        match self.store.tail()? {
+            Some((seq, bytes)) => Ok(Head {
+                seq,
+                hash: decode_at(seq, &bytes)?.hash,
+            }),
+            None => Ok(Head::EMPTY),
+        }
+    }
+
+    /// Opens a sealed personal item: the data, or erased.
+    pub fn open_personal(&self, sealed: &Sealed) -> Result<Personal, PersonalError> {
+        self.subjects.open(sealed)
+    }
+
+    /// The signed checkpoints recorded from `from_seq` on, oldest first.
+    pub fn checkpoints(&self, from_seq: u64) -> Result<Vec<CheckpointSigned>, ReadError> {
+        self.store
+            .checkpoints(from_seq)
+            .map(|item| {
+                let (seq, bytes) = item?;
+                codec::decode(&bytes).map_err(|error| ReadError::Decode { seq, error })
+            })
+            .collect()
+    }
+
+    /// Verifies the whole chain (see [`verify`]).
+    pub fn verify(&self, public_key: Option<&[u8; 32]>) -> Result<VerifyReport, ReadError> {
+        verify::verify_chain(self, public_key)
+    }
+}
+
+fn decode_at(seq: u64, bytes: &[u8]) -> Result<Record, ReadError> {
+    codec::decode_record(bytes).map_err(|error| ReadError::Decode { seq, error })
+}
+
+#[derive(Debug)]
+struct Writer {
+    head: Head,
+    last_at: i64,
+}
+
+/// The log, open for appending. Dropping it syncs and stops the flusher.
+#[derive(Debug)]
+pub struct EventLog {
+    reader: LogReader,
+    writer: Mutex<Writer>,
+    durability: Arc<Durability>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl EventLog {
+    /// Opens (or creates) the log, recovers it (see [`recovery`]) and starts
+    /// the flusher. Refuses to open a broken chain, naming the seq.
+    pub fn open(
+        config: &LogConfig,
+        master: &MasterKey,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Result<(EventLog, Recovery), OpenError> {
+        let store: Arc<dyn EventStore> = Arc::new(SledStore::open(&config.dir, config.create)?);
+        let recovered = recovery::recover(&*store)?;
+        // Everything recovered is made durable before anything new is
+        // acknowledged on top of it.
+        store.sync()?;
+        let reader = LogReader::with_store(Arc::clone(&store), master, &config.dir);
+        let durability = Durability::new(recovered.head.seq);
+        let flusher = durability
+            .spawn_flusher(Arc::clone(&store))
+            .map_err(OpenError::Thread)?;
+        let log = EventLog {
+            reader,
+            writer: Mutex::new(Writer {
+                head: recovered.head,
+                last_at: recovered.last_at,
+            }),
+            durability,
+            clock,
+            entropy,
+            flusher: Mutex::new(Some(flusher)),
+        };
+        Ok((log, recovered))
+    }
+
+    /// Read access.
+    pub fn reader(&self) -> &LogReader {
+        &self.reader
+    }
+
+    /// The head: the last appended record (durable or not).
+    pub fn head(&self) -> Head {
+        lock(&self.writer).head
+    }
+
+    /// The highest seq known to be durable.
+    pub fn durable_seq(&self) -> u64 {
+        self.durability.durable_seq()
+    }
+
+    /// How many store syncs (fdatasync) have run.
+    pub fn syncs(&self) -> u64 {
+        self.durability.syncs()
+    }
+
+    /// Appends events atomically. See [`EventLog::append_with`].
+    pub fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Record>, AppendError> {
+        self.append_with(|_| Ok::<_, AppendError>(events))
+    }
+
+    /// Appends the events that `decide` returns, given the head, under the
+    /// log's critical section: either all of them are stored, gapless and
+    /// chained, or none is. The records are not durable yet: await
+    /// [`EventLog::durable`] for the last seq before acknowledging.
+    pub fn append_with<E: From<AppendError>>(
+        &self,
+        decide: impl FnOnce(&Head) -> Result<Vec<NewEvent>, E>,
+    ) -> Result<Vec<Record>, E> {
+        let mut writer = lock(&self.writer);
+        let events = decide(&writer.head)?;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        if events.len() > MAX_BATCH {
+            return Err(AppendError::Rejected(format!(
+                "{} events in one batch; the limit is {MAX_BATCH}",
+                events.len()
+            ))
+            .into());
+        }
+        let mut head = writer.head;
+        let mut last_at = writer.last_at;
+        let mut records = Vec::with_capacity(events.len());
+        let mut encoded = Vec::with_capacity(events.len());
+        for event in events {
+            // Time in the log never goes backwards, even when the system
+            // clock does: queries by time rely on it.
+            last_at = last_at.max(self.clock.now_micros());
+            let record = self.seal(event, head, last_at)?;
+            head = Head {
+                seq: record.header.seq,
+                hash: record.hash,
+            };
+            encoded.push((
+                record.header.seq,
+                codec::encode_record(&record).map_err(AppendError::from)?,
+            ));
+            records.push(record);
+        }
+        self.reader
+            .store
+            .append_batch(&encoded)
+            .map_err(AppendError::from)?;
+        writer.head = head;
+        writer.last_at = last_at;
+        self.durability.published(head.seq);
+        Ok(records)
+    }
+
+    fn seal(&self, event: NewEvent, prev: Head, at: i64) -> Result<Record, AppendError> {
+        if let Some(request_id) = &event.request_id {
+            if request_id.len() > MAX_REQUEST_ID_LEN || request_id.chars().any(char::is_control) {
+                return Err(AppendError::Rejected(format!(
+                    "request id must be at most {MAX_REQUEST_ID_LEN} printable characters"
+                )));
+            }
+        }
+        let seq = prev.seq + 1;
+        let millis = u64::try_from(at / 1000).unwrap_or(0);
+        let id =
+            uuid::Builder::from_unix_timestamp_millis(millis, &random_array::<10>(&*self.entropy))
+                .into_uuid();
+        let personal = event
+            .personal
+            .iter()
+            .map(|(subject, data)| self.reader.subjects.seal(*subject, data, &*self.entropy))
+            .collect::<Result<Vec<_>, _>>()?;
+        let payload = event
+            .payload
+            .as_ref()
+            .map(codec::encode_payload)
+            .transpose()?;
+        let header = Header {
+            seq,
+            id,
+            at,
+            org: event.org,
+            actor: event.actor,
+            action: event.action,
+            resource: event.resource,
+            outcome: event.outcome,
+            request_id: event.request_id,
+            personal,
+            payload_digest: chain::payload_digest(payload.as_deref()),
+            prev_hash: prev.hash,
+        };
+        let hash = chain::record_hash(&prev.hash, &codec::encode_header(&header)?);
+        Ok(Record {
+            format: RECORD_FORMAT,
+            header,
+            payload,
+            hash,
+        })
+    }
+
+    /// Waits (without blocking a thread) until `seq` is durable.
+    pub async fn durable(&self, seq: u64) -> Result<(), DurabilityError> {
+        self.durability.wait(seq).await
+    }
+
+    /// Waits, blocking this thread, until `seq` is durable.
+    pub fn wait_durable(&self, seq: u64) -> Result<(), DurabilityError> {
+        self.durability.wait_blocking(seq)
+    }
+
+    /// Every change of the durable position (for health and failure
+    /// handling: a `Failed` state means the server must stop).
+    pub fn durable_changes(&self) -> tokio::sync::watch::Receiver<DurableState> {
+        self.durability.subscribe()
+    }
+
+    /// Signs the current head and appends the `checkpoint.signed` event.
+    /// Returns `None` on an empty log. Not yet durable on return.
+    pub fn checkpoint(&self, signer: &CheckpointSigner) -> Result<Option<Record>, AppendError> {
+        let mut signed = None;
+        let records = self.append_with(|head| {
+            if head.seq == 0 {
+                return Ok::<_, AppendError>(Vec::new());
+            }
+            let at = self.clock.now_micros();
+            let checkpoint = CheckpointSigned {
+                key_id: signer.key_id(),
+                seq: head.seq,
+                hash: head.hash,
+                at,
+                signature: signer.sign_checkpoint(head.seq, &head.hash, at).to_vec(),
+            };
+            signed = Some(checkpoint.clone());
+            Ok(vec![NewEvent::system(
+                Action::CheckpointSigned,
+                EventPayload::CheckpointSigned(checkpoint),
+            )])
+        })?;
+        if let Some(checkpoint) = signed {
+            self.reader
+                .store
+                .checkpoint_put(checkpoint.seq, &codec::encode(&checkpoint)?)?;
+        }
+        Ok(records.into_iter().next())
+    }
+
+    /// Erases a data subject: deletes their key and makes that durable.
+    /// Their personal data in every record becomes unreadable; the records
+    /// and the chain stay. Returns whether a key existed.
+    pub fn erase_subject(&self, subject: Uuid) -> Result<bool, PersonalError> {
+        let existed = self.reader.subjects.erase(subject)?;
+        self.reader.store.sync()?;
+        Ok(existed)
+    }
+
+    /// Syncs what is outstanding and stops the flusher. Appends after this
+    /// are stored but can no longer be awaited.
+    pub fn close(&self) -> Result<(), StoreError> {
+        let head = self.head().seq;
+        let synced = if self.durability.durable_seq() < head {
+            self.durability
+                .wait_blocking(head)
+                .map_err(|error| StoreError::Engine {
+                    context: "syncing before close".into(),
+                    message: error.to_string(),
+                })
+        } else {
+            Ok(())
+        };
+        self.durability.close();
+        if let Some(handle) = lock(&self.flusher).take() {
+            let _ = handle.join();
+        }
+        synced
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        if let Err(error) = self.close() {
+            tracing::error!(%error, "closing the event log");
+        }
+    }
+}

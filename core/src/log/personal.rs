@@ -1,0 +1,174 @@
+//! Personal data under per-subject keys (GDPR art. 17 erasure).
+//!
+//! A person's name, email, IP address and user agent never sit in the clear
+//! in a record: each event seals them under a random key of the person they
+//! are about. That key is stored wrapped (XSalsa20-Poly1305 under a key
+//! derived from the master key) in the `subject_keys` tree. Erasing a person
+//! deletes the key: their personal data becomes unreadable everywhere, while
+//! the sealed bytes stay in the records, so the chain still verifies.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use cairn_schemas::{PersonalData, Sealed};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::codec;
+use super::store::{EventStore, StoreError};
+use crate::crypto::{self, DerivedKey, MasterKey};
+use crate::entropy::{Entropy, random_array};
+
+/// A personal field as a reader sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Personal {
+    /// The data, readable.
+    Data(PersonalData),
+    /// The subject was erased (or the key is gone): nothing to read.
+    Erased,
+}
+
+/// Why personal data could not be sealed or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum PersonalError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A wrapped subject key does not open under the master key: the master
+    /// key is not the one this data dir was written with.
+    #[error(
+        "subject key of {0} does not open under this master key (wrong CAIRN_MASTER_KEY for this data dir?)"
+    )]
+    WrongMasterKey(Uuid),
+    /// A sealed item does not open under its subject's key.
+    #[error("personal data of subject {0} does not open: the record was altered")]
+    Forged(Uuid),
+    /// Encoding failed.
+    #[error(transparent)]
+    Codec(#[from] codec::CodecError),
+}
+
+type SubjectKey = Zeroizing<[u8; 32]>;
+
+/// The subject keys, unwrapped lazily and cached in memory.
+#[derive(Debug)]
+pub(crate) struct SubjectKeys {
+    store: Arc<dyn EventStore>,
+    wrap_key: DerivedKey,
+    /// `None` caches "erased or never existed".
+    cache: RwLock<HashMap<Uuid, Option<Arc<SubjectKey>>>>,
+}
+
+const WRAPPED_LEN: usize = 24 + 16 + 32;
+
+impl SubjectKeys {
+    pub(crate) fn new(store: Arc<dyn EventStore>, master: &MasterKey) -> SubjectKeys {
+        SubjectKeys {
+            store,
+            wrap_key: crypto::derive_key(master, crypto::info::SUBJECT_KEY_WRAP),
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, subject: &Uuid) -> Option<Option<Arc<SubjectKey>>> {
+        match self.cache.read() {
+            Ok(cache) => cache.get(subject).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(subject).cloned(),
+        }
+    }
+
+    fn remember(&self, subject: Uuid, key: Option<Arc<SubjectKey>>) {
+        let mut cache = match self.cache.write() {
+            Ok(cache) => cache,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        cache.insert(subject, key);
+    }
+
+    /// The subject's key, if it exists and was not erased.
+    fn load(&self, subject: Uuid) -> Result<Option<Arc<SubjectKey>>, PersonalError> {
+        if let Some(known) = self.cached(&subject) {
+            return Ok(known);
+        }
+        let key = match self.store.subject_key_get(subject.as_bytes())? {
+            None => None,
+            Some(wrapped) => Some(Arc::new(self.unwrap_key(subject, &wrapped)?)),
+        };
+        self.remember(subject, key.clone());
+        Ok(key)
+    }
+
+    fn unwrap_key(&self, subject: Uuid, wrapped: &[u8]) -> Result<SubjectKey, PersonalError> {
+        if wrapped.len() != WRAPPED_LEN {
+            return Err(PersonalError::WrongMasterKey(subject));
+        }
+        let (nonce, ciphertext) = wrapped.split_at(24);
+        let nonce: [u8; 24] = nonce
+            .try_into()
+            .map_err(|_| PersonalError::WrongMasterKey(subject))?;
+        let plain = crypto::secretbox::open(self.wrap_key.as_bytes(), &nonce, ciphertext)
+            .map_err(|_| PersonalError::WrongMasterKey(subject))?;
+        let key: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| PersonalError::WrongMasterKey(subject))?;
+        Ok(Zeroizing::new(key))
+    }
+
+    /// The subject's key, created (and stored wrapped) on first use. Called
+    /// inside the append critical section, so creation cannot race.
+    fn load_or_create(
+        &self,
+        subject: Uuid,
+        entropy: &dyn Entropy,
+    ) -> Result<Arc<SubjectKey>, PersonalError> {
+        if let Some(key) = self.load(subject)? {
+            return Ok(key);
+        }
+        let key = Zeroizing::new(random_array::<32>(entropy));
+        let (nonce, ciphertext) =
+            crypto::secretbox::seal_random(self.wrap_key.as_bytes(), key.as_slice(), entropy);
+        let mut wrapped = Vec::with_capacity(WRAPPED_LEN);
+        wrapped.extend_from_slice(&nonce);
+        wrapped.extend_from_slice(&ciphertext);
+        self.store.subject_key_put(subject.as_bytes(), &wrapped)?;
+        let key = Arc::new(key);
+        self.remember(subject, Some(Arc::clone(&key)));
+        Ok(key)
+    }
+
+    /// Seals one subject's personal data.
+    pub(crate) fn seal(
+        &self,
+        subject: Uuid,
+        data: &PersonalData,
+        entropy: &dyn Entropy,
+    ) -> Result<Sealed, PersonalError> {
+        let key = self.load_or_create(subject, entropy)?;
+        let plain = Zeroizing::new(codec::encode(data)?);
+        let (nonce, ciphertext) = crypto::secretbox::seal_random(&key, &plain, entropy);
+        Ok(Sealed {
+            subject,
+            nonce,
+            ciphertext,
+        })
+    }
+
+    /// Opens a sealed item: the data, or [`Personal::Erased`].
+    pub(crate) fn open(&self, sealed: &Sealed) -> Result<Personal, PersonalError> {
+        let Some(key) = self.load(sealed.subject)? else {
+            return Ok(Personal::Erased);
+        };
+        let plain = crypto::secretbox::open(&key, &sealed.nonce, &sealed.ciphertext)
+            .map_err(|_| PersonalError::Forged(sealed.subject))?;
+        Ok(Personal::Data(codec::decode(&plain)?))
+    }
+
+    /// Deletes the subject's key. Returns whether there was one. The caller
+    /// makes the deletion durable.
+    pub(crate) fn erase(&self, subject: Uuid) -> Result<bool, PersonalError> {
+        let existed = self.store.subject_key_delete(subject.as_bytes())?;
+        self.remember(subject, None);
+        Ok(existed)
+    }
+}

@@ -1,0 +1,153 @@
+//! What happens when the log opens for writing.
+//!
+//! 1. The store format is checked (a newer one is refused).
+//! 2. A torn tail is repaired: a last record that ends early was never
+//!    acknowledged (acknowledgement follows fdatasync of the whole record),
+//!    so it is removed with a warning. A torn record that a signed
+//!    checkpoint covers is not torn but altered, and is refused.
+//! 3. The tail of the chain ([`TAIL_WINDOW`] records) is verified; a broken
+//!    chain is never repaired silently: the log refuses to open and names
+//!    the seq. `cairn audit verify` checks the whole chain.
+//! 4. Records missing from the tail (the recorded head is beyond the last
+//!    record) are refused the same way.
+
+use cairn_schemas::Record;
+
+use super::Head;
+use super::chain::GENESIS_HASH;
+use super::codec::{self, CodecError};
+use super::error::OpenError;
+use super::store::{EventStore, STORE_FORMAT_VERSION, meta_key};
+use super::verify::ChainWalker;
+
+/// How many records at the tail are verified on every open.
+pub const TAIL_WINDOW: u64 = 4096;
+
+/// What recovery found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recovery {
+    /// The head after recovery.
+    pub head: Head,
+    /// The time of the last record (0 for an empty log).
+    pub last_at: i64,
+    /// Records removed from a torn tail.
+    pub torn_records_dropped: u64,
+    /// The first seq whose chain was verified.
+    pub verified_from: u64,
+}
+
+/// Checks (and on a new store, writes) the store format version.
+pub fn check_format(store: &dyn EventStore, writable: bool) -> Result<(), OpenError> {
+    match store.meta_get(meta_key::FORMAT_VERSION)? {
+        Some(bytes) => {
+            let found = <[u8; 4]>::try_from(bytes.as_slice())
+                .map(u32::from_be_bytes)
+                .unwrap_or(u32::MAX);
+            if found > STORE_FORMAT_VERSION {
+                return Err(OpenError::NewerFormat {
+                    found,
+                    supported: STORE_FORMAT_VERSION,
+                });
+            }
+            Ok(())
+        }
+        None if writable => {
+            store.meta_put(
+                meta_key::FORMAT_VERSION,
+                &STORE_FORMAT_VERSION.to_be_bytes(),
+            )?;
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+fn broken(seq: u64, problem: impl Into<String>) -> OpenError {
+    OpenError::BrokenChain {
+        seq,
+        problem: problem.into(),
+    }
+}
+
+/// Recovers the log in `store` (see the module docs).
+pub(crate) fn recover(store: &dyn EventStore) -> Result<Recovery, OpenError> {
+    check_format(store, true)?;
+    let last_checkpoint = store.last_checkpoint()?.map(|(seq, _)| seq).unwrap_or(0);
+    let mut torn_records_dropped = 0;
+    let tail: Option<Record> = loop {
+        let Some((seq, bytes)) = store.tail()? else {
+            break None;
+        };
+        match codec::decode_record(&bytes) {
+            Ok(record) => break Some(record),
+            Err(CodecError::Truncated) if torn_records_dropped == 0 && seq > last_checkpoint => {
+                tracing::warn!(
+                    seq,
+                    "the last record was torn (a write cut short by a crash); it was never acknowledged and is removed"
+                );
+                store.remove_tail(seq)?;
+                torn_records_dropped += 1;
+            }
+            Err(error) => return Err(broken(seq, format!("the record does not decode ({error})"))),
+        }
+    };
+    let head = tail
+        .as_ref()
+        .map(|record| Head {
+            seq: record.header.seq,
+            hash: record.hash,
+        })
+        .unwrap_or(Head::EMPTY);
+
+    let recorded = match store.meta_get(meta_key::HEAD_SEQ)? {
+        Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0),
+        None => 0,
+    };
+    let expected = recorded.max(last_checkpoint);
+    if expected > head.seq {
+        return Err(broken(
+            head.seq + 1,
+            format!(
+                "records {}..={expected} are missing from the tail",
+                head.seq + 1
+            ),
+        ));
+    }
+
+    let verified_from = head.seq.saturating_sub(TAIL_WINDOW).max(1);
+    let prev_hash = if verified_from <= 1 {
+        GENESIS_HASH
+    } else {
+        match store.read(verified_from - 1)? {
+            Some(bytes) => {
+                codec::decode_record(&bytes)
+                    .map_err(|error| {
+                        broken(
+                            verified_from - 1,
+                            format!("the record does not decode ({error})"),
+                        )
+                    })?
+                    .hash
+            }
+            None => return Err(broken(verified_from - 1, "the record is missing")),
+        }
+    };
+    let mut walker = ChainWalker::new(verified_from, prev_hash, None);
+    for item in store.read_range(verified_from, head.seq) {
+        let (seq, bytes) = item?;
+        walker
+            .step(seq, &bytes)
+            .map_err(|violation| broken(violation.seq, violation.problem))?;
+    }
+    if walker.head() != head && head.seq > 0 {
+        return Err(broken(walker.head().seq + 1, "the record is missing"));
+    }
+    Ok(Recovery {
+        head,
+        last_at: tail.map(|record| record.header.at).unwrap_or(0),
+        torn_records_dropped,
+        verified_from,
+    })
+}

@@ -1,0 +1,435 @@
+//! The storage boundary of the log, and its embedded implementation on
+//! sled 0.34. This module is the only code in Cairn that touches sled.
+//!
+//! Durability: sled 0.34's `flush` ends in `sync_file_range`, which does not
+//! make data durable on Linux (sled issue #1452): it neither flushes the
+//! disk's write cache nor persists file metadata. So [`SledStore::sync`]
+//! calls sled's flush and then `fdatasync` on every file sled writes data
+//! to. Pages too large for a segment would go to blob files that sled never
+//! syncs; the record size limit keeps that from happening, and `sync`
+//! fdatasyncs any blob file anyway.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Trees (key spaces) of the store.
+mod tree {
+    pub const EVENTS: &str = "events";
+    pub const META: &str = "meta";
+    pub const CHECKPOINTS: &str = "checkpoints";
+    pub const SNAPSHOTS: &str = "snapshots";
+    pub const EXPORT_CURSORS: &str = "export_cursors";
+    pub const SUBJECT_KEYS: &str = "subject_keys";
+}
+
+/// Keys of the `meta` tree.
+pub mod meta_key {
+    /// The store's format version (u32 big-endian).
+    pub const FORMAT_VERSION: &[u8] = b"format_version";
+    /// The seq of the last appended record (u64 big-endian). Written after
+    /// the record, so it is never ahead of the events tree; a log that ends
+    /// before it has lost records at its tail.
+    pub const HEAD_SEQ: &[u8] = b"head_seq";
+}
+
+/// The store format this build writes and reads.
+pub const STORE_FORMAT_VERSION: u32 = 1;
+
+/// sled's segment size: large enough that a leaf page (up to 17 records of
+/// at most 64 KiB) never becomes an unsynced blob.
+const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+
+/// A storage failure, with the operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the data dir (sled's exclusive file lock).
+    #[error("the data dir {0} is in use by another process (is `cairn serve` running?)")]
+    InUse(PathBuf),
+    /// The path exists and is not a directory.
+    #[error("{0} is not a directory")]
+    NotADirectory(PathBuf),
+    /// An IO error, with what was being done.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// sled reported an error.
+    #[error("{context}: {message}")]
+    Engine {
+        /// What was being done.
+        context: String,
+        /// sled's message.
+        message: String,
+    },
+    /// The storage engine's files cannot be read.
+    #[error("the storage files in {dir} cannot be read: {message}")]
+    Unreadable {
+        /// The data dir.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn engine(context: &str) -> impl Fn(sled::Error) -> StoreError + '_ {
+    move |error| StoreError::Engine {
+        context: context.to_string(),
+        message: error.to_string(),
+    }
+}
+
+/// The operations the log needs from its storage. The embedded default is
+/// [`SledStore`]; a shared backend (PostgreSQL) for multi-instance
+/// deployments implements the same boundary.
+pub trait EventStore: Send + Sync + std::fmt::Debug {
+    /// Stores encoded records under their seqs atomically, then the new head.
+    fn append_batch(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError>;
+    /// Reads the encoded records with seq in `from..=to`, in order.
+    fn read_range(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_>;
+    /// Reads one encoded record.
+    fn read(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The last stored record, if any.
+    fn tail(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+    /// Removes a torn record from the tail (recovery only).
+    fn remove_tail(&self, seq: u64) -> Result<(), StoreError>;
+    /// Makes everything stored so far durable (fdatasync).
+    fn sync(&self) -> Result<(), StoreError>;
+    /// Reads a `meta` value.
+    fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes a `meta` value.
+    fn meta_put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+    /// Reads a wrapped subject key.
+    fn subject_key_get(&self, subject: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores a wrapped subject key.
+    fn subject_key_put(&self, subject: &[u8; 16], wrapped: &[u8]) -> Result<(), StoreError>;
+    /// Deletes a subject key (erasure).
+    fn subject_key_delete(&self, subject: &[u8; 16]) -> Result<bool, StoreError>;
+    /// Records a checkpoint under the seq it covers.
+    fn checkpoint_put(&self, seq: u64, encoded: &[u8]) -> Result<(), StoreError>;
+    /// The checkpoints, oldest first, from `from_seq` on.
+    fn checkpoints(
+        &self,
+        from_seq: u64,
+    ) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_>;
+    /// The latest checkpoint.
+    fn last_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+}
+
+/// The embedded store: one sled database in the data dir.
+#[derive(Debug)]
+pub struct SledStore {
+    dir: PathBuf,
+    db: sled::Db,
+    events: sled::Tree,
+    meta: sled::Tree,
+    checkpoints: sled::Tree,
+    subject_keys: sled::Tree,
+    /// sled's log file, kept open for fdatasync.
+    log_file: File,
+    /// Blob files already made durable.
+    synced_blobs: Mutex<HashSet<PathBuf>>,
+}
+
+fn seq_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+fn key_seq(key: &[u8]) -> Result<u64, StoreError> {
+    let bytes: [u8; 8] = key.try_into().map_err(|_| StoreError::Engine {
+        context: "reading the events tree".into(),
+        message: format!("a key of {} bytes is not a seq", key.len()),
+    })?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
+    let context = context.into();
+    move |source| StoreError::Io { context, source }
+}
+
+impl SledStore {
+    /// Opens (creating when `create`) the store in `dir`.
+    pub fn open(dir: &Path, create: bool) -> Result<SledStore, StoreError> {
+        match std::fs::metadata(dir) {
+            Ok(meta) if !meta.is_dir() => return Err(StoreError::NotADirectory(dir.to_path_buf())),
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && create => {
+                std::fs::create_dir_all(dir)
+                    .map_err(io(format!("creating the data dir {}", dir.display())))?;
+                sync_parent(dir)?;
+            }
+            Err(error) => return Err(io(format!("reading the data dir {}", dir.display()))(error)),
+        }
+        // Probe readability ourselves: sled's messages for these cases are
+        // poor, and it may panic on some unreadable layouts.
+        std::fs::read_dir(dir).map_err(io(format!("listing the data dir {}", dir.display())))?;
+        let db_path = dir.join("db");
+        if !create && !db_path.exists() {
+            return Err(StoreError::Unreadable {
+                dir: dir.to_path_buf(),
+                message: "no Cairn data here (no `db` file); run `cairn serve` first or check CAIRN_DATA_DIR".into(),
+            });
+        }
+        let fresh = !db_path.exists();
+
+        let config = sled::Config::new()
+            .path(dir)
+            .segment_size(SEGMENT_SIZE)
+            .flush_every_ms(None)
+            .mode(sled::Mode::HighThroughput);
+        let db = open_catching_panics(dir, config)?;
+        let tree = |name: &str| db.open_tree(name).map_err(engine("opening a tree"));
+        let events = tree(tree::EVENTS)?;
+        let meta = tree(tree::META)?;
+        let checkpoints = tree(tree::CHECKPOINTS)?;
+        let subject_keys = tree(tree::SUBJECT_KEYS)?;
+        tree(tree::SNAPSHOTS)?;
+        tree(tree::EXPORT_CURSORS)?;
+        let log_file =
+            File::open(&db_path).map_err(io(format!("opening {}", db_path.display())))?;
+        let store = SledStore {
+            dir: dir.to_path_buf(),
+            db,
+            events,
+            meta,
+            checkpoints,
+            subject_keys,
+            log_file,
+            synced_blobs: Mutex::new(HashSet::new()),
+        };
+        if fresh {
+            store.sync()?;
+            sync_dir(dir)?;
+        }
+        Ok(store)
+    }
+
+    /// The data dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Bytes sled reports on disk (for status and benchmarks).
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// fdatasyncs blob files written since the last sync. With the record
+    /// size limit there are none; this is the safety net if sled ever
+    /// decides otherwise.
+    fn sync_blobs(&self) -> Result<(), StoreError> {
+        let blob_dir = self.dir.join("blobs");
+        let entries = match std::fs::read_dir(&blob_dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(io("listing sled's blob dir")(error)),
+        };
+        let mut synced = match self.synced_blobs.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut created = false;
+        for entry in entries {
+            let path = entry.map_err(io("listing sled's blob dir"))?.path();
+            if synced.contains(&path) {
+                continue;
+            }
+            File::open(&path)
+                .and_then(|file| file.sync_data())
+                .map_err(io(format!("syncing {}", path.display())))?;
+            synced.insert(path);
+            created = true;
+        }
+        if created {
+            sync_dir(&blob_dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// sled 0.34 panics on some corrupt files instead of returning an error;
+/// turn that into an error that names the data dir, and keep the panic's
+/// own message out of the terminal.
+fn open_catching_panics(dir: &Path, config: sled::Config) -> Result<sled::Db, StoreError> {
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(AssertUnwindSafe(|| config.open()));
+    std::panic::set_hook(previous_hook);
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(sled::Error::Io(error))) if error.to_string().contains("could not acquire lock") => {
+            Err(StoreError::InUse(dir.to_path_buf()))
+        }
+        Ok(Err(error)) => Err(StoreError::Unreadable {
+            dir: dir.to_path_buf(),
+            message: error.to_string(),
+        }),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
+                .unwrap_or_else(|| "the storage engine failed while reading its files".into());
+            Err(StoreError::Unreadable {
+                dir: dir.to_path_buf(),
+                message,
+            })
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(io(format!("syncing the directory {}", dir.display())))
+}
+
+fn sync_parent(dir: &Path) -> Result<(), StoreError> {
+    match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+        _ => Ok(()),
+    }
+}
+
+impl EventStore for SledStore {
+    fn append_batch(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        let Some((last, _)) = records.last() else {
+            return Ok(());
+        };
+        let mut batch = sled::Batch::default();
+        for (seq, bytes) in records {
+            batch.insert(&seq_key(*seq), bytes.as_slice());
+        }
+        self.events
+            .apply_batch(batch)
+            .map_err(engine("appending records"))?;
+        self.meta
+            .insert(meta_key::HEAD_SEQ, &seq_key(*last))
+            .map_err(engine("recording the head"))?;
+        Ok(())
+    }
+
+    fn read_range(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_> {
+        if from > to {
+            return Box::new(std::iter::empty());
+        }
+        Box::new(self.events.range(seq_key(from)..=seq_key(to)).map(|item| {
+            let (key, value) = item.map_err(engine("reading records"))?;
+            Ok((key_seq(&key)?, value.to_vec()))
+        }))
+    }
+
+    fn read(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .events
+            .get(seq_key(seq))
+            .map_err(engine("reading a record"))?
+            .map(|value| value.to_vec()))
+    }
+
+    fn tail(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        match self.events.last().map_err(engine("reading the tail"))? {
+            Some((key, value)) => Ok(Some((key_seq(&key)?, value.to_vec()))),
+            None => Ok(None),
+        }
+    }
+
+    fn remove_tail(&self, seq: u64) -> Result<(), StoreError> {
+        self.events
+            .remove(seq_key(seq))
+            .map_err(engine("removing a torn record"))?;
+        let head = seq.saturating_sub(1);
+        self.meta
+            .insert(meta_key::HEAD_SEQ, &seq_key(head))
+            .map_err(engine("recording the head"))?;
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(engine("flushing the store"))?;
+        self.log_file
+            .sync_data()
+            .map_err(io("fdatasync of the store's log file"))?;
+        self.sync_blobs()
+    }
+
+    fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .meta
+            .get(key)
+            .map_err(engine("reading meta"))?
+            .map(|value| value.to_vec()))
+    }
+
+    fn meta_put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.meta
+            .insert(key, value)
+            .map_err(engine("writing meta"))?;
+        Ok(())
+    }
+
+    fn subject_key_get(&self, subject: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .subject_keys
+            .get(subject)
+            .map_err(engine("reading a subject key"))?
+            .map(|value| value.to_vec()))
+    }
+
+    fn subject_key_put(&self, subject: &[u8; 16], wrapped: &[u8]) -> Result<(), StoreError> {
+        self.subject_keys
+            .insert(subject, wrapped)
+            .map_err(engine("storing a subject key"))?;
+        Ok(())
+    }
+
+    fn subject_key_delete(&self, subject: &[u8; 16]) -> Result<bool, StoreError> {
+        Ok(self
+            .subject_keys
+            .remove(subject)
+            .map_err(engine("deleting a subject key"))?
+            .is_some())
+    }
+
+    fn checkpoint_put(&self, seq: u64, encoded: &[u8]) -> Result<(), StoreError> {
+        self.checkpoints
+            .insert(seq_key(seq), encoded)
+            .map_err(engine("storing a checkpoint"))?;
+        Ok(())
+    }
+
+    fn checkpoints(
+        &self,
+        from_seq: u64,
+    ) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_> {
+        Box::new(self.checkpoints.range(seq_key(from_seq)..).map(|item| {
+            let (key, value) = item.map_err(engine("reading checkpoints"))?;
+            Ok((key_seq(&key)?, value.to_vec()))
+        }))
+    }
+
+    fn last_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        match self
+            .checkpoints
+            .last()
+            .map_err(engine("reading checkpoints"))?
+        {
+            Some((key, value)) => Ok(Some((key_seq(&key)?, value.to_vec()))),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Whole-chain verification: every record decodes, sits at its own seq,
+//! hashes to its stored hash, carries the payload it committed to, and is
+//! the one its successor chained to; every checkpoint matches the record it
+//! covers and its Ed25519 signature verifies; the log reaches the head it
+//! recorded.
+//!
+//! The first violation is reported with the seq it affects. When a record
+//! is self-consistent but its successor chained to a different hash, the
+//! altered record is the predecessor (its successor's own hash covers the
+//! link), so that one is named.
+
+use cairn_schemas::{Action, EventPayload, Record};
+
+use super::chain::{self, GENESIS_HASH};
+use super::codec::{self, CodecError};
+use super::error::ReadError;
+use super::store::meta_key;
+use super::{Head, LogReader};
+use crate::crypto;
+
+/// The first thing found wrong with the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The first affected seq.
+    pub seq: u64,
+    /// What is wrong, in one sentence.
+    pub problem: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "seq {}: {}", self.seq, self.problem)
+    }
+}
+
+/// The result of verifying a whole log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records checked (up to the first violation).
+    pub checked: u64,
+    /// The last good record.
+    pub head: Head,
+    /// Checkpoints whose signature was verified.
+    pub checkpoints_verified: u64,
+    /// The first violation, if any.
+    pub first_bad: Option<Violation>,
+}
+
+impl VerifyReport {
+    /// True when the whole log verified.
+    pub fn ok(&self) -> bool {
+        self.first_bad.is_none()
+    }
+}
+
+/// Walks records in order and checks each against the chain so far.
+#[derive(Debug)]
+pub(crate) struct ChainWalker<'k> {
+    expected: u64,
+    prev_hash: [u8; 32],
+    public_key: Option<&'k [u8; 32]>,
+    pub(crate) checkpoints_verified: u64,
+}
+
+fn violation(seq: u64, problem: impl Into<String>) -> Violation {
+    Violation {
+        seq,
+        problem: problem.into(),
+    }
+}
+
+impl<'k> ChainWalker<'k> {
+    /// A walker that expects `start_seq` next, chained to `prev_hash`.
+    pub(crate) fn new(
+        start_seq: u64,
+        prev_hash: [u8; 32],
+        public_key: Option<&'k [u8; 32]>,
+    ) -> Self {
+        ChainWalker {
+            expected: start_seq,
+            prev_hash,
+            public_key,
+            checkpoints_verified: 0,
+        }
+    }
+
+    /// The head walked so far.
+    pub(crate) fn head(&self) -> Head {
+        Head {
+            seq: self.expected - 1,
+            hash: self.prev_hash,
+        }
+    }
+
+    /// Checks the record stored under `seq`.
+    pub(crate) fn step(&mut self, seq: u64, bytes: &[u8]) -> Result<Record, Violation> {
+        if seq > self.expected {
+            return Err(violation(
+                self.expected,
+                format!("record {} is missing", self.expected),
+            ));
+        }
+        if seq < self.expected {
+            return Err(violation(seq, "record stored twice"));
+        }
+        let record = codec::decode_record(bytes).map_err(|error| match error {
+            CodecError::NewerFormat { .. } => violation(seq, format!("{error}")),
+            other => violation(seq, format!("record does not decode ({other})")),
+        })?;
+        if record.header.seq != seq {
+            return Err(violation(
+                seq,
+                format!(
+                    "the record stored at seq {seq} claims seq {} (moved or inserted)",
+                    record.header.seq
+                ),
+            ));
+        }
+        chain::check_record(&record)
+            .map_err(|fault| violation(seq, format!("record {seq}: {fault}")))?;
+        if record.header.prev_hash != self.prev_hash {
+            return Err(if seq == 1 {
+                violation(1, "the first record does not start the chain")
+            } else {
+                violation(
+                    seq - 1,
+                    format!(
+                        "record {} is not the record that record {seq} was chained to (altered or replaced)",
+                        seq - 1
+                    ),
+                )
+            });
+        }
+        if record.header.action == Action::CheckpointSigned {
+            self.check_checkpoint(&record)?;
+        }
+        self.prev_hash = record.hash;
+        self.expected = seq + 1;
+        Ok(record)
+    }
+
+    fn check_checkpoint(&mut self, record: &Record) -> Result<(), Violation> {
+        let seq = record.header.seq;
+        // A pruned checkpoint payload has nothing left to check; the record
+        // itself is still chained.
+        let Some(payload) = &record.payload else {
+            return Ok(());
+        };
+        let Ok(EventPayload::CheckpointSigned(checkpoint)) = codec::decode_payload(payload) else {
+            return Err(violation(
+                seq,
+                "a checkpoint.signed record without a checkpoint",
+            ));
+        };
+        if checkpoint.seq + 1 != seq || checkpoint.hash != self.prev_hash {
+            return Err(violation(
+                seq,
+                format!(
+                    "checkpoint claims seq {} with a hash the log does not have",
+                    checkpoint.seq
+                ),
+            ));
+        }
+        if let Some(public_key) = self.public_key {
+            crypto::verify_checkpoint(
+                public_key,
+                &checkpoint.key_id,
+                checkpoint.seq,
+                &checkpoint.hash,
+                checkpoint.at,
+                &checkpoint.signature,
+            )
+            .map_err(|error| {
+                violation(
+                    seq,
+                    format!("checkpoint signature does not verify ({error})"),
+                )
+            })?;
+            self.checkpoints_verified += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Verifies the whole log. `public_key` is the checkpoint verifying key;
+/// without it, checkpoints are checked against the chain but not signed.
+pub fn verify_chain(
+    reader: &LogReader,
+    public_key: Option<&[u8; 32]>,
+) -> Result<VerifyReport, ReadError> {
+    let mut walker = ChainWalker::new(1, GENESIS_HASH, public_key);
+    let mut first_bad = None;
+    for item in reader.store().read_range(1, u64::MAX) {
+        let (seq, bytes) = item?;
+        if let Err(found) = walker.step(seq, &bytes) {
+            first_bad = Some(found);
+            break;
+        }
+    }
+    let head = walker.head();
+    if first_bad.is_none() {
+        first_bad = missing_tail(reader, head.seq)?;
+    }
+    Ok(VerifyReport {
+        checked: head.seq,
+        head,
+        checkpoints_verified: walker.checkpoints_verified,
+        first_bad,
+    })
+}
+
+/// The log recorded a head beyond its last record: records were removed
+/// from the tail.
+pub(crate) fn missing_tail(reader: &LogReader, last: u64) -> Result<Option<Violation>, ReadError> {
+    let recorded = match reader.store().meta_get(meta_key::HEAD_SEQ)? {
+        Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0),
+        None => 0,
+    };
+    let checkpointed = reader
+        .checkpoints(last + 1)?
+        .last()
+        .map(|checkpoint| checkpoint.seq)
+        .unwrap_or(0);
+    let expected = recorded.max(checkpointed);
+    Ok((expected > last).then(|| {
+        violation(
+            last + 1,
+            format!(
+                "records {}..={expected} are missing from the tail",
+                last + 1
+            ),
+        )
+    }))
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of Cairn. The README's quick start and .ci/run call this.
+#
+# The test suite checks Cairn against independent implementations (PyNaCl,
+# cryptography, argon2-cffi, PyJWT, ...). They live in a virtualenv under
+# target/, created on first use, so a fresh machine needs nothing by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=target/py-venv
+requirements=tests/py/requirements.txt
+stamp="$venv/.requirements"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if ! cmp -s "$requirements" "$stamp"; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
+fi
+export CAIRN_TEST_PYTHON="$PWD/$venv/bin/python"
+
+cargo test --workspace "$@"
