@@ -9,7 +9,7 @@
 //! - [`base64url`]: the one base64 dialect Cairn writes, with errors that
 //!   point at a position instead of repeating the text.
 //! - [`master_key`]: parsing, generating and printing the master key.
-//! - [`derive`]: HKDF purpose keys and per-owner keys.
+//! - [`derive`](mod@derive): HKDF purpose keys and per-owner keys.
 //! - [`secretbox`]: XSalsa20-Poly1305 (libsodium `crypto_secretbox_easy`).
 //! - [`sealed_value`]: the stored form of secret values,
 //!   `$cairn$1$<owner_id>$<base64url(nonce || ciphertext)>`.

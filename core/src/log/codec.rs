@@ -105,7 +105,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
                 supported: RECORD_FORMAT,
             });
         }
-        Some(&format) if format == 0 => {
+        Some(&0) => {
             return Err(CodecError::Malformed("record format 0".into()));
         }
         Some(_) => {}

@@ -27,6 +27,8 @@ pub mod store;
 pub mod verify;
 
 #[cfg(test)]
+mod log_tests;
+#[cfg(test)]
 pub(crate) mod testing;
 
 use std::path::{Path, PathBuf};
@@ -309,12 +311,12 @@ impl EventLog {
     }
 
     fn seal(&self, event: NewEvent, prev: Head, at: i64) -> Result<Record, AppendError> {
-        if let Some(request_id) = &event.request_id {
-            if request_id.len() > MAX_REQUEST_ID_LEN || request_id.chars().any(char::is_control) {
-                return Err(AppendError::Rejected(format!(
-                    "request id must be at most {MAX_REQUEST_ID_LEN} printable characters"
-                )));
-            }
+        if let Some(request_id) = &event.request_id
+            && (request_id.len() > MAX_REQUEST_ID_LEN || request_id.chars().any(char::is_control))
+        {
+            return Err(AppendError::Rejected(format!(
+                "request id must be at most {MAX_REQUEST_ID_LEN} printable characters"
+            )));
         }
         let seq = prev.seq + 1;
         let millis = u64::try_from(at / 1000).unwrap_or(0);

@@ -84,6 +84,9 @@ fn engine(context: &str) -> impl Fn(sled::Error) -> StoreError + '_ {
     }
 }
 
+/// Encoded records (or checkpoints) with their seqs, in seq order.
+pub type StoredRecords<'a> = Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + 'a>;
+
 /// The operations the log needs from its storage. The embedded default is
 /// [`SledStore`]; a shared backend (PostgreSQL) for multi-instance
 /// deployments implements the same boundary.
@@ -91,11 +94,7 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Stores encoded records under their seqs atomically, then the new head.
     fn append_batch(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError>;
     /// Reads the encoded records with seq in `from..=to`, in order.
-    fn read_range(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_>;
+    fn read_range(&self, from: u64, to: u64) -> StoredRecords<'_>;
     /// Reads one encoded record.
     fn read(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// The last stored record, if any.
@@ -117,10 +116,7 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Records a checkpoint under the seq it covers.
     fn checkpoint_put(&self, seq: u64, encoded: &[u8]) -> Result<(), StoreError>;
     /// The checkpoints, oldest first, from `from_seq` on.
-    fn checkpoints(
-        &self,
-        from_seq: u64,
-    ) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_>;
+    fn checkpoints(&self, from_seq: u64) -> StoredRecords<'_>;
     /// The latest checkpoint.
     fn last_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
 }
@@ -181,6 +177,9 @@ impl SledStore {
             });
         }
         let fresh = !db_path.exists();
+        if !fresh {
+            wait_for_lock(dir, &db_path)?;
+        }
 
         let config = sled::Config::new()
             .path(dir)
@@ -257,6 +256,34 @@ impl SledStore {
     }
 }
 
+/// sled releases its exclusive lock on `db` only when the last of its
+/// background write jobs lets go of the file, a moment after the database
+/// is dropped. Wait (bounded) for a lock that is about to be released,
+/// rather than calling the data dir "in use" after our own close; a lock
+/// still held after the deadline belongs to a live process.
+fn wait_for_lock(dir: &Path, db_path: &Path) -> Result<(), StoreError> {
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+    let file = File::open(db_path).map_err(io(format!("opening {}", db_path.display())))?;
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                return Ok(());
+            }
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::InUse(dir.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(io(format!("locking {}", db_path.display()))(error));
+            }
+        }
+    }
+}
+
 /// sled 0.34 panics on some corrupt files instead of returning an error;
 /// turn that into an error that names the data dir, and keep the panic's
 /// own message out of the terminal.
@@ -319,11 +346,7 @@ impl EventStore for SledStore {
         Ok(())
     }
 
-    fn read_range(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_> {
+    fn read_range(&self, from: u64, to: u64) -> StoredRecords<'_> {
         if from > to {
             return Box::new(std::iter::empty());
         }
@@ -412,10 +435,7 @@ impl EventStore for SledStore {
         Ok(())
     }
 
-    fn checkpoints(
-        &self,
-        from_seq: u64,
-    ) -> Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_> {
+    fn checkpoints(&self, from_seq: u64) -> StoredRecords<'_> {
         Box::new(self.checkpoints.range(seq_key(from_seq)..).map(|item| {
             let (key, value) = item.map_err(engine("reading checkpoints"))?;
             Ok((key_seq(&key)?, value.to_vec()))
@@ -431,5 +451,18 @@ impl EventStore for SledStore {
             Some((key, value)) => Ok(Some((key_seq(&key)?, value.to_vec()))),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+impl SledStore {
+    /// Overwrites the stored bytes of a record (tamper tests).
+    pub(crate) fn put_raw(&self, seq: u64, bytes: &[u8]) {
+        self.events.insert(seq_key(seq), bytes).expect("put_raw");
+    }
+
+    /// Removes a record without touching the head (tamper tests).
+    pub(crate) fn remove_raw(&self, seq: u64) {
+        self.events.remove(seq_key(seq)).expect("remove_raw");
     }
 }

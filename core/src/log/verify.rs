@@ -107,17 +107,27 @@ impl<'k> ChainWalker<'k> {
             CodecError::NewerFormat { .. } => violation(seq, format!("{error}")),
             other => violation(seq, format!("record does not decode ({other})")),
         })?;
-        if record.header.seq != seq {
-            return Err(violation(
-                seq,
-                format!(
-                    "the record stored at seq {seq} claims seq {} (moved or inserted)",
-                    record.header.seq
-                ),
-            ));
-        }
         chain::check_record(&record)
             .map_err(|fault| violation(seq, format!("record {seq}: {fault}")))?;
+        let claimed = record.header.seq;
+        if claimed != seq {
+            // A genuine record in the wrong place. When it claims an earlier
+            // seq, something was inserted at that seq and pushed it along;
+            // when it claims a later one, it was moved here.
+            return Err(if (1..seq).contains(&claimed) {
+                violation(
+                    claimed,
+                    format!(
+                        "a record was inserted at seq {claimed}: the original record {claimed} now sits at seq {seq}"
+                    ),
+                )
+            } else {
+                violation(
+                    seq,
+                    format!("the record stored at seq {seq} claims seq {claimed} (moved)"),
+                )
+            });
+        }
         if record.header.prev_hash != self.prev_hash {
             return Err(if seq == 1 {
                 violation(1, "the first record does not start the chain")

@@ -2,4 +2,7 @@
 //! the real `cairn` binary (or the log-only harness) on its own temporary
 //! data dir and free loopback port, so they run in parallel.
 
+mod crash_safety;
+mod crypto_interop;
 mod support;
+mod tamper;
