@@ -31,7 +31,19 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let requested = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = EnvFilter::try_new(&requested).unwrap_or_else(|_| EnvFilter::new("info"));
+    if requested.trim().is_empty() {
+        filter = EnvFilter::new("info");
+    }
+    // sled's internal log lines (its own warnings while reading a damaged
+    // file, say) duplicate the one clear error Cairn reports; show them only
+    // when RUST_LOG asks for sled by name.
+    if !requested.contains("sled") {
+        if let Ok(directive) = "sled=off".parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -171,6 +183,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     };
     checkpointer.abort();
     let _ = stop_server.send(true);
+    if outcome.is_ok() {
+        // A last signed checkpoint: the log's end is then anchored too.
+        if let Err(error) = app.checkpoint().await {
+            tracing::error!(%error, "signing the final checkpoint failed");
+        }
+    }
     let log = Arc::clone(&app);
     tokio::task::spawn_blocking(move || log.log().close())
         .await

@@ -79,11 +79,11 @@ impl From<anyhow::Error> for CliError {
 /// Parses the command line (after loading `.env`) and runs the command.
 pub fn main() -> ExitCode {
     // `.env` fills in variables that are not already set; flags override both.
-    if let Err(error) = dotenvy::dotenv() {
-        if !error.not_found() {
-            eprintln!("error: .env cannot be read: {error}");
-            return ExitCode::from(2);
-        }
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("error: .env cannot be read: {error}");
+        return ExitCode::from(2);
     }
     install_panic_hook();
     let cli = match Cli::try_parse() {

@@ -35,6 +35,9 @@ pub mod info {
     pub const SUBJECT_KEY_WRAP: &[u8] = b"subject-key-wrap";
     /// The key that seals stored credentials.
     pub const CREDENTIAL_SEAL: &[u8] = b"credential-seal";
+    /// The check value that tells whether a master key is the one a data
+    /// dir was created with (stored in the log's `meta`).
+    pub const MASTER_KEY_CHECK: &[u8] = b"master-key-check";
     /// The prefix of per-owner secret-value keys; see [`secret_key`].
     pub const SECRET_KEY_PREFIX: &[u8] = b"secret-key:";
 

@@ -61,6 +61,11 @@ pub enum OpenError {
         /// The newest format this build reads.
         supported: u32,
     },
+    /// The master key is not the one the data dir was created with.
+    #[error(
+        "the master key is not the one this data dir was created with (check CAIRN_MASTER_KEY)"
+    )]
+    WrongMasterKey,
     /// The chain is broken: refuse to start rather than repair silently.
     #[error(
         "the event log is broken at seq {seq}: {problem}; run `cairn audit verify` for a full report"

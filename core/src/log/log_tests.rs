@@ -479,3 +479,24 @@ proptest! {
         prop_assert_eq!(report.first_bad.as_ref().map(|bad| bad.seq), expected, "{:?} -> {:?}", tamper, report);
     }
 }
+
+#[test]
+fn a_wrong_master_key_is_refused_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fill(dir.path(), 1);
+    let other = MasterKey::from_bytes([9u8; 32]);
+    let error = LogReader::open(dir.path(), &other).expect_err("wrong key");
+    assert!(matches!(error, OpenError::WrongMasterKey), "{error}");
+    let error = EventLog::open(
+        &LogConfig {
+            dir: dir.path().to_path_buf(),
+            create: true,
+        },
+        &other,
+        Arc::new(ManualClock::new(0)),
+        Arc::new(SeededEntropy::new(3)),
+    )
+    .expect_err("wrong key");
+    assert!(matches!(error, OpenError::WrongMasterKey), "{error}");
+    assert!(LogReader::open(dir.path(), &master()).is_ok());
+}

@@ -100,6 +100,7 @@ impl LogReader {
     pub fn open(dir: &Path, master: &MasterKey) -> Result<LogReader, OpenError> {
         let store: Arc<dyn EventStore> = Arc::new(SledStore::open(dir, false)?);
         recovery::check_format(&*store, false)?;
+        recovery::check_master_key(&*store, master, false)?;
         Ok(LogReader::with_store(store, master, dir))
     }
 
@@ -213,7 +214,7 @@ impl EventLog {
         entropy: Arc<dyn Entropy>,
     ) -> Result<(EventLog, Recovery), OpenError> {
         let store: Arc<dyn EventStore> = Arc::new(SledStore::open(&config.dir, config.create)?);
-        let recovered = recovery::recover(&*store)?;
+        let recovered = recovery::recover(&*store, master)?;
         // Everything recovered is made durable before anything new is
         // acknowledged on top of it.
         store.sync()?;

@@ -19,6 +19,7 @@ use super::codec::{self, CodecError};
 use super::error::OpenError;
 use super::store::{EventStore, STORE_FORMAT_VERSION, meta_key};
 use super::verify::ChainWalker;
+use crate::crypto::{self, MasterKey};
 
 /// How many records at the tail are verified on every open.
 pub const TAIL_WINDOW: u64 = 4096;
@@ -62,6 +63,24 @@ pub fn check_format(store: &dyn EventStore, writable: bool) -> Result<(), OpenEr
     }
 }
 
+/// Checks (and on a new store, records) that `master` is the data dir's
+/// master key, so a wrong key fails at open with a clear message instead of
+/// as undecryptable data later.
+pub fn check_master_key(
+    store: &dyn EventStore,
+    master: &MasterKey,
+    writable: bool,
+) -> Result<(), OpenError> {
+    let derived = crypto::derive_key(master, crypto::info::MASTER_KEY_CHECK);
+    let expected = &derived.as_bytes()[..16];
+    match store.meta_get(meta_key::MASTER_KEY_CHECK)? {
+        Some(found) if crypto::constant_time_eq(&found, expected) => Ok(()),
+        Some(_) => Err(OpenError::WrongMasterKey),
+        None if writable => Ok(store.meta_put(meta_key::MASTER_KEY_CHECK, expected)?),
+        None => Ok(()),
+    }
+}
+
 fn broken(seq: u64, problem: impl Into<String>) -> OpenError {
     OpenError::BrokenChain {
         seq,
@@ -70,8 +89,9 @@ fn broken(seq: u64, problem: impl Into<String>) -> OpenError {
 }
 
 /// Recovers the log in `store` (see the module docs).
-pub(crate) fn recover(store: &dyn EventStore) -> Result<Recovery, OpenError> {
+pub(crate) fn recover(store: &dyn EventStore, master: &MasterKey) -> Result<Recovery, OpenError> {
     check_format(store, true)?;
+    check_master_key(store, master, true)?;
     let last_checkpoint = store.last_checkpoint()?.map(|(seq, _)| seq).unwrap_or(0);
     let mut torn_records_dropped = 0;
     let tail: Option<Record> = loop {

@@ -33,6 +33,9 @@ pub mod meta_key {
     /// the record, so it is never ahead of the events tree; a log that ends
     /// before it has lost records at its tail.
     pub const HEAD_SEQ: &[u8] = b"head_seq";
+    /// 16 bytes derived from the master key (HKDF info
+    /// `master-key-check`): a wrong key is refused at open.
+    pub const MASTER_KEY_CHECK: &[u8] = b"master_key_check";
 }
 
 /// The store format this build writes and reads.
@@ -297,6 +300,10 @@ fn open_catching_panics(dir: &Path, config: sled::Config) -> Result<sled::Db, St
         Ok(Err(sled::Error::Io(error))) if error.to_string().contains("could not acquire lock") => {
             Err(StoreError::InUse(dir.to_path_buf()))
         }
+        Ok(Err(sled::Error::Corruption { .. })) => Err(StoreError::Unreadable {
+            dir: dir.to_path_buf(),
+            message: "its files are corrupt".into(),
+        }),
         Ok(Err(error)) => Err(StoreError::Unreadable {
             dir: dir.to_path_buf(),
             message: error.to_string(),

@@ -4,5 +4,7 @@
 
 mod crash_safety;
 mod crypto_interop;
+mod erasure;
+mod serve;
 mod support;
 mod tamper;
