@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
         Err(error) => panic!("a decoded payload does not re-encode: {error}"),
     };
     match codec::decode_payload(&encoded) {
-        Ok(again) => assert_eq!(again, payload, "a re-encoded payload decodes to another payload"),
+        Ok(again) => assert_eq!(
+            again, payload,
+            "a re-encoded payload decodes to another payload"
+        ),
         Err(error) => panic!("a re-encoded payload does not decode: {error}"),
     }
     if !*SEMANTIC_ROUND_TRIP_ONLY {

@@ -34,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
         Err(error) => panic!("a decoded record does not re-encode: {error}"),
     };
     match codec::decode_record(&encoded) {
-        Ok(again) => assert_eq!(again, record, "a re-encoded record decodes to another record"),
+        Ok(again) => assert_eq!(
+            again, record,
+            "a re-encoded record decodes to another record"
+        ),
         Err(error) => panic!("a re-encoded record does not decode: {error}"),
     }
     if !*SEMANTIC_ROUND_TRIP_ONLY {

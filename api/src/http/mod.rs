@@ -40,3 +40,29 @@ pub fn router(state: ServerState) -> Router {
         .route("/health", get(health::health))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn health_is_503_until_the_app_is_ready() {
+        let response = router(ServerState::starting())
+            .oneshot(
+                Request::get("/health")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        assert_eq!(&body[..], br#"{"status":"starting"}"#);
+    }
+}

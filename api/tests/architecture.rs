@@ -1,0 +1,194 @@
+//! Tidy tests: the architecture invariants of docs/ARCHITECTURE.md, checked
+//! by reading `cargo metadata` and the sources rather than left to review.
+//! (This integration test also makes `cargo test --workspace` build the
+//! `cairn` binary that the end-to-end tests run.)
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Package name -> its normal (non-dev, non-build) dependencies.
+fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("metadata json");
+    metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|package| {
+            let deps = package["dependencies"]
+                .as_array()
+                .expect("dependencies")
+                .iter()
+                .filter(|dep| dep["kind"].is_null())
+                .map(|dep| dep["name"].as_str().expect("name").to_string())
+                .collect();
+            (package["name"].as_str().expect("name").to_string(), deps)
+        })
+        .collect()
+}
+
+#[test]
+fn crates_depend_only_downwards() {
+    let layers = [
+        "cairn-schemas",
+        "cairn-core",
+        "cairn-projections",
+        "cairn-audit",
+        "cairn-api",
+    ];
+    let deps = dependencies();
+    for (position, package) in layers.iter().enumerate() {
+        let own = deps
+            .get(*package)
+            .unwrap_or_else(|| panic!("{package} is not in the workspace"));
+        for (above, higher) in layers.iter().enumerate().skip(position) {
+            if above == position {
+                continue;
+            }
+            assert!(
+                !own.contains(*higher),
+                "{package} depends on {higher}: dependencies point down only"
+            );
+        }
+    }
+    assert!(
+        !deps["cairn-schemas"]
+            .iter()
+            .any(|dep| dep.starts_with("cairn-")),
+        "schemas depends on nothing of ours"
+    );
+}
+
+#[test]
+fn only_the_api_crate_knows_http_and_the_lower_crates_do_no_io() {
+    let deps = dependencies();
+    let edge_only = [
+        "axum",
+        "hyper",
+        "tower",
+        "tower-http",
+        "jsonwebtoken",
+        "tracing-subscriber",
+        "reqwest",
+        "dotenvy",
+    ];
+    for package in [
+        "cairn-schemas",
+        "cairn-core",
+        "cairn-projections",
+        "cairn-audit",
+    ] {
+        for dep in edge_only {
+            assert!(
+                !deps[package].contains(dep),
+                "{package} must not depend on {dep}"
+            );
+        }
+    }
+    for dep in ["sled", "tokio", "bincode"] {
+        assert!(
+            !deps["cairn-schemas"].contains(dep),
+            "schemas is plain data: no {dep}"
+        );
+    }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn product_sources() -> Vec<(String, String)> {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for krate in ["schemas", "core", "projections", "audit", "api"] {
+        rust_files(&root.join(krate).join("src"), &mut files);
+    }
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let relative = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            (relative, text)
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_log_store_touches_sled() {
+    for (path, text) in product_sources() {
+        if path.ends_with("core/src/log/store.rs") {
+            continue;
+        }
+        assert!(
+            !text.contains("sled::"),
+            "{path} touches sled; only core/src/log/store.rs may"
+        );
+    }
+}
+
+#[test]
+fn core_uses_no_network_types_and_reads_the_clock_in_one_place() {
+    let mut clock_reads = Vec::new();
+    for (path, text) in product_sources() {
+        if path.starts_with("core/") {
+            assert!(
+                !text.contains("tokio::net"),
+                "{path}: core never imports tokio's network types"
+            );
+        }
+        if text.contains("SystemTime::now") {
+            clock_reads.push(path);
+        }
+    }
+    assert_eq!(
+        clock_reads,
+        vec!["core/src/clock.rs".to_string()],
+        "SystemTime::now appears in exactly one place"
+    );
+}
+
+#[test]
+fn every_module_says_why_it_exists() {
+    for (path, text) in product_sources() {
+        if path.ends_with("main.rs") {
+            continue;
+        }
+        assert!(
+            text.trim_start().starts_with("//!"),
+            "{path} must open with a //! module comment"
+        );
+    }
+}
