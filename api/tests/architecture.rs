@@ -81,6 +81,93 @@ fn crates_depend_only_downwards() {
     );
 }
 
+/// Everything `package` reaches through normal dependencies, transitively
+/// (from the resolved graph of the whole workspace).
+fn reaches(package: &str) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("metadata json");
+    let name_of: BTreeMap<&str, &str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().expect("id"),
+                p["name"].as_str().expect("name"),
+            )
+        })
+        .collect();
+    let normal_deps: BTreeMap<&str, Vec<&str>> = metadata["resolve"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| {
+            let deps = node["deps"]
+                .as_array()
+                .expect("deps")
+                .iter()
+                .filter(|dep| {
+                    dep["dep_kinds"]
+                        .as_array()
+                        .expect("kinds")
+                        .iter()
+                        .any(|kind| kind["kind"].is_null())
+                })
+                .map(|dep| dep["pkg"].as_str().expect("pkg"))
+                .collect();
+            (node["id"].as_str().expect("id"), deps)
+        })
+        .collect();
+    let start = name_of
+        .iter()
+        .find(|(_, name)| **name == package)
+        .map(|(id, _)| *id)
+        .expect("package");
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![start];
+    while let Some(id) = stack.pop() {
+        for dep in normal_deps.get(id).into_iter().flatten() {
+            if seen.insert(name_of[dep].to_string()) {
+                stack.push(dep);
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn core_never_reaches_the_http_stack() {
+    let reached = reaches("cairn-core");
+    for forbidden in [
+        "axum",
+        "hyper",
+        "jsonwebtoken",
+        "tower-http",
+        "tracing-subscriber",
+        "reqwest",
+    ] {
+        assert!(
+            !reached.contains(forbidden),
+            "cairn-core reaches {forbidden} (transitively)"
+        );
+    }
+    assert!(
+        reached.contains("sled"),
+        "sanity: the graph walk sees core's own dependencies"
+    );
+}
+
 #[test]
 fn only_the_api_crate_knows_http_and_the_lower_crates_do_no_io() {
     let deps = dependencies();

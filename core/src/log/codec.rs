@@ -131,7 +131,7 @@ pub fn decode_payload(bytes: &[u8]) -> Result<EventPayload, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::testing::arbitrary_record;
+    use crate::log::testing::{arbitrary_payload, arbitrary_personal, arbitrary_record};
     use proptest::prelude::*;
 
     proptest! {
@@ -139,6 +139,18 @@ mod tests {
         fn record_round_trips(record in arbitrary_record()) {
             let bytes = encode(&record).expect("encode");
             prop_assert_eq!(decode_record(&bytes).expect("decode"), record);
+        }
+
+        #[test]
+        fn every_payload_round_trips(payload in arbitrary_payload()) {
+            let bytes = encode_payload(&payload).expect("encode");
+            prop_assert_eq!(decode_payload(&bytes).expect("decode"), payload);
+        }
+
+        #[test]
+        fn personal_data_round_trips(data in arbitrary_personal()) {
+            let bytes = encode(&data).expect("encode");
+            prop_assert_eq!(decode::<cairn_schemas::PersonalData>(&bytes).expect("decode"), data);
         }
 
         #[test]

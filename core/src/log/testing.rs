@@ -1,8 +1,8 @@
 //! Test fixtures: valid sample records and arbitrary ones for properties.
 
 use cairn_schemas::{
-    Action, ActorKind, ActorRef, EventPayload, Header, HttpRequest, Outcome, RECORD_FORMAT, Record,
-    ResourceKind, ResourceRef, Sealed,
+    Action, ActorKind, ActorRef, CheckpointSigned, EventPayload, Header, HttpRequest, Outcome,
+    PersonalData, RECORD_FORMAT, Record, ResourceKind, ResourceRef, Sealed, SystemStarted,
 };
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -96,4 +96,50 @@ prop_compose! {
             hash,
         }
     }
+}
+
+prop_compose! {
+    /// Any personal data.
+    pub(crate) fn arbitrary_personal()(
+        name in proptest::option::of(".{0,40}"),
+        email in proptest::option::of("[a-z]{1,10}@[a-z]{1,10}\\.org"),
+        ip in proptest::option::of("[0-9.:a-f]{2,39}"),
+        user_agent in proptest::option::of(".{0,80}"),
+    ) -> PersonalData {
+        PersonalData { name, email, ip, user_agent }
+    }
+}
+
+prop_compose! {
+    fn arbitrary_checkpoint()(key_id in "[0-9a-f]{16}", seq in any::<u64>(), hash in any::<[u8; 32]>(),
+                              at in any::<i64>(), signature in proptest::collection::vec(any::<u8>(), 64)) -> CheckpointSigned {
+        CheckpointSigned { key_id, seq, hash, at, signature }
+    }
+}
+
+/// Any event payload, of every variant.
+pub(crate) fn arbitrary_payload() -> impl Strategy<Value = EventPayload> {
+    prop_oneof![
+        (".{0,20}", any::<u8>(), any::<u64>(), any::<u64>()).prop_map(
+            |(version, record_format, recovered_head, torn)| {
+                EventPayload::SystemStarted(SystemStarted {
+                    version,
+                    record_format,
+                    recovered_head,
+                    torn_records_dropped: torn,
+                })
+            }
+        ),
+        arbitrary_checkpoint().prop_map(EventPayload::CheckpointSigned),
+        ("[A-Z]{3,7}", ".{0,100}", any::<u16>(), any::<u64>()).prop_map(
+            |(method, path, status, duration_micros)| {
+                EventPayload::HttpRequest(HttpRequest {
+                    method,
+                    path,
+                    status,
+                    duration_micros,
+                })
+            }
+        ),
+    ]
 }
