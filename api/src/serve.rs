@@ -31,19 +31,22 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let requested = std::env::var("RUST_LOG").unwrap_or_default();
-    let mut filter = EnvFilter::try_new(&requested).unwrap_or_else(|_| EnvFilter::new("info"));
-    if requested.trim().is_empty() {
-        filter = EnvFilter::new("info");
-    }
     // sled's internal log lines (its own warnings while reading a damaged
     // file, say) duplicate the one clear error Cairn reports; show them only
     // when RUST_LOG asks for sled by name.
-    if !requested.contains("sled") {
-        if let Ok(directive) = "sled=off".parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
+    let requested = std::env::var("RUST_LOG").unwrap_or_default();
+    let requested = if requested.trim().is_empty() {
+        "info".to_string()
+    } else {
+        requested
+    };
+    let directives = if requested.contains("sled") {
+        requested
+    } else {
+        format!("{requested},sled=off")
+    };
+    let filter =
+        EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,sled=off"));
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
