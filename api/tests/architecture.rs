@@ -3,6 +3,9 @@
 //! (This integration test also makes `cargo test --workspace` build the
 //! `cairn` binary that the end-to-end tests run.)
 
+// A test file: its helpers fail loudly, like its tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
