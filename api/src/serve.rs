@@ -63,18 +63,31 @@ fn prepare_data_dir(args: &ServeArgs) -> Result<(), CliError> {
             "the data dir {} is not a directory",
             dir.display()
         ))),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)
-            .map_err(|error| {
-                CliError::failure(format!(
-                    "the data dir {} cannot be created: {error}",
-                    dir.display()
-                ))
-            }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => create_data_dir(dir),
         Err(error) => Err(CliError::failure(format!(
             "the data dir {} cannot be read: {error}",
             dir.display()
         ))),
     }
+}
+
+/// Creates the data dir and makes its directory entry durable (fsync of the
+/// parent): without that, a power loss right after the first start could
+/// lose the whole directory, acknowledged events included.
+fn create_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
+    let created = std::fs::create_dir_all(dir).and_then(|()| {
+        let parent = match dir.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => std::path::Path::new("."),
+        };
+        std::fs::File::open(parent)?.sync_all()
+    });
+    created.map_err(|error| {
+        CliError::failure(format!(
+            "the data dir {} cannot be created: {error}",
+            dir.display()
+        ))
+    })
 }
 
 fn open_error(error: OpenError) -> CliError {

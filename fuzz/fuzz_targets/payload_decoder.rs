@@ -7,18 +7,12 @@
 //!   past its decode limit (run with `-malloc_limit_mb=64` to enforce it);
 //! - a payload that decodes re-encodes to a payload that decodes to itself;
 //! - its re-encoding is byte-identical to the input (set
-//!   `CAIRN_FUZZ_SEMANTIC_ROUND_TRIP=1` to skip only this check).
+//!   decoder refuses any other).
 
 #![no_main]
 
-use std::sync::LazyLock;
-
 use cairn_core::log::codec;
 use libfuzzer_sys::fuzz_target;
-
-/// Whether the byte-identity check is switched off (see the module docs).
-static SEMANTIC_ROUND_TRIP_ONLY: LazyLock<bool> =
-    LazyLock::new(|| std::env::var_os("CAIRN_FUZZ_SEMANTIC_ROUND_TRIP").is_some_and(|v| v == "1"));
 
 fuzz_target!(|data: &[u8]| {
     let Ok(payload) = codec::decode_payload(data) else {
@@ -35,14 +29,12 @@ fuzz_target!(|data: &[u8]| {
         ),
         Err(error) => panic!("a re-encoded payload does not decode: {error}"),
     }
-    if !*SEMANTIC_ROUND_TRIP_ONLY {
-        assert!(
-            encoded == data,
-            "the payload decodes but re-encodes to other bytes (more than one encoding per payload)\n input:     {}\n re-encoded: {}",
-            hex(data),
-            hex(&encoded),
-        );
-    }
+    assert!(
+        encoded == data,
+        "the payload decodes but re-encodes to other bytes (more than one encoding per payload)\n input:     {}\n re-encoded: {}",
+        hex(data),
+        hex(&encoded),
+    );
 });
 
 fn hex(bytes: &[u8]) -> String {

@@ -44,6 +44,18 @@ pub enum CodecError {
         /// The newest format this build reads.
         supported: u8,
     },
+    /// Decoding would need more than the decode limit (a corrupt length
+    /// prefix, most likely).
+    #[error("the value claims more than the decode limit of {limit} bytes")]
+    LimitExceeded {
+        /// The limit.
+        limit: usize,
+    },
+    /// The bytes decode, but are not the one canonical encoding of the value
+    /// (bincode accepts over-long varints). Refused, so a stored record has
+    /// exactly one byte form and no byte can change unnoticed.
+    #[error("not the canonical encoding of the value")]
+    NonCanonical,
     /// The value is larger than the limit.
     #[error("encoded size {size} exceeds the limit of {limit} bytes")]
     TooLarge {
@@ -58,8 +70,7 @@ impl From<DecodeError> for CodecError {
     fn from(error: DecodeError) -> Self {
         match error {
             DecodeError::UnexpectedEnd { .. } => CodecError::Truncated,
-            DecodeError::LimitExceeded => CodecError::TooLarge {
-                size: DECODE_LIMIT + 1,
+            DecodeError::LimitExceeded => CodecError::LimitExceeded {
                 limit: DECODE_LIMIT,
             },
             other => CodecError::Malformed(other.to_string()),
@@ -74,10 +85,13 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
 }
 
 /// Decodes any stored value, refusing trailing bytes.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+pub fn decode<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, CodecError> {
     let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, config())?;
     if used != bytes.len() {
         return Err(CodecError::TrailingBytes(bytes.len() - used));
+    }
+    if encode(&value)? != bytes {
+        return Err(CodecError::NonCanonical);
     }
     Ok(value)
 }
@@ -188,6 +202,21 @@ mod tests {
                 supported: RECORD_FORMAT
             })
         );
+    }
+
+    #[test]
+    fn over_long_varints_are_refused() {
+        // seq 1 written as `fb 01 00` (a u16 marker) instead of `01`; the
+        // fuzzer found that bincode accepts it.
+        let record = crate::log::testing::sample_record(1);
+        let bytes = encode(&record).expect("encode");
+        assert_eq!(bytes[1], 1, "seq is the first header field");
+        let mut long = vec![bytes[0], 0xfb, 0x01, 0x00];
+        long.extend_from_slice(&bytes[2..]);
+        assert_eq!(decode_record(&long), Err(CodecError::NonCanonical));
+        // The payload reproducer from the fuzzer.
+        let payload = hex::decode("020000fb190006").expect("hex");
+        assert_eq!(decode_payload(&payload), Err(CodecError::NonCanonical));
     }
 
     #[test]

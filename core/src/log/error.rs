@@ -53,9 +53,11 @@ pub enum OpenError {
     Store(#[from] StoreError),
     /// The data dir was written by a newer Cairn.
     #[error(
-        "the data dir was written by a newer Cairn (store format {found}; this build reads up to {supported}); upgrade Cairn"
+        "the data dir was written by a newer Cairn ({what} format {found}; this build reads up to {supported}); upgrade Cairn"
     )]
     NewerFormat {
+        /// Which format: `store` or `record`.
+        what: &'static str,
         /// The format found.
         found: u32,
         /// The newest format this build reads.

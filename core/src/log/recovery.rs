@@ -46,6 +46,7 @@ pub fn check_format(store: &dyn EventStore, writable: bool) -> Result<(), OpenEr
                 .unwrap_or(u32::MAX);
             if found > STORE_FORMAT_VERSION {
                 return Err(OpenError::NewerFormat {
+                    what: "store",
                     found,
                     supported: STORE_FORMAT_VERSION,
                 });
@@ -107,6 +108,13 @@ pub(crate) fn recover(store: &dyn EventStore, master: &MasterKey) -> Result<Reco
                 );
                 store.remove_tail(seq)?;
                 torn_records_dropped += 1;
+            }
+            Err(CodecError::NewerFormat { found, supported }) => {
+                return Err(OpenError::NewerFormat {
+                    what: "record",
+                    found: found.into(),
+                    supported: supported.into(),
+                });
             }
             Err(error) => return Err(broken(seq, format!("the record does not decode ({error})"))),
         }
