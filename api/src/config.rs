@@ -43,6 +43,86 @@ pub struct ServeArgs {
     /// Sign a checkpoint at least this often, in seconds, also when idle.
     #[arg(long, env = "CAIRN_CHECKPOINT_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub checkpoint_interval: u64,
+    /// How long a login session lasts: seconds, or a number with s, m, h or d.
+    #[arg(long, env = "CAIRN_SESSION_TTL", default_value = "1h", value_parser = parse_duration_secs)]
+    pub session_ttl: u64,
+    /// Whether new users are active unless their creator says otherwise.
+    #[arg(long, env = "CAIRN_NEW_USER_IS_ACTIVE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub new_user_is_active: bool,
+    /// Requests per minute per client on the auth endpoints (20x that on the rest).
+    #[arg(long, env = "CAIRN_RATE_LIMIT_REQUESTS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_requests: u32,
+    /// Origins allowed to call the API from a browser (comma-separated; never `*`).
+    #[arg(
+        long,
+        env = "CAIRN_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub cors_origins: Vec<String>,
+}
+
+/// Secrets and bootstrap settings, read from the environment only (never
+/// from flags, so they never appear in a process listing).
+pub mod secret_env {
+    /// The JWT signing secret (at least 32 characters); derived from the
+    /// master key when unset.
+    pub const JWT_SECRET: &str = "CAIRN_JWT_SECRET";
+    /// Bootstrap only when exactly `false`.
+    pub const DISABLE_AUTO_ADMIN: &str = "CAIRN_DISABLE_AUTO_ADMIN";
+    /// The bootstrap superuser's name.
+    pub const ADMIN_USER: &str = "CAIRN_ADMIN_USER";
+    /// The bootstrap superuser's password.
+    pub const ADMIN_PASSWORD: &str = "CAIRN_ADMIN_PASSWORD";
+
+    /// A variable's value, `None` when unset or empty.
+    pub fn read(name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|value| !value.is_empty())
+    }
+}
+
+/// The shortest accepted `CAIRN_JWT_SECRET`.
+pub const MIN_JWT_SECRET_CHARS: usize = 32;
+
+/// Parses `3600`, `90s`, `30m`, `1h` or `7d` into seconds (1 s to 30 days).
+pub fn parse_duration_secs(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (examples: 3600, 90s, 30m, 1h)"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?} (use s, m, h or d)")),
+    };
+    let seconds = value.checked_mul(scale).ok_or("the duration is too long")?;
+    if !(1..=30 * 86_400).contains(&seconds) {
+        return Err("the duration must be between 1 second and 30 days".into());
+    }
+    Ok(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_secs("3600"), Ok(3600));
+        assert_eq!(parse_duration_secs("1h"), Ok(3600));
+        assert_eq!(parse_duration_secs("30m"), Ok(1800));
+        assert_eq!(parse_duration_secs("2d"), Ok(172_800));
+        assert!(parse_duration_secs("0").is_err());
+        assert!(parse_duration_secs("1y").is_err());
+        assert!(parse_duration_secs("h").is_err());
+        assert!(parse_duration_secs("99999999999999999999h").is_err());
+    }
 }
 
 /// The environment variable that holds the master key.

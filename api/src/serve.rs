@@ -11,12 +11,14 @@ use cairn_core::{OsEntropy, SystemClock};
 use cairn_schemas::{Action, EventPayload, RECORD_FORMAT, SystemStarted};
 use tokio::net::TcpListener;
 
-use crate::app::App;
+use crate::app::bootstrap::{self, BootstrapRequest};
+use crate::app::{App, AppSettings, CommandError, Origin};
 use crate::cli::CliError;
-use crate::config::ServeArgs;
+use crate::config::{MIN_JWT_SECRET_CHARS, ServeArgs, secret_env};
 use crate::http::{self, ServerState};
 use crate::jobs;
 use crate::master_key::{self, KeySource};
+use cairn_schemas::Password;
 
 /// Runs the server until SIGINT/SIGTERM or a fatal error.
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -90,6 +92,63 @@ fn create_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
     })
 }
 
+fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
+    let jwt_secret = secret_env::read(secret_env::JWT_SECRET);
+    if let Some(secret) = &jwt_secret
+        && secret.chars().count() < MIN_JWT_SECRET_CHARS
+    {
+        return Err(CliError::failure(format!(
+            "{} must be at least {MIN_JWT_SECRET_CHARS} characters (or unset it to derive the key from the master key)",
+            secret_env::JWT_SECRET
+        )));
+    }
+    Ok(AppSettings {
+        checkpoint_every: args.checkpoint_every,
+        session_ttl_secs: args.session_ttl,
+        new_user_is_active: args.new_user_is_active,
+        jwt_secret,
+        ..AppSettings::default()
+    })
+}
+
+/// Creates the bootstrap superuser when asked to and none exists; a bad
+/// username or password stops the start with a clear line (never the
+/// password itself).
+async fn run_bootstrap(app: &App, request: BootstrapRequest) -> Result<(), CliError> {
+    let BootstrapRequest::Admin { username, password } = request else {
+        return Ok(());
+    };
+    match bootstrap::create_superuser(app, &username, &password, true, &Origin::local("bootstrap"))
+        .await
+    {
+        Ok(Some(_)) => {
+            tracing::info!(username = %username, "bootstrap superuser created with a personal organization");
+            Ok(())
+        }
+        Ok(None) => {
+            tracing::info!("a superuser exists: the bootstrap admin is not created");
+            Ok(())
+        }
+        Err(CommandError::Invalid {
+            field: "username",
+            message,
+        }) => Err(CliError::failure(format!(
+            "{} is not a valid username: {message}",
+            secret_env::ADMIN_USER
+        ))),
+        Err(CommandError::Invalid {
+            field: "password",
+            message,
+        }) => Err(CliError::failure(format!(
+            "{} does not meet the password policy: {message}",
+            secret_env::ADMIN_PASSWORD
+        ))),
+        Err(error) => Err(CliError::failure(format!(
+            "cannot create the bootstrap admin: {error}"
+        ))),
+    }
+}
+
 fn open_error(error: OpenError) -> CliError {
     match error {
         OpenError::Store(StoreError::InUse(dir)) => CliError::failure(format!(
@@ -113,6 +172,14 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
              losing it loses every secret"
         ),
     }
+
+    let settings = app_settings(&args)?;
+    let bootstrap = bootstrap::request_from(
+        secret_env::read(secret_env::DISABLE_AUTO_ADMIN).as_deref(),
+        secret_env::read(secret_env::ADMIN_USER),
+        secret_env::read(secret_env::ADMIN_PASSWORD).map(Password::new),
+    )
+    .map_err(CliError::failure)?;
 
     let listener = TcpListener::bind(args.bind)
         .await
@@ -140,7 +207,6 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         dir: args.data.data_dir.clone(),
         create: true,
     };
-    let checkpoint_every = args.checkpoint_every;
     let opened = tokio::task::spawn_blocking(move || -> Result<(Arc<App>, u64, u64), CliError> {
         let (log, recovery) =
             EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
@@ -152,8 +218,14 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
                 "recovered from a torn tail"
             );
         }
-        let app = App::start(Arc::new(log), &master, checkpoint_every)
-            .map_err(|error| CliError::failure(format!("cannot rebuild the views: {error}")))?;
+        let app = App::start(
+            Arc::new(log),
+            &master,
+            settings,
+            Arc::new(SystemClock),
+            Arc::new(OsEntropy),
+        )
+        .map_err(|error| CliError::failure(format!("cannot rebuild the views: {error}")))?;
         Ok((
             Arc::new(app),
             recovery.head.seq,
@@ -176,6 +248,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     app.commit(vec![started])
         .await
         .map_err(|error| CliError::failure(format!("cannot record the start: {error}")))?;
+    run_bootstrap(&app, bootstrap).await?;
     state.set_ready(Arc::clone(&app));
     tracing::info!(head = app.log().head().seq, "ready");
 

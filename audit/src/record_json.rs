@@ -7,6 +7,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cairn_core::crypto::format_fingerprint;
 use cairn_core::log::{Personal, codec};
 use cairn_schemas::{EventPayload, PersonalData, Record};
 use serde_json::{Map, Value, json};
@@ -58,6 +59,67 @@ pub fn details_json(payload: &EventPayload) -> Value {
             "path": request.path,
             "status": request.status,
             "duration_micros": request.duration_micros,
+        }),
+        // Credentials (sealed PHC strings) and API key digests are never
+        // rendered: they serve authentication, not review.
+        EventPayload::UserCreated(created) => json!({
+            "user_id": created.user_id.to_string(),
+            "org_id": created.org_id.to_string(),
+            "role": created.role.as_str(),
+            "is_active": created.is_active,
+            "is_superuser": created.is_superuser,
+        }),
+        EventPayload::UserActivated(user)
+        | EventPayload::UserDeactivated(user)
+        | EventPayload::UserDeleted(user) => json!({"user_id": user.user_id.to_string()}),
+        EventPayload::UserPasswordChanged(changed) => json!({
+            "user_id": changed.user_id.to_string(),
+            "reset_by_admin": changed.reset_by_admin,
+        }),
+        EventPayload::UserRoleChanged(changed) => json!({
+            "user_id": changed.user_id.to_string(),
+            "org_id": changed.org_id.to_string(),
+            "previous": changed.previous.as_str(),
+            "role": changed.role.as_str(),
+        }),
+        EventPayload::LoginSucceeded(login) => json!({
+            "user_id": login.user_id.to_string(),
+            "org_id": login.org_id.to_string(),
+            "session_id": login.session_id.to_string(),
+            "expires_at": rfc3339_micros(login.expires_at),
+            "username_fingerprint": format_fingerprint(&login.username_fingerprint),
+        }),
+        EventPayload::LoginFailed(failed) => json!({
+            "username_fingerprint": format_fingerprint(&failed.username_fingerprint),
+            "user_id": failed.user_id.map(|id| id.to_string()),
+            "reason": failed.reason.as_str(),
+        }),
+        EventPayload::Logout(logout) => json!({"session_id": logout.session_id.to_string()}),
+        EventPayload::ApiKeyCreated(created) => json!({
+            "key_id": created.key_id.to_string(),
+            "user_id": created.user_id.to_string(),
+            "org_id": created.org_id.to_string(),
+            "name": created.name,
+            "prefix": created.prefix,
+            "expires_at": created.expires_at.map(rfc3339_micros),
+        }),
+        EventPayload::ApiKeyRevoked(revoked) => json!({"key_id": revoked.key_id.to_string()}),
+        EventPayload::OrgCreated(created) => json!({
+            "org_id": created.org_id.to_string(),
+            "name": created.name,
+        }),
+        EventPayload::OrgMemberAdded(added) => json!({
+            "org_id": added.org_id.to_string(),
+            "user_id": added.user_id.to_string(),
+            "role": added.role.as_str(),
+        }),
+        EventPayload::OrgMemberRemoved(removed) => json!({
+            "org_id": removed.org_id.to_string(),
+            "user_id": removed.user_id.to_string(),
+        }),
+        EventPayload::BootstrapAdmin(bootstrap) => json!({
+            "user_id": bootstrap.user_id.to_string(),
+            "org_id": bootstrap.org_id.to_string(),
         }),
     }
 }

@@ -8,6 +8,8 @@
 //!   fingerprints, constant-time comparison, checkpoint signing.
 //! - [`clock`] and [`entropy`]: time and randomness are passed in, so tests
 //!   and replays are deterministic.
+//! - [`rules`]: pure rules that need no state: username normalization and
+//!   the password policy.
 //!
 //! Architecture invariant: this crate is synchronous domain code. It never
 //! imports axum, tokio's network types or jsonwebtoken (a test in cairn-api
@@ -17,6 +19,7 @@ pub mod clock;
 pub mod crypto;
 pub mod entropy;
 pub mod log;
+pub mod rules;
 
 pub use clock::{Clock, SystemClock};
 pub use entropy::{Entropy, OsEntropy};

@@ -1,14 +1,22 @@
 //! Cairn's views: the state that commands decide against and queries read,
 //! folded from the event log. Each view answers one question and has one
-//! `apply`; [`Views`] applies every record to all of them in seq order.
+//! `apply`; [`Views`] decodes each record once and applies it to all of
+//! them in seq order.
 //!
 //! Architecture invariant: views are derived data. They are rebuilt from
-//! the log on every start, and nothing in them is written anywhere else.
+//! the log on every start, nothing in them is written anywhere else, and
+//! `apply` reads only the record (never the wall clock), so a replay gives
+//! the same views.
 
+pub mod identity;
+pub mod personal_source;
 pub mod system_status;
 
-use cairn_schemas::Record;
+use cairn_core::log::codec;
+use cairn_schemas::{EventPayload, Record};
 
+pub use identity::{ApiKeys, LoginFailures, Orgs, Sessions, Users};
+pub use personal_source::PersonalSource;
 pub use system_status::SystemStatus;
 
 /// Every view, with the seq of the last record applied.
@@ -17,9 +25,19 @@ pub struct Views {
     applied_seq: u64,
     /// When the server started and what was checkpointed.
     pub system: SystemStatus,
+    /// User accounts.
+    pub users: Users,
+    /// Organizations and memberships.
+    pub orgs: Orgs,
+    /// Login sessions.
+    pub sessions: Sessions,
+    /// API keys.
+    pub api_keys: ApiKeys,
+    /// Failed logins per username (lockout).
+    pub login_failures: LoginFailures,
 }
 
-/// A record that cannot be applied in order.
+/// A record that cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ApplyError {
     /// Records must be applied gaplessly, in seq order.
@@ -29,6 +47,14 @@ pub enum ApplyError {
         applied: u64,
         /// The seq offered.
         got: u64,
+    },
+    /// A payload that does not decode.
+    #[error("record {seq}: its payload does not decode: {error}")]
+    Payload {
+        /// The record.
+        seq: u64,
+        /// Why.
+        error: codec::CodecError,
     },
 }
 
@@ -43,14 +69,38 @@ impl Views {
         self.applied_seq
     }
 
-    /// Applies the next record.
-    pub fn apply(&mut self, record: &Record) -> Result<(), ApplyError> {
+    /// Applies the next record. `personal` opens the record's sealed
+    /// personal data (names, emails) for the views that keep them.
+    pub fn apply(
+        &mut self,
+        record: &Record,
+        personal: &dyn PersonalSource,
+    ) -> Result<(), ApplyError> {
         let seq = record.header.seq;
         if seq != self.applied_seq + 1 {
             return Err(ApplyError::OutOfOrder {
                 applied: self.applied_seq,
                 got: seq,
             });
+        }
+        // A pruned payload leaves only the header: views that need the
+        // details were snapshotted before the prune.
+        let payload = match &record.payload {
+            Some(bytes) => Some(
+                codec::decode_payload(bytes).map_err(|error| ApplyError::Payload { seq, error })?,
+            ),
+            None => None,
+        };
+        if let Some(payload) = &payload {
+            let at = record.header.at;
+            self.users.apply(record, payload, personal);
+            self.orgs.apply(payload, at);
+            self.sessions.apply(payload, at);
+            self.api_keys.apply(payload, at);
+            self.login_failures.apply(payload, at);
+            if let EventPayload::UserDeleted(user) = payload {
+                self.sessions.end_all_of(user.user_id);
+            }
         }
         self.system.apply(record);
         self.applied_seq = seq;
@@ -67,7 +117,7 @@ mod tests {
         let mut views = Views::new();
         let record = system_status::tests::started_record(2);
         assert_eq!(
-            views.apply(&record),
+            views.apply(&record, &personal_source::NoPersonalData),
             Err(ApplyError::OutOfOrder { applied: 0, got: 2 })
         );
     }

@@ -4,44 +4,6 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Declares a closed, append-only enum with a stable wire name per variant.
-/// The variant order is part of the on-disk format: only append.
-macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
-
-        impl $name {
-            /// Every variant, in on-disk order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The stable name used in exports, filters and the API.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-
-            /// Parses a stable name; `None` for an unknown one.
-            pub fn parse(text: &str) -> Option<Self> {
-                match text {
-                    $($text => Some($name::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 named_enum! {
     /// What happened. Named `noun.past_tense`.
     Action {

@@ -4,6 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::identity::{
+    ApiKeyCreated, ApiKeyRevoked, BootstrapAdmin, LoginFailed, LoginSucceeded, Logout, OrgCreated,
+    OrgMemberAdded, OrgMemberRemoved, UserCreated, UserPasswordChanged, UserRef, UserRoleChanged,
+};
+
 /// The details of an event. Variants are only appended; a released variant
 /// never changes shape.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,6 +19,36 @@ pub enum EventPayload {
     CheckpointSigned(CheckpointSigned),
     /// `http.request`.
     HttpRequest(HttpRequest),
+    /// `user.created`.
+    UserCreated(UserCreated),
+    /// `user.activated`.
+    UserActivated(UserRef),
+    /// `user.deactivated`.
+    UserDeactivated(UserRef),
+    /// `user.deleted`.
+    UserDeleted(UserRef),
+    /// `user.password_changed`.
+    UserPasswordChanged(UserPasswordChanged),
+    /// `user.role_changed`.
+    UserRoleChanged(UserRoleChanged),
+    /// `auth.login_succeeded`.
+    LoginSucceeded(LoginSucceeded),
+    /// `auth.login_failed`.
+    LoginFailed(LoginFailed),
+    /// `auth.logout`.
+    Logout(Logout),
+    /// `api_key.created`.
+    ApiKeyCreated(ApiKeyCreated),
+    /// `api_key.revoked`.
+    ApiKeyRevoked(ApiKeyRevoked),
+    /// `org.created`.
+    OrgCreated(OrgCreated),
+    /// `org.member_added`.
+    OrgMemberAdded(OrgMemberAdded),
+    /// `org.member_removed`.
+    OrgMemberRemoved(OrgMemberRemoved),
+    /// `system.bootstrap_admin`.
+    BootstrapAdmin(BootstrapAdmin),
 }
 
 /// The server opened the log and started serving.

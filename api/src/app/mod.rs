@@ -4,17 +4,65 @@
 //! Architecture invariant: every append goes through [`App::commit`] or
 //! [`App::append`], which hold the views' write lock across append and
 //! apply, so the views are always exactly the fold of the log up to its
-//! head.
+//! head. Handlers in `http` call the command functions of the submodules
+//! and never touch the log or the views directly.
+
+pub mod api_keys;
+pub mod bootstrap;
+pub mod error;
+pub mod login;
+pub mod orgs;
+pub mod origin;
+pub mod passwords;
+pub mod principal;
+pub mod tokens;
+pub mod users;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use cairn_core::crypto::{CheckpointSigner, MasterKey};
+use cairn_core::crypto::{CheckpointSigner, Fingerprinter, MasterKey};
 use cairn_core::log::{AppendError, DurabilityError, EventLog, NewEvent, ReadError};
+use cairn_core::{Clock, Entropy};
 use cairn_projections::{ApplyError, Views};
 use cairn_schemas::Record;
 use tokio::sync::Notify;
 
-/// Why a command did not complete.
+pub use error::CommandError;
+pub use origin::Origin;
+pub use principal::Principal;
+
+/// Settings the commands need.
+#[derive(Clone, Debug)]
+pub struct AppSettings {
+    /// Sign a checkpoint after this many events.
+    pub checkpoint_every: u64,
+    /// How long a login session lasts, in seconds.
+    pub session_ttl_secs: u64,
+    /// Whether new users are active unless the creator says otherwise.
+    pub new_user_is_active: bool,
+    /// `CAIRN_JWT_SECRET`, when set; otherwise a key derived from the
+    /// master key signs tokens.
+    pub jwt_secret: Option<String>,
+    /// At most this many password hashes run at once.
+    pub hashing_concurrency: usize,
+    /// At most this many wait for a hashing slot; more are shed with 503.
+    pub hashing_queue: usize,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        AppSettings {
+            checkpoint_every: 1000,
+            session_ttl_secs: 3600,
+            new_user_is_active: false,
+            jwt_secret: None,
+            hashing_concurrency: 2,
+            hashing_queue: 64,
+        }
+    }
+}
+
+/// Why a command did not complete at the log level.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// The log refused or failed the append (nothing was stored).
@@ -33,13 +81,18 @@ pub enum CommitError {
 }
 
 /// The running application: the log, the views folded from it, and the
-/// checkpoint signer.
+/// keys and pools the commands use.
 #[derive(Debug)]
 pub struct App {
     log: Arc<EventLog>,
     views: RwLock<Views>,
     signer: CheckpointSigner,
-    checkpoint_every: u64,
+    fingerprinter: Fingerprinter,
+    tokens: tokens::TokenKeys,
+    passwords: passwords::PasswordPool,
+    settings: AppSettings,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
     /// Wakes the checkpoint job when enough events have accumulated.
     pub(crate) checkpoint_due: Notify,
 }
@@ -50,18 +103,28 @@ impl App {
     pub fn start(
         log: Arc<EventLog>,
         master: &MasterKey,
-        checkpoint_every: u64,
+        settings: AppSettings,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
     ) -> Result<App, CommitError> {
         let mut views = Views::new();
         let head = log.head().seq;
         for record in log.reader().records(1, head) {
-            views.apply(&record?)?;
+            views.apply(&record?, log.reader())?;
         }
         Ok(App {
-            log,
             views: RwLock::new(views),
             signer: CheckpointSigner::new(master),
-            checkpoint_every,
+            fingerprinter: Fingerprinter::new(master),
+            tokens: tokens::TokenKeys::new(master, settings.jwt_secret.as_deref()),
+            passwords: passwords::PasswordPool::new(
+                settings.hashing_concurrency,
+                settings.hashing_queue,
+            ),
+            settings,
+            log,
+            clock,
+            entropy,
             checkpoint_due: Notify::new(),
         })
     }
@@ -74,6 +137,16 @@ impl App {
     /// The checkpoint signer (its public key is published).
     pub fn signer(&self) -> &CheckpointSigner {
         &self.signer
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &AppSettings {
+        &self.settings
+    }
+
+    /// The current time (micros).
+    pub fn now(&self) -> i64 {
+        self.clock.now_micros()
     }
 
     /// Read access to the views.
@@ -103,7 +176,7 @@ impl App {
         let mut views = self.views_mut();
         let records = self.log.append_with(|_| decide(&views))?;
         for record in &records {
-            views.apply(record)?;
+            views.apply(record, self.log.reader())?;
         }
         drop(views);
         if let Some(last) = records.last() {
@@ -114,20 +187,32 @@ impl App {
                 .as_ref()
                 .map(|c| c.seq)
                 .unwrap_or(0);
-            if last.header.seq.saturating_sub(since_checkpoint) >= self.checkpoint_every {
+            if last.header.seq.saturating_sub(since_checkpoint) >= self.settings.checkpoint_every {
                 self.checkpoint_due.notify_one();
             }
         }
         Ok(records)
     }
 
-    /// Appends events and waits until they are durable.
-    pub async fn commit(&self, events: Vec<NewEvent>) -> Result<Vec<Record>, CommitError> {
-        let records = self.append(|_| Ok::<_, CommitError>(events))?;
+    /// Decides and appends under the views' lock, then waits until the
+    /// events are durable: the way every command ends.
+    pub async fn execute<E>(
+        &self,
+        decide: impl FnOnce(&Views) -> Result<Vec<NewEvent>, E>,
+    ) -> Result<Vec<Record>, E>
+    where
+        E: From<AppendError> + From<ApplyError> + From<DurabilityError>,
+    {
+        let records = self.append(decide)?;
         if let Some(last) = records.last() {
             self.log.durable(last.header.seq).await?;
         }
         Ok(records)
+    }
+
+    /// Appends events and waits until they are durable.
+    pub async fn commit(&self, events: Vec<NewEvent>) -> Result<Vec<Record>, CommitError> {
+        self.execute(|_| Ok::<_, CommitError>(events)).await
     }
 
     /// Signs a checkpoint of the head and waits until it is durable.
@@ -137,7 +222,7 @@ impl App {
             let mut views = self.views_mut();
             let record = self.log.checkpoint(&self.signer)?;
             if let Some(record) = &record {
-                views.apply(record)?;
+                views.apply(record, self.log.reader())?;
             }
             record
         };
@@ -148,5 +233,22 @@ impl App {
             }
             None => Ok(None),
         }
+    }
+
+    /// HMAC of a normalized username (lockout key, audit correlation).
+    pub(crate) fn username_fingerprint(&self, normalized: &str) -> [u8; 32] {
+        self.fingerprinter.digest(normalized.as_bytes())
+    }
+
+    pub(crate) fn entropy_arc(&self) -> Arc<dyn Entropy> {
+        Arc::clone(&self.entropy)
+    }
+
+    pub(crate) fn passwords(&self) -> &passwords::PasswordPool {
+        &self.passwords
+    }
+
+    pub(crate) fn tokens(&self) -> &tokens::TokenKeys {
+        &self.tokens
     }
 }

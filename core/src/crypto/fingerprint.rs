@@ -28,19 +28,26 @@ impl Fingerprinter {
         }
     }
 
-    /// `"hmac-sha256:"` followed by the lowercase hex HMAC-SHA256 of `value`.
-    pub fn fingerprint(&self, value: &[u8]) -> String {
+    /// The raw HMAC-SHA256 of `value` (for fields stored as bytes).
+    pub fn digest(&self, value: &[u8]) -> [u8; 32] {
         let mut mac = match Hmac::<Sha256>::new_from_slice(self.key.as_bytes()) {
             Ok(mac) => mac,
             // HMAC accepts keys of any length.
             Err(_) => unreachable!("HMAC-SHA256 accepts a 32-byte key"),
         };
         mac.update(value);
-        format!(
-            "{FINGERPRINT_PREFIX}{}",
-            hex::encode(mac.finalize().into_bytes())
-        )
+        mac.finalize().into_bytes().into()
     }
+
+    /// `"hmac-sha256:"` followed by the lowercase hex HMAC-SHA256 of `value`.
+    pub fn fingerprint(&self, value: &[u8]) -> String {
+        format_fingerprint(&self.digest(value))
+    }
+}
+
+/// Renders a raw fingerprint digest as `"hmac-sha256:<hex>"`.
+pub fn format_fingerprint(digest: &[u8; 32]) -> String {
+    format!("{FINGERPRINT_PREFIX}{}", hex::encode(digest))
 }
 
 impl std::fmt::Debug for Fingerprinter {

@@ -37,7 +37,7 @@ pub mod signing;
 pub use base64url::Base64Problem;
 pub use compare::constant_time_eq;
 pub use derive::{DerivedKey, derive_key, info, owner_key};
-pub use fingerprint::Fingerprinter;
+pub use fingerprint::{Fingerprinter, format_fingerprint};
 pub use master_key::{MasterKey, MasterKeyError};
 pub use password::{
     PasswordHashError, burn_equivalent_time, dummy_hash, hash_password, verify_password,

@@ -159,6 +159,15 @@ impl LogReader {
         self.subjects.open(sealed)
     }
 
+    /// Opens bytes sealed with [`EventLog::seal_for_subject`]: `None` when
+    /// the subject was erased.
+    pub fn open_sealed(
+        &self,
+        sealed: &Sealed,
+    ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, PersonalError> {
+        self.subjects.open_bytes(sealed)
+    }
+
     /// The signed checkpoints recorded from `from_seq` on, oldest first.
     pub fn checkpoints(&self, from_seq: u64) -> Result<Vec<CheckpointSigned>, ReadError> {
         self.store
@@ -355,6 +364,16 @@ impl EventLog {
             payload,
             hash,
         })
+    }
+
+    /// Seals bytes under `subject`'s key (created on first use), for
+    /// payload fields that must die with the subject, such as a password
+    /// hash. The key is stored with the next sync, before any record that
+    /// carries the sealed bytes can be acknowledged.
+    pub fn seal_for_subject(&self, subject: Uuid, plain: &[u8]) -> Result<Sealed, PersonalError> {
+        self.reader
+            .subjects
+            .seal_bytes(subject, plain, &*self.entropy)
     }
 
     /// Waits (without blocking a thread) until `seq` is durable.

@@ -57,6 +57,10 @@ pub(crate) struct SubjectKeys {
     wrap_key: DerivedKey,
     /// `None` caches "erased or never existed".
     cache: RwLock<HashMap<Uuid, Option<Arc<SubjectKey>>>>,
+    /// Serializes key creation: two first seals for one subject must not
+    /// each create (and store) a key, or the loser's ciphertext would never
+    /// open again.
+    creating: std::sync::Mutex<()>,
 }
 
 const WRAPPED_LEN: usize = 24 + 16 + 32;
@@ -67,6 +71,7 @@ impl SubjectKeys {
             store,
             wrap_key: crypto::derive_key(master, crypto::info::SUBJECT_KEY_WRAP),
             cache: RwLock::new(HashMap::new()),
+            creating: std::sync::Mutex::new(()),
         }
     }
 
@@ -115,13 +120,19 @@ impl SubjectKeys {
         Ok(Zeroizing::new(key))
     }
 
-    /// The subject's key, created (and stored wrapped) on first use. Called
-    /// inside the append critical section, so creation cannot race.
+    /// The subject's key, created (and stored wrapped) on first use.
     fn load_or_create(
         &self,
         subject: Uuid,
         entropy: &dyn Entropy,
     ) -> Result<Arc<SubjectKey>, PersonalError> {
+        if let Some(key) = self.load(subject)? {
+            return Ok(key);
+        }
+        let _creating = match self.creating.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         if let Some(key) = self.load(subject)? {
             return Ok(key);
         }
@@ -144,9 +155,19 @@ impl SubjectKeys {
         data: &PersonalData,
         entropy: &dyn Entropy,
     ) -> Result<Sealed, PersonalError> {
-        let key = self.load_or_create(subject, entropy)?;
         let plain = Zeroizing::new(codec::encode(data)?);
-        let (nonce, ciphertext) = crypto::secretbox::seal_random(&key, &plain, entropy);
+        self.seal_bytes(subject, &plain, entropy)
+    }
+
+    /// Seals any bytes under the subject's key (a credential, say).
+    pub(crate) fn seal_bytes(
+        &self,
+        subject: Uuid,
+        plain: &[u8],
+        entropy: &dyn Entropy,
+    ) -> Result<Sealed, PersonalError> {
+        let key = self.load_or_create(subject, entropy)?;
+        let (nonce, ciphertext) = crypto::secretbox::seal_random(&key, plain, entropy);
         Ok(Sealed {
             subject,
             nonce,
@@ -154,14 +175,25 @@ impl SubjectKeys {
         })
     }
 
+    /// Opens sealed bytes: `None` when the subject was erased.
+    pub(crate) fn open_bytes(
+        &self,
+        sealed: &Sealed,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, PersonalError> {
+        let Some(key) = self.load(sealed.subject)? else {
+            return Ok(None);
+        };
+        crypto::secretbox::open(&key, &sealed.nonce, &sealed.ciphertext)
+            .map(Some)
+            .map_err(|_| PersonalError::Forged(sealed.subject))
+    }
+
     /// Opens a sealed item: the data, or [`Personal::Erased`].
     pub(crate) fn open(&self, sealed: &Sealed) -> Result<Personal, PersonalError> {
-        let Some(key) = self.load(sealed.subject)? else {
-            return Ok(Personal::Erased);
-        };
-        let plain = crypto::secretbox::open(&key, &sealed.nonce, &sealed.ciphertext)
-            .map_err(|_| PersonalError::Forged(sealed.subject))?;
-        Ok(Personal::Data(codec::decode(&plain)?))
+        match self.open_bytes(sealed)? {
+            Some(plain) => Ok(Personal::Data(codec::decode(&plain)?)),
+            None => Ok(Personal::Erased),
+        }
     }
 
     /// Deletes the subject's key. Returns whether there was one. The caller

@@ -1,0 +1,88 @@
+//! What a command can answer instead of success, separating the caller's
+//! mistakes (4xx) from the machine's (5xx). The HTTP edge maps each to a
+//! problem+json response; nothing here knows HTTP.
+
+use cairn_core::log::{AppendError, DurabilityError, PersonalError};
+use cairn_projections::ApplyError;
+
+/// Why a command did not happen. For every variant, nothing was changed
+/// except the refusal event the command may have recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// A field is invalid.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field, as named in the request.
+        field: &'static str,
+        /// What is wrong with it (never its value).
+        message: String,
+    },
+    /// The request as a whole is not acceptable.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No valid credentials were presented.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// A login failed: the same answer for an unknown user and a wrong
+    /// password.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// Authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Not there, or not visible to the caller (the same answer).
+    #[error("not found")]
+    NotFound,
+    /// Conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The username is locked after repeated failures.
+    #[error("too many failed logins for this username; try again later")]
+    Locked {
+        /// Seconds until the lock ends.
+        retry_after_secs: u64,
+    },
+    /// Too much work queued: shed rather than queue without bound.
+    #[error("the server is busy; try again shortly")]
+    Overloaded,
+    /// Something failed inside; the detail is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CommandError {
+    /// A field-level validation error.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> CommandError {
+        CommandError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<AppendError> for CommandError {
+    fn from(error: AppendError) -> Self {
+        match error {
+            AppendError::Rejected(message) => CommandError::BadRequest(message),
+            other => CommandError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ApplyError> for CommandError {
+    fn from(error: ApplyError) -> Self {
+        CommandError::Internal(error.to_string())
+    }
+}
+
+impl From<DurabilityError> for CommandError {
+    fn from(error: DurabilityError) -> Self {
+        CommandError::Internal(error.to_string())
+    }
+}
+
+impl From<PersonalError> for CommandError {
+    fn from(error: PersonalError) -> Self {
+        CommandError::Internal(error.to_string())
+    }
+}

@@ -1,0 +1,166 @@
+//! Who is calling: a user acting through a session token or an API key, in
+//! one org, with the role they hold there *now* (read from the views on
+//! every request, so revocations and role changes take effect at once).
+
+use cairn_projections::Views;
+use cairn_schemas::{ActorKind, ActorRef, OrgRole};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::tokens::Claims;
+use super::{App, CommandError};
+
+/// The prefix of every API key.
+pub const API_KEY_PREFIX: &str = "cairn_";
+
+/// How the caller authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A login session.
+    Session(Uuid),
+    /// An API key.
+    ApiKey(Uuid),
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The user.
+    pub user_id: Uuid,
+    /// The org they act in.
+    pub org_id: Uuid,
+    /// Their role there now.
+    pub role: OrgRole,
+    /// A global admin.
+    pub is_superuser: bool,
+    /// How they authenticated.
+    pub credential: Credential,
+}
+
+impl Principal {
+    /// The actor recorded in events this principal causes.
+    pub fn actor(&self) -> ActorRef {
+        match self.credential {
+            Credential::Session(_) => ActorRef {
+                kind: ActorKind::User,
+                id: Some(self.user_id),
+            },
+            Credential::ApiKey(key) => ActorRef {
+                kind: ActorKind::ApiKey,
+                id: Some(key),
+            },
+        }
+    }
+
+    /// Admin of `org` (or superuser).
+    pub fn is_admin_of(&self, org: Uuid) -> bool {
+        self.is_superuser || (self.role == OrgRole::Admin && self.org_id == org)
+    }
+
+    /// Refuses unless admin of the caller's own org (or superuser).
+    pub fn require_admin(&self) -> Result<(), CommandError> {
+        if self.is_admin_of(self.org_id) {
+            Ok(())
+        } else {
+            Err(CommandError::Forbidden(
+                "this requires the admin role".into(),
+            ))
+        }
+    }
+
+    /// Refuses unless superuser.
+    pub fn require_superuser(&self) -> Result<(), CommandError> {
+        if self.is_superuser {
+            Ok(())
+        } else {
+            Err(CommandError::Forbidden("this requires a superuser".into()))
+        }
+    }
+}
+
+/// The role a user has in an org: their membership, or admin for a
+/// superuser acting in any org.
+fn current_role(views: &Views, user: Uuid, org: Uuid, is_superuser: bool) -> Option<OrgRole> {
+    match views.orgs.role_of(&user, &org) {
+        Some(role) => Some(role),
+        None if is_superuser && views.orgs.get(&org).is_some() => Some(OrgRole::Admin),
+        None => None,
+    }
+}
+
+/// Authenticates a session token: a valid signature is not enough; the
+/// session must be live, its user active and still a member of its org.
+pub fn from_token(app: &App, token: &str) -> Result<Principal, CommandError> {
+    let claims: Claims = app
+        .tokens()
+        .verify(token)
+        .ok_or(CommandError::Unauthenticated)?;
+    let views = app.views();
+    let now = app.now();
+    let session = views
+        .sessions
+        .get(&claims.sid)
+        .ok_or(CommandError::Unauthenticated)?;
+    if !session.is_live(now) || session.user_id != claims.sub || session.org_id != claims.org {
+        return Err(CommandError::Unauthenticated);
+    }
+    let user = views
+        .users
+        .get(&claims.sub)
+        .filter(|user| user.is_active)
+        .ok_or(CommandError::Unauthenticated)?;
+    let role = current_role(&views, user.id, claims.org, user.is_superuser)
+        .ok_or(CommandError::Unauthenticated)?;
+    Ok(Principal {
+        user_id: user.id,
+        org_id: claims.org,
+        role,
+        is_superuser: user.is_superuser,
+        credential: Credential::Session(claims.sid),
+    })
+}
+
+/// SHA-256 of an API key: what the log and the views keep.
+pub fn api_key_digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Authenticates an API key: it acts as its owner, in its org, with the
+/// owner's current role and no more.
+pub fn from_api_key(app: &App, key: &str) -> Result<Principal, CommandError> {
+    if !key.starts_with(API_KEY_PREFIX) {
+        return Err(CommandError::Unauthenticated);
+    }
+    // Looking up by digest compares digests, not keys: a timing difference
+    // reveals nothing about the key.
+    let digest = api_key_digest(key);
+    let views = app.views();
+    let record = views
+        .api_keys
+        .by_digest(&digest)
+        .filter(|record| record.is_live(app.now()));
+    let record = record.ok_or(CommandError::Unauthenticated)?;
+    let user = views
+        .users
+        .get(&record.user_id)
+        .filter(|user| user.is_active)
+        .ok_or(CommandError::Unauthenticated)?;
+    let role = current_role(&views, user.id, record.org_id, user.is_superuser)
+        .ok_or(CommandError::Unauthenticated)?;
+    Ok(Principal {
+        user_id: user.id,
+        org_id: record.org_id,
+        role,
+        is_superuser: user.is_superuser,
+        credential: Credential::ApiKey(record.id),
+    })
+}
+
+/// Authenticates a bearer credential of either kind.
+pub fn authenticate(app: &App, bearer: &str) -> Result<Principal, CommandError> {
+    if bearer.starts_with(API_KEY_PREFIX) {
+        from_api_key(app, bearer)
+    } else {
+        from_token(app, bearer)
+    }
+}

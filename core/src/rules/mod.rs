@@ -1,0 +1,21 @@
+//! Rules that need no state: pure functions that decide whether a value is
+//! acceptable, shared by the command handlers, the CLI and the tests so that
+//! every entry point applies the same policy.
+//!
+//! - [`username`]: Unicode normalization of usernames and the characters and
+//!   names they may not use.
+//! - [`password_policy`]: the length window and the refusal of common or
+//!   easily guessed passwords.
+//!
+//! Grant-level rules and reference parsing (`$secret.NAME`, `$env.NAME`) will
+//! join them here.
+
+pub mod password_policy;
+pub mod username;
+
+pub use password_policy::{
+    MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordPolicyError, check_password,
+};
+pub use username::{
+    MAX_USERNAME_CHARS, RESERVED_USERNAMES, Username, UsernameError, normalize_username,
+};
