@@ -108,6 +108,9 @@ pub fn parse_duration_secs(text: &str) -> Result<u64, String> {
     Ok(seconds)
 }
 
+/// The environment variable that holds the master key.
+pub const MASTER_KEY_VAR: &str = "CAIRN_MASTER_KEY";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +127,3 @@ mod tests {
         assert!(parse_duration_secs("99999999999999999999h").is_err());
     }
 }
-
-/// The environment variable that holds the master key.
-pub const MASTER_KEY_VAR: &str = "CAIRN_MASTER_KEY";

@@ -14,8 +14,8 @@ use tokio::net::TcpListener;
 use crate::app::bootstrap::{self, BootstrapRequest};
 use crate::app::{App, AppSettings, CommandError, Origin};
 use crate::cli::CliError;
-use crate::config::{MIN_JWT_SECRET_CHARS, ServeArgs, secret_env};
-use crate::http::{self, ServerState};
+use crate::config::{Environment, MIN_JWT_SECRET_CHARS, ServeArgs, secret_env};
+use crate::http::{self, HttpConfig, ServerState};
 use crate::jobs;
 use crate::master_key::{self, KeySource};
 use cairn_schemas::Password;
@@ -181,6 +181,20 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     )
     .map_err(CliError::failure)?;
 
+    let state = ServerState::starting(HttpConfig {
+        secure_cookies: args.environment != Environment::Development,
+        allowed_origins: args
+            .cors_origins
+            .iter()
+            .map(|origin| origin.trim().to_string())
+            .filter(|o| !o.is_empty())
+            .collect(),
+        rate_limit_requests: args.rate_limit_requests,
+        tls_terminated: false,
+    });
+    let router =
+        http::router(state.clone()).map_err(|error| CliError::failure(error.to_string()))?;
+
     let listener = TcpListener::bind(args.bind)
         .await
         .map_err(|error| CliError::failure(format!("cannot listen on {}: {error}", args.bind)))?;
@@ -189,17 +203,18 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     })?;
     tracing::info!("listening on http://{address}");
 
-    let state = ServerState::starting();
     let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn({
-        let router = http::router(state.clone());
         let mut stopped = server_stopped.clone();
         async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await
         }
     });
 

@@ -1,26 +1,117 @@
 //! The HTTP edge: the router and its handlers. Handlers parse, call the
 //! app, and map the result; they hold no logic of their own.
+//!
+//! Every route declares its access in [`ROUTES`]: `Public` routes take no
+//! credentials; `Authenticated` routes extract a [`caller::Caller`] first,
+//! so without credentials they answer 401 before the handler runs. A test
+//! checks the table against the router.
 
+mod auth;
+pub mod caller;
+pub mod client_ip;
+mod command_error;
+pub mod cors;
 mod health;
+pub mod json_body;
+mod orgs;
+mod params;
+pub mod problem;
+pub mod rate_limit;
+pub mod request_id;
+pub mod security_headers;
+mod users;
 
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::routing::get;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{delete, get, post, put};
 
 use crate::app::App;
 
+use problem::ApiError;
+
+/// The largest request body the API accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health, login).
+    Public,
+    /// An authenticated caller; the handler checks roles and visibility.
+    Authenticated,
+}
+
+/// Every route, with its access. The router below must match it.
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/health", Access::Public),
+    ("POST", "/api/v1/auth/login", Access::Public),
+    ("POST", "/api/v1/auth/logout", Access::Authenticated),
+    ("GET", "/api/v1/auth/me", Access::Authenticated),
+    ("POST", "/api/v1/auth/api-keys", Access::Authenticated),
+    ("GET", "/api/v1/auth/api-keys", Access::Authenticated),
+    (
+        "DELETE",
+        "/api/v1/auth/api-keys/{id}",
+        Access::Authenticated,
+    ),
+    ("POST", "/api/v1/users", Access::Authenticated),
+    ("GET", "/api/v1/users", Access::Authenticated),
+    ("GET", "/api/v1/users/{id}", Access::Authenticated),
+    ("PATCH", "/api/v1/users/{id}", Access::Authenticated),
+    ("DELETE", "/api/v1/users/{id}", Access::Authenticated),
+    ("PUT", "/api/v1/users/me/password", Access::Authenticated),
+    ("POST", "/api/v1/orgs", Access::Authenticated),
+    ("GET", "/api/v1/orgs", Access::Authenticated),
+    ("POST", "/api/v1/orgs/{id}/members", Access::Authenticated),
+    (
+        "DELETE",
+        "/api/v1/orgs/{id}/members/{user_id}",
+        Access::Authenticated,
+    ),
+];
+
+/// How the edge behaves (from the configuration).
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Mark the session cookie `Secure` (everywhere but development).
+    pub secure_cookies: bool,
+    /// Origins allowed to call from a browser (`CAIRN_CORS_ORIGINS`).
+    pub allowed_origins: Vec<String>,
+    /// `CAIRN_RATE_LIMIT_REQUESTS`.
+    pub rate_limit_requests: u32,
+    /// Add HSTS (TLS is terminated in front of Cairn).
+    pub tls_terminated: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            secure_cookies: false,
+            allowed_origins: Vec::new(),
+            rate_limit_requests: rate_limit::DEFAULT_AUTH_REQUESTS_PER_MINUTE,
+            tls_terminated: false,
+        }
+    }
+}
+
 /// What handlers share: the app, once the log is open and the views have
-/// caught up (until then, only /health answers, with 503).
+/// caught up (until then, only /health answers, with 503), and the edge's
+/// configuration.
 #[derive(Clone, Debug, Default)]
 pub struct ServerState {
     app: Arc<OnceLock<Arc<App>>>,
+    config: Arc<HttpConfig>,
 }
 
 impl ServerState {
     /// State of a server that is still starting.
-    pub fn starting() -> ServerState {
-        ServerState::default()
+    pub fn starting(config: HttpConfig) -> ServerState {
+        ServerState {
+            app: Arc::default(),
+            config: Arc::new(config),
+        }
     }
 
     /// Marks the server ready.
@@ -32,13 +123,76 @@ impl ServerState {
     pub fn app(&self) -> Option<&Arc<App>> {
         self.app.get()
     }
+
+    /// Whether the session cookie is `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.config.secure_cookies
+    }
+
+    /// Origins allowed besides our own.
+    pub fn allowed_origins(&self) -> &[String] {
+        &self.config.allowed_origins
+    }
+}
+
+/// Why the router could not be built (a configuration error).
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// `CAIRN_CORS_ORIGINS` is not acceptable.
+    #[error(transparent)]
+    Cors(#[from] cors::CorsConfigError),
 }
 
 /// The router, without a socket, so tests can drive it directly.
-pub fn router(state: ServerState) -> Router {
-    Router::new()
+pub fn router(state: ServerState) -> Result<Router, RouterError> {
+    let config = Arc::clone(&state.config);
+    let auth_limit = rate_limit::auth_limiter(config.rate_limit_requests);
+    let general_limit = rate_limit::general_limiter(
+        config
+            .rate_limit_requests
+            .saturating_mul(rate_limit::GENERAL_MULTIPLIER),
+    );
+
+    let auth = Router::new()
+        .route("/api/v1/auth/login", post(auth::login))
+        .route_layer(from_fn_with_state(auth_limit, rate_limit::limit));
+    let api = Router::new()
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/me", get(auth::me))
+        .route(
+            "/api/v1/auth/api-keys",
+            post(auth::create_api_key).get(auth::list_api_keys),
+        )
+        .route("/api/v1/auth/api-keys/{id}", delete(auth::revoke_api_key))
+        .route("/api/v1/users", post(users::create).get(users::list))
+        .route("/api/v1/users/me/password", put(users::change_own_password))
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route("/api/v1/orgs", post(orgs::create).get(orgs::list))
+        .route("/api/v1/orgs/{id}/members", post(orgs::add_member))
+        .route(
+            "/api/v1/orgs/{id}/members/{user_id}",
+            delete(orgs::remove_member),
+        )
+        .route_layer(from_fn_with_state(general_limit, rate_limit::limit));
+
+    let mut router = Router::new()
         .route("/health", get(health::health))
-        .with_state(state)
+        .merge(auth)
+        .merge(api)
+        .fallback(|| async { ApiError::not_found() })
+        .layer(json_body::body_limit(MAX_BODY_BYTES))
+        .layer(security_headers::api_security_headers(
+            config.tls_terminated,
+        ));
+    if let Some(cors) = cors::cors_layer(&config.allowed_origins)? {
+        router = router.layer(cors);
+    }
+    Ok(router
+        .layer(from_fn(request_id::request_id))
+        .with_state(state))
 }
 
 #[cfg(test)]
@@ -51,7 +205,8 @@ mod tests {
 
     #[tokio::test]
     async fn health_is_503_until_the_app_is_ready() {
-        let response = router(ServerState::starting())
+        let response = router(ServerState::starting(HttpConfig::default()))
+            .expect("router")
             .oneshot(
                 Request::get("/health")
                     .body(Body::empty())

@@ -58,7 +58,7 @@ impl LoginFailures {
                     state.consecutive = 0;
                 }
                 self.failures_seen += 1;
-                if self.failures_seen % PRUNE_EVERY == 0 {
+                if self.failures_seen.is_multiple_of(PRUNE_EVERY) {
                     self.prune(at);
                 }
             }

@@ -1,0 +1,148 @@
+//! Who is calling, and from where: the extractors every handler starts
+//! with. [`Caller`] is an authenticated principal (Bearer token, API key,
+//! or the web console's session cookie); [`Visitor`] is anyone (login).
+//!
+//! A cookie rides along with every browser request, so a write
+//! authenticated by the cookie alone must also come from this site: its
+//! `Origin` must be the server's own origin or an allowed one (CSRF).
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, USER_AGENT};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+
+use crate::app::principal::{self, Principal};
+use crate::app::{App, Origin};
+
+use super::ServerState;
+use super::client_ip::ClientIp;
+use super::problem::ApiError;
+use super::request_id::RequestId;
+
+/// The session cookie of the web console.
+pub const SESSION_COOKIE: &str = "cairn_session";
+
+/// An authenticated caller.
+#[derive(Debug)]
+pub struct Caller {
+    /// The application.
+    pub app: Arc<App>,
+    /// Who.
+    pub principal: Principal,
+    /// From where.
+    pub origin: Origin,
+}
+
+/// Any caller, authenticated or not.
+#[derive(Debug)]
+pub struct Visitor {
+    /// The application.
+    pub app: Arc<App>,
+    /// From where.
+    pub origin: Origin,
+}
+
+async fn visitor(parts: &mut Parts, state: &ServerState) -> Result<Visitor, ApiError> {
+    let app = state
+        .app()
+        .cloned()
+        .ok_or_else(|| ApiError::overloaded(1))?;
+    let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+    let request_id = match RequestId::from_request_parts(parts, state).await {
+        Ok(id) => id,
+        Err(never) => match never {},
+    };
+    let user_agent = parts
+        .headers
+        .get(USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    Ok(Visitor {
+        app,
+        origin: Origin {
+            ip: Some(ip),
+            user_agent,
+            request_id: Some(request_id.as_str().to_string()),
+        },
+    })
+}
+
+impl FromRequestParts<ServerState> for Visitor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ServerState,
+    ) -> Result<Self, Self::Rejection> {
+        visitor(parts, state).await
+    }
+}
+
+/// The value of one cookie.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+/// Whether a cookie-authenticated write comes from an origin we serve.
+fn same_site(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|value| value.to_str().ok()) else {
+        return false;
+    };
+    let own = headers
+        .get(HOST)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|host| {
+            origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                == Some(host)
+        });
+    own || allowed.iter().any(|allowed| allowed == origin)
+}
+
+impl FromRequestParts<ServerState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ServerState,
+    ) -> Result<Self, Self::Rejection> {
+        let Visitor { app, origin } = visitor(parts, state).await?;
+        let principal = match parts.headers.get(AUTHORIZATION) {
+            Some(value) => {
+                let value = value.to_str().map_err(|_| ApiError::unauthorized())?;
+                let (scheme, credential) =
+                    value.split_once(' ').ok_or_else(ApiError::unauthorized)?;
+                if !scheme.eq_ignore_ascii_case("bearer") {
+                    return Err(ApiError::unauthorized());
+                }
+                principal::authenticate(&app, credential.trim())?
+            }
+            None => {
+                let token =
+                    cookie(&parts.headers, SESSION_COOKIE).ok_or_else(ApiError::unauthorized)?;
+                let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+                if !safe && !same_site(&parts.headers, state.allowed_origins()) {
+                    return Err(ApiError::forbidden(
+                        "a cookie-authenticated write must come from this site (Origin check failed)",
+                    ));
+                }
+                principal::from_token(&app, &token)?
+            }
+        };
+        Ok(Caller {
+            app,
+            principal,
+            origin,
+        })
+    }
+}
