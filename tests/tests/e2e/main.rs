@@ -2,9 +2,13 @@
 //! the real `cairn` binary (or the log-only harness) on its own temporary
 //! data dir and free loopback port, so they run in parallel.
 
+mod api_client;
 mod crash_safety;
 mod crypto_interop;
+mod enumeration;
 mod erasure;
+mod identity_api;
 mod serve;
 mod support;
 mod tamper;
+mod tokens;
