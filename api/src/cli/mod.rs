@@ -3,6 +3,7 @@
 //! Exit codes (a contract): 0 ok, 1 failure, 2 usage, 3 integrity violation
 //! found. Every failure is one clear line on stderr, never a panic.
 
+mod admin;
 mod audit;
 mod events;
 mod keygen;
@@ -27,6 +28,9 @@ enum Command {
     Serve(ServeArgs),
     /// Print a new random master key (URL-safe base64 of 32 bytes).
     Keygen,
+    /// Administration of a stopped server's data dir.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Audit log operations.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -107,6 +111,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => crate::serve::run(args),
         Command::Keygen => keygen::run(),
+        Command::Admin(command) => admin::run(command),
         Command::Audit(command) => audit::run(command),
         Command::Events(command) => events::run(command),
     }

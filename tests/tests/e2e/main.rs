@@ -3,6 +3,7 @@
 //! data dir and free loopback port, so they run in parallel.
 
 mod api_client;
+mod bootstrap;
 mod crash_safety;
 mod crypto_interop;
 mod enumeration;
