@@ -1,7 +1,7 @@
 //! Configuration: environment first (`.env` supported), flags override.
 //! Every variable Cairn reads is declared here, with its default.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -60,6 +60,24 @@ pub struct ServeArgs {
         default_value = ""
     )]
     pub cors_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated IP addresses; none by default).
+    #[arg(long, env = "CAIRN_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_ip_list_entry)]
+    pub trusted_proxies: Vec<Option<IpAddr>>,
+    /// HTTPS is terminated in front of Cairn: send Strict-Transport-Security.
+    #[arg(long, env = "CAIRN_TLS_TERMINATED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub tls_terminated: bool,
+}
+
+/// One entry of an address list: blank entries (a trailing comma, an empty
+/// variable) are skipped; spaces around an address are allowed.
+pub fn parse_ip_list_entry(text: &str) -> Result<Option<IpAddr>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| format!("{text:?} is not an IP address"))
 }
 
 /// Secrets and bootstrap settings, read from the environment only (never

@@ -190,7 +190,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .filter(|o| !o.is_empty())
             .collect(),
         rate_limit_requests: args.rate_limit_requests,
-        tls_terminated: false,
+        tls_terminated: args.tls_terminated,
+        trusted_proxies: http::client_ip::TrustedProxies::new(
+            args.trusted_proxies.iter().flatten().copied().collect(),
+        ),
     });
     let router =
         http::router(state.clone()).map_err(|error| CliError::failure(error.to_string()))?;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::password::Password;
 
 /// `POST /api/v1/auth/login`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The username (normalized before comparison).
@@ -21,7 +21,7 @@ pub struct LoginRequest {
 }
 
 /// A user as the API shows it, within one org.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserBody {
     /// The user's id.
     pub id: Uuid,
@@ -42,7 +42,7 @@ pub struct UserBody {
 }
 
 /// The answer to a login.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     /// The session token (a JWT).
     pub access_token: String,
@@ -55,7 +55,7 @@ pub struct LoginResponse {
 }
 
 /// `GET /api/v1/auth/me`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MeResponse {
     /// The caller.
     pub user: UserBody,
@@ -68,7 +68,7 @@ pub struct MeResponse {
 }
 
 /// `POST /api/v1/users`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// The username.
@@ -93,7 +93,7 @@ pub struct CreateUserRequest {
 }
 
 /// `PATCH /api/v1/users/{id}`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// Activate or deactivate.
@@ -108,7 +108,7 @@ pub struct UpdateUserRequest {
 }
 
 /// `PUT /api/v1/users/me/password`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     /// The password now.
@@ -118,7 +118,7 @@ pub struct ChangePasswordRequest {
 }
 
 /// `POST /api/v1/auth/api-keys`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
     /// A label.
@@ -129,7 +129,7 @@ pub struct CreateApiKeyRequest {
 }
 
 /// An API key as listed (never the key).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKeyBody {
     /// Its id.
     pub id: Uuid,
@@ -146,7 +146,7 @@ pub struct ApiKeyBody {
 }
 
 /// The answer to creating an API key: the only time the key is shown.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedApiKeyBody {
     /// The key's metadata.
     #[serde(flatten)]
@@ -156,7 +156,7 @@ pub struct CreatedApiKeyBody {
 }
 
 /// `POST /api/v1/orgs`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrgRequest {
     /// The org's name.
@@ -164,7 +164,7 @@ pub struct CreateOrgRequest {
 }
 
 /// An org.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrgBody {
     /// Its id.
     pub id: Uuid,
@@ -175,7 +175,7 @@ pub struct OrgBody {
 }
 
 /// `POST /api/v1/orgs/{id}/members`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     /// The user to add.
@@ -185,7 +185,7 @@ pub struct AddMemberRequest {
 }
 
 /// A membership.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberBody {
     /// The org.
     pub org_id: Uuid,
@@ -196,7 +196,7 @@ pub struct MemberBody {
 }
 
 /// A page of a list: `next` is the cursor for `?after=`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,

@@ -34,6 +34,19 @@ impl<'de> Deserialize<'de> for Password {
     }
 }
 
+impl utoipa::PartialSchema for Password {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+            .min_length(Some(1))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Password {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

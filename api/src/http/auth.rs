@@ -16,7 +16,8 @@ use super::ServerState;
 use super::caller::{Caller, SESSION_COOKIE, Visitor};
 use super::json_body::JsonBody;
 use super::params::PathIds;
-use super::problem::ApiError;
+use super::problem::{ApiError, Problem};
+use cairn_schemas::api::Page;
 
 fn session_cookie(token: &str, max_age: u64, secure: bool) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
@@ -27,6 +28,8 @@ fn session_cookie(token: &str, max_age: u64, secure: bool) -> Option<HeaderValue
 }
 
 /// `POST /api/v1/auth/login`.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 400, description = "malformed request", body = Problem, content_type = "application/problem+json"), (status = 401, description = "invalid credentials (the same for an unknown user)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "inactive account or no membership", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json"), (status = 429, description = "rate limited or username locked", body = Problem, content_type = "application/problem+json"), (status = 503, description = "overloaded: shed", body = Problem, content_type = "application/problem+json")))]
 pub async fn login(
     State(state): State<ServerState>,
     visitor: Visitor,
@@ -48,6 +51,7 @@ pub async fn login(
 }
 
 /// `POST /api/v1/auth/logout`.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = []), ("cookie" = [])), responses((status = 204, description = "session ended"), (status = 400, description = "malformed request", body = Problem, content_type = "application/problem+json"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json")))]
 pub async fn logout(
     State(state): State<ServerState>,
     caller: Caller,
@@ -61,6 +65,7 @@ pub async fn logout(
 }
 
 /// `GET /api/v1/auth/me`.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = MeResponse), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json")))]
 pub async fn me(caller: Caller) -> Result<Json<MeResponse>, ApiError> {
     let views = caller.app.views();
     let user = views
@@ -79,6 +84,7 @@ pub async fn me(caller: Caller) -> Result<Json<MeResponse>, ApiError> {
 }
 
 /// `POST /api/v1/auth/api-keys`.
+#[utoipa::path(post, path = "/api/v1/auth/api-keys", tag = "auth", security(("bearer" = []), ("cookie" = [])), request_body = CreateApiKeyRequest, responses((status = 201, body = CreatedApiKeyBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_api_key(
     caller: Caller,
     JsonBody(request): JsonBody<CreateApiKeyRequest>,
@@ -89,14 +95,16 @@ pub async fn create_api_key(
 }
 
 /// `GET /api/v1/auth/api-keys`.
-pub async fn list_api_keys(caller: Caller) -> Json<cairn_schemas::api::Page<ApiKeyBody>> {
-    Json(cairn_schemas::api::Page {
+#[utoipa::path(get, path = "/api/v1/auth/api-keys", tag = "auth", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = Page<ApiKeyBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_api_keys(caller: Caller) -> Json<Page<ApiKeyBody>> {
+    Json(Page {
         items: api_keys::list_api_keys(&caller.app, &caller.principal),
         next: None,
     })
 }
 
 /// `DELETE /api/v1/auth/api-keys/{id}`.
+#[utoipa::path(delete, path = "/api/v1/auth/api-keys/{id}", tag = "auth", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "revoked"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_api_key(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let id = *ids.first().ok_or_else(ApiError::not_found)?;
     api_keys::revoke_api_key(&caller.app, &caller.principal, id, &caller.origin).await?;

@@ -9,6 +9,8 @@ use serde_json::json;
 
 use super::ServerState;
 
+/// `GET /health`.
+#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, description = "the log is open and the views caught up: `{\"status\":\"ok\",\"seq\":N}` with the durable head"), (status = 503, description = "starting")))]
 pub(super) async fn health(State(state): State<ServerState>) -> Response {
     match state.app() {
         Some(app) => (

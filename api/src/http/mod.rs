@@ -13,6 +13,7 @@ mod command_error;
 pub mod cors;
 mod health;
 pub mod json_body;
+pub mod openapi;
 mod orgs;
 mod params;
 pub mod problem;
@@ -46,6 +47,7 @@ pub enum Access {
 /// Every route, with its access. The router below must match it.
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/health", Access::Public),
+    ("GET", "/openapi.json", Access::Public),
     ("POST", "/api/v1/auth/login", Access::Public),
     ("POST", "/api/v1/auth/logout", Access::Authenticated),
     ("GET", "/api/v1/auth/me", Access::Authenticated),
@@ -83,6 +85,8 @@ pub struct HttpConfig {
     pub rate_limit_requests: u32,
     /// Add HSTS (TLS is terminated in front of Cairn).
     pub tls_terminated: bool,
+    /// Reverse proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: client_ip::TrustedProxies,
 }
 
 impl Default for HttpConfig {
@@ -92,6 +96,7 @@ impl Default for HttpConfig {
             allowed_origins: Vec::new(),
             rate_limit_requests: rate_limit::DEFAULT_AUTH_REQUESTS_PER_MINUTE,
             tls_terminated: false,
+            trusted_proxies: client_ip::TrustedProxies::default(),
         }
     }
 }
@@ -180,10 +185,13 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
 
     let mut router = Router::new()
         .route("/health", get(health::health))
+        .route("/openapi.json", get(openapi::serve))
         .merge(auth)
         .merge(api)
         .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(json_body::body_limit(MAX_BODY_BYTES))
+        .layer(axum::Extension(config.trusted_proxies.clone()))
         .layer(security_headers::api_security_headers(
             config.tls_terminated,
         ));

@@ -145,6 +145,16 @@ impl ApiError {
         )
     }
 
+    /// 405: the path exists, the method does not.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "method not allowed",
+            "this path does not accept that method".into(),
+        )
+    }
+
     /// 415: the body is not `application/json`.
     pub fn unsupported_media_type() -> Self {
         Self::new(
@@ -246,7 +256,7 @@ impl std::error::Error for ApiError {}
 /// The RFC 9457 document, as serialized. It also rides in the response's
 /// extensions so the request-id middleware can add `request_id` (see the
 /// module comment).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// `urn:cairn:problem:<kind>`.
     #[serde(rename = "type")]

@@ -1,0 +1,117 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and
+//! the schemas crate's types (utoipa), served at `GET /openapi.json`. A
+//! test keeps `schemas/openapi.json` equal to it.
+
+use axum::Json;
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use cairn_schemas::api::{
+    AddMemberRequest, ApiKeyBody, ChangePasswordRequest, CreateApiKeyRequest, CreateOrgRequest,
+    CreateUserRequest, CreatedApiKeyBody, LoginRequest, LoginResponse, MeResponse, MemberBody,
+    OrgBody, UpdateUserRequest, UserBody,
+};
+
+use super::problem::Problem;
+use super::{auth, health, orgs, users};
+
+/// The API document.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Cairn", description = "An audit-first control plane: identity, sharing, secrets, runs and their audit trail."),
+    paths(
+        health::health, serve,
+        auth::login, auth::logout, auth::me, auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
+        users::create, users::list, users::get, users::update, users::delete, users::change_own_password,
+        orgs::create, orgs::list, orgs::add_member, orgs::remove_member,
+    ),
+    components(schemas(
+        Problem, LoginRequest, LoginResponse, MeResponse, UserBody, CreateUserRequest, UpdateUserRequest,
+        ChangePasswordRequest, CreateApiKeyRequest, ApiKeyBody, CreatedApiKeyBody, CreateOrgRequest, OrgBody,
+        AddMemberRequest, MemberBody,
+    )),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Login, sessions and API keys"),
+        (name = "users", description = "User administration"),
+        (name = "orgs", description = "Organizations and members"),
+        (name = "system", description = "Health"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The two ways to authenticate: a Bearer JWT or API key, or the web
+/// console's session cookie.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                super::caller::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// The document as JSON, with a stable version and no build-dependent
+/// parts, so the committed copy only changes when the API does.
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    doc["info"]["version"] = serde_json::Value::String("v1".into());
+    doc["info"]
+        .as_object_mut()
+        .map(|info| info.remove("license"));
+    doc["info"]
+        .as_object_mut()
+        .map(|info| info.remove("contact"));
+    doc
+}
+
+/// `GET /openapi.json`.
+#[utoipa::path(get, path = "/openapi.json", tag = "system", responses((status = 200, description = "this OpenAPI 3.1 document")))]
+pub async fn serve() -> impl IntoResponse {
+    Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed schemas/openapi.json is the generated document. On a
+    /// difference the file is rewritten (commit it) and the test fails.
+    #[test]
+    fn committed_openapi_matches_the_code() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/openapi.json");
+        let generated = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&document()).expect("json")
+        );
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed != generated {
+            std::fs::write(&path, &generated).expect("write schemas/openapi.json");
+            panic!(
+                "schemas/openapi.json was out of date with the code; it has been regenerated: review and commit it"
+            );
+        }
+    }
+
+    #[test]
+    fn every_route_is_documented() {
+        let doc = document();
+        for (method, path, _) in super::super::ROUTES {
+            let operation = &doc["paths"][*path][method.to_lowercase()];
+            assert!(
+                operation.is_object(),
+                "{method} {path} is missing from the OpenAPI document"
+            );
+        }
+    }
+}
