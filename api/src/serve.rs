@@ -182,7 +182,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     .map_err(CliError::failure)?;
 
     let state = ServerState::starting(HttpConfig {
-        secure_cookies: args.environment != Environment::Development,
+        secure_cookies: args.environment != Environment::Development || args.tls_terminated,
         allowed_origins: args
             .cors_origins
             .iter()
