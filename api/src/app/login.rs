@@ -12,6 +12,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
+use super::origin::anonymous_subject;
 use super::principal::{Credential, Principal};
 use super::tokens::{AUDIENCE, Claims, ISSUER};
 use super::users::{UserSummary, user_body};
@@ -29,6 +30,7 @@ pub struct LoginOutcome {
 }
 
 fn failure_event(
+    now: i64,
     fingerprint: [u8; 32],
     user: Option<(Uuid, Option<Uuid>)>,
     reason: LoginFailure,
@@ -41,8 +43,8 @@ fn failure_event(
         }
     };
     // The origin is personal data of whoever tried: the named user, or, for
-    // a name that matches nobody, a subject derived from the name's
-    // fingerprint (so it can be correlated, and erased, without the name).
+    // a name that matches nobody, the day's anonymous subject (the payload's
+    // fingerprint still correlates attempts on one name).
     let (actor, subject, org) = match user {
         Some((user_id, org)) => (
             ActorRef {
@@ -57,7 +59,7 @@ fn failure_event(
                 kind: ActorKind::Anonymous,
                 id: None,
             },
-            anonymous_subject(&fingerprint),
+            anonymous_subject(now),
             None,
         ),
     };
@@ -90,13 +92,6 @@ pub(crate) fn with_request(event: NewEvent, origin: &Origin) -> NewEvent {
     }
 }
 
-/// The data subject standing for "whoever tried this unknown name".
-fn anonymous_subject(fingerprint: &[u8; 32]) -> Uuid {
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&fingerprint[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
-
 /// Logs in with a username and password.
 pub async fn login(
     app: &App,
@@ -122,6 +117,7 @@ pub async fn login(
             .by_name(username.as_ref())
             .map(|user| user.id);
         app.commit(vec![failure_event(
+            now,
             fingerprint,
             user.map(|id| (id, None)),
             LoginFailure::Locked,
@@ -169,7 +165,13 @@ pub async fn login(
                 )
             });
             decided = Err(CommandError::InvalidCredentials);
-            return Ok::<_, CommandError>(vec![failure_event(fingerprint, who, reason, origin)]);
+            return Ok::<_, CommandError>(vec![failure_event(
+                now,
+                fingerprint,
+                who,
+                reason,
+                origin,
+            )]);
         };
         let first_org = views
             .orgs
@@ -179,6 +181,7 @@ pub async fn login(
         if !user.is_active {
             decided = Err(CommandError::Forbidden("this account is not active".into()));
             return Ok(vec![failure_event(
+                now,
                 fingerprint,
                 Some((user.id, first_org)),
                 LoginFailure::Inactive,
@@ -196,6 +199,7 @@ pub async fn login(
                 "you are not a member of that organization".into(),
             ));
             return Ok(vec![failure_event(
+                now,
                 fingerprint,
                 Some((user.id, first_org)),
                 LoginFailure::NoMembership,

@@ -4,6 +4,20 @@
 use std::net::IpAddr;
 
 use cairn_schemas::PersonalData;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The data subject for personal data of people who are not (yet) known:
+/// unauthenticated clients, failed logins for unknown names. One subject
+/// per UTC day, so spraying random names or addresses cannot grow the key
+/// store without bound, and a day's anonymous origins can be erased as one.
+pub fn anonymous_subject(now_micros: i64) -> Uuid {
+    let day = now_micros.div_euclid(86_400_000_000);
+    let digest = Sha256::digest(format!("cairn/anonymous-subject/{day}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
 
 /// The longest user agent kept.
 const MAX_USER_AGENT: usize = 256;
@@ -42,5 +56,17 @@ impl Origin {
             }),
             ..PersonalData::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_anonymous_subject_per_day() {
+        let day = 86_400_000_000;
+        assert_eq!(anonymous_subject(10), anonymous_subject(day - 1));
+        assert_ne!(anonymous_subject(10), anonymous_subject(day));
     }
 }

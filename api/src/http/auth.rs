@@ -10,7 +10,9 @@ use cairn_schemas::api::{
 };
 
 use crate::app::principal::Credential;
-use crate::app::{api_keys, login, users};
+use crate::app::{CommandError, api_keys, login, users};
+
+use super::refusals::RefusalRecorded;
 
 use super::ServerState;
 use super::caller::{Caller, SESSION_COOKIE, Visitor};
@@ -35,7 +37,24 @@ pub async fn login(
     visitor: Visitor,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = login::login(&visitor.app, request, &visitor.origin).await?;
+    let outcome = match login::login(&visitor.app, request, &visitor.origin).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // A failed login records its own `auth.login_failed` event;
+            // input errors (a malformed username) do not.
+            let recorded = matches!(
+                error,
+                CommandError::InvalidCredentials
+                    | CommandError::Forbidden(_)
+                    | CommandError::Locked { .. }
+            );
+            let mut response = ApiError::from(error).into_response();
+            if recorded {
+                response.extensions_mut().insert(RefusalRecorded);
+            }
+            return Ok(response);
+        }
+    };
     let cookie = session_cookie(&outcome.token, outcome.expires_in, state.secure_cookies());
     let body = LoginResponse {
         access_token: outcome.token,

@@ -18,6 +18,7 @@ mod orgs;
 mod params;
 pub mod problem;
 pub mod rate_limit;
+pub mod refusals;
 pub mod request_id;
 pub mod security_headers;
 mod users;
@@ -191,6 +192,7 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(json_body::body_limit(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), refusals::record_refusals))
         .layer(axum::Extension(config.trusted_proxies.clone()))
         .layer(security_headers::api_security_headers(
             config.tls_terminated,
