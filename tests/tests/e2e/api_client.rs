@@ -26,7 +26,13 @@ pub struct Answer {
 }
 
 /// Sends a request with an optional bearer token and JSON body.
-pub fn call(client: &Client, method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
+pub fn call(
+    client: &Client,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Answer {
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
     let mut request = client.request(method, url);
     if let Some(token) = token {
@@ -40,7 +46,12 @@ pub fn call(client: &Client, method: &str, url: &str, token: Option<&str>, body:
     let headers = response.headers().clone();
     let text = response.text().expect("body");
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer { status, headers, json, text }
+    Answer {
+        status,
+        headers,
+        json,
+        text,
+    }
 }
 
 /// A running server with a bootstrap superuser, and a client.
@@ -64,7 +75,11 @@ impl AdminServer {
         ];
         envs.extend_from_slice(extra);
         let server = Server::start(data_dir, &envs);
-        AdminServer { server, client: Client::new(), key }
+        AdminServer {
+            server,
+            client: Client::new(),
+            key,
+        }
     }
 
     /// The full URL of a path.
@@ -73,15 +88,29 @@ impl AdminServer {
     }
 
     /// Sends a request.
-    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
         call(&self.client, method, &self.url(path), token, body)
     }
 
     /// Logs in and returns the access token (panics unless 200).
     pub fn login(&self, username: &str, password: &str) -> String {
-        let answer = self.call("POST", "/api/v1/auth/login", None, Some(&serde_json::json!({"username": username, "password": password})));
+        let answer = self.call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(&serde_json::json!({"username": username, "password": password})),
+        );
         assert_eq!(answer.status, 200, "login as {username}: {}", answer.text);
-        answer.json["access_token"].as_str().expect("token").to_string()
+        answer.json["access_token"]
+            .as_str()
+            .expect("token")
+            .to_string()
     }
 
     /// The superuser's token.
@@ -90,7 +119,13 @@ impl AdminServer {
     }
 
     /// Creates an active user with a role in the admin's org; returns its id.
-    pub fn create_user(&self, admin_token: &str, username: &str, password: &str, role: &str) -> String {
+    pub fn create_user(
+        &self,
+        admin_token: &str,
+        username: &str,
+        password: &str,
+        role: &str,
+    ) -> String {
         let answer = self.call(
             "POST",
             "/api/v1/users",
