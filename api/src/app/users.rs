@@ -275,11 +275,16 @@ pub async fn update_user(
     origin: &Origin,
 ) -> Result<UserBody, CommandError> {
     principal.require_admin()?;
-    let (username, email) = {
+    let (username, email, target_is_superuser) = {
         let views = app.views();
         let user = visible(&views, principal, id).ok_or(CommandError::NotFound)?;
-        (user.username.clone(), user.email.clone())
+        (user.username.clone(), user.email.clone(), user.is_superuser)
     };
+    // Only a superuser may change a superuser: an org admin resetting a
+    // superuser's password would take over the whole instance.
+    if target_is_superuser && id != principal.user_id {
+        principal.require_superuser()?;
+    }
     if request.is_active.is_none() && request.role.is_none() && request.password.is_none() {
         return Err(CommandError::BadRequest(
             "nothing to change: give is_active, role or password".into(),

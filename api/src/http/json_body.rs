@@ -93,6 +93,22 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// the field and quotes nothing of the input. Public so that handlers with a
 /// body in hand (a multipart part, say) report the same way.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde's derived struct deserializers also accept a JSON array, filling
+    // the fields by position: `["admin","password"]` would be a login. A
+    // request body is an object or nothing.
+    match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "the request body has the wrong shape: expected a JSON object",
+            ));
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                "the request body is empty: expected a JSON object",
+            ));
+        }
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(describe)?;
     deserializer.end().map_err(|error| malformed(&error))?;
@@ -248,6 +264,29 @@ fn truncate(text: &str) -> String {
 }
 
 #[cfg(test)]
+mod array_tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Login {
+        username: String,
+        #[serde(default)]
+        password: Option<String>,
+    }
+
+    #[test]
+    fn an_array_is_never_taken_for_an_object() {
+        let error = parse::<Login>(br#"["admin","secret-pw"]"#).expect_err("array");
+        assert_eq!(error.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert!(!error.detail().contains("secret-pw"));
+        assert!(parse::<Login>(b"  \n").is_err());
+        assert!(parse::<Login>(br#" {"username":"a"}"#).is_ok());
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use axum::Router;
     use axum::body::Body;
@@ -368,7 +407,7 @@ mod tests {
         let (status, body, _) = problem("").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(
-            body["detail"].as_str().expect("detail").contains("EOF"),
+            body["detail"].as_str().expect("detail").contains("empty"),
             "{body}"
         );
 

@@ -7,9 +7,9 @@
 //! (429) and shed (503) requests are not recorded: refusing them must stay
 //! cheap.
 //!
-//! The events are appended without waiting for the disk: the refusal does
-//! not acknowledge anything, and the next sync (any command's, or the
-//! checkpoint's) covers them.
+//! Like every answer, a refusal is sent only once its event is durable, so
+//! `/health`'s seq moves by exactly one per refusal; group commit shares the
+//! sync with everything else in flight.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -17,7 +17,7 @@ use std::time::Instant;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::USER_AGENT;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use cairn_core::log::NewEvent;
 use cairn_schemas::{Action, ActorKind, ActorRef, EventPayload, HttpRequest, Outcome, ResourceRef};
 use uuid::Uuid;
@@ -118,8 +118,13 @@ pub async fn record_refusals(
     if let Some(id) = &origin.request_id {
         event = event.with_request_id(id.clone());
     }
-    if let Err(error) = app.append(|_| Ok::<_, CommandError>(vec![event])) {
-        tracing::error!(%error, "recording a refused request failed");
+    // Like every answer, the refusal waits for its event to be on disk
+    // (group commit shares the sync with everything else in flight).
+    match app.execute(|_| Ok::<_, CommandError>(vec![event])).await {
+        Ok(_) => response,
+        Err(error) => {
+            tracing::error!(%error, "recording a refused request failed");
+            super::problem::ApiError::internal().into_response()
+        }
     }
-    response
 }
