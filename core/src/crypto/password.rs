@@ -10,11 +10,16 @@
 //! fixed hash made with the same parameters.
 //!
 //! Hashing is deliberately slow (tens of milliseconds); async callers run
-//! it on the blocking pool.
+//! it on the blocking pool. Each hash needs `m` KiB of working memory: the
+//! plain functions allocate it per call, the `*_with` ones take a reusable
+//! [`HashMemory`] (wiped after every use), which a server keeps per hashing
+//! thread.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use zeroize::Zeroize;
 
+use crate::crypto::constant_time_eq;
 use crate::entropy::{Entropy, random_array};
 
 /// Memory cost in KiB (OWASP: 19 MiB).
@@ -54,62 +59,185 @@ pub enum PasswordHashError {
     },
 }
 
-fn hasher() -> Result<Argon2<'static>, PasswordHashError> {
-    let params =
-        Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, Some(OUTPUT_LEN)).map_err(|error| {
-            PasswordHashError::HashingFailed {
-                reason: error.to_string(),
-            }
-        })?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
-}
+/// Largest memory cost accepted from a stored PHC string, in KiB (1 GiB): a
+/// larger `m` is treated as a corrupt value, not as a reason to allocate.
+pub const MAX_MEMORY_KIB: u32 = 1024 * 1024;
 
-/// Hashes `password` with argon2id under a fresh 16-byte salt from
-/// `entropy`; returns the PHC string to store.
-pub fn hash_password(password: &[u8], entropy: &dyn Entropy) -> Result<String, PasswordHashError> {
-    hash_password_with_salt(password, &random_array::<SALT_LEN>(entropy))
-}
-
-fn hash_password_with_salt(
-    password: &[u8],
-    salt: &[u8; SALT_LEN],
-) -> Result<String, PasswordHashError> {
-    let salt = SaltString::encode_b64(salt).map_err(|error| PasswordHashError::HashingFailed {
-        reason: error.to_string(),
-    })?;
-    let hash = hasher()?.hash_password(password, &salt).map_err(|error| {
+fn owasp_params() -> Result<Params, PasswordHashError> {
+    Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, Some(OUTPUT_LEN)).map_err(|error| {
         PasswordHashError::HashingFailed {
             reason: error.to_string(),
         }
-    })?;
-    Ok(hash.to_string())
+    })
+}
+
+/// Working memory for argon2 (its `m_cost` 1 KiB blocks), owned by the
+/// caller so a busy server reuses a few buffers instead of allocating and
+/// page-faulting ~19 MiB per hash.
+///
+/// The blocks are derived from the password, so every `*_with` function
+/// zeroizes the blocks it used before returning (even when argon2 fails):
+/// between calls the buffer holds only zeros. argon2 0.5.3 does not do this
+/// itself, even with its `zeroize` feature: that feature only wipes the
+/// initial hash and the final block it copies out; `hash_password_into`
+/// (and so `PasswordHasher`/`PasswordVerifier`) drops its
+/// `vec![Block::default(); n]` without wiping it, and
+/// `hash_password_into_with_memory` leaves the caller's blocks filled.
+pub struct HashMemory {
+    blocks: Vec<Block>,
+}
+
+impl HashMemory {
+    /// A buffer sized for the current (OWASP) parameters: 19 MiB.
+    pub fn new() -> HashMemory {
+        // m=19456, t=2, p=1 are valid constants; the fallback is never used.
+        let block_count = owasp_params().map_or(MEMORY_KIB as usize, |params| params.block_count());
+        HashMemory {
+            blocks: vec![Block::default(); block_count],
+        }
+    }
+
+    /// The number of 1 KiB blocks held (it only grows, for a stored hash
+    /// with a larger memory cost).
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Runs argon2id with `params` into `out`, growing the buffer to
+    /// `params.block_count()` if needed, and zeroizes the used blocks
+    /// afterwards.
+    fn hash_into(
+        &mut self,
+        version: Version,
+        params: Params,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), argon2::Error> {
+        let block_count = params.block_count();
+        if self.blocks.len() < block_count {
+            self.blocks.resize(block_count, Block::default());
+        }
+        let argon2 = Argon2::new(Algorithm::Argon2id, version, params);
+        let used = Wipe(&mut self.blocks[..block_count]);
+        argon2.hash_password_into_with_memory(password, salt, out, &mut *used.0)
+    }
+}
+
+impl Default for HashMemory {
+    fn default() -> HashMemory {
+        HashMemory::new()
+    }
+}
+
+impl std::fmt::Debug for HashMemory {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("HashMemory")
+            .field("blocks", &self.blocks.len())
+            .finish()
+    }
+}
+
+/// Zeroizes the blocks it borrows when dropped, however the hash ends.
+struct Wipe<'a>(&'a mut [Block]);
+
+impl Drop for Wipe<'_> {
+    fn drop(&mut self) {
+        for block in self.0.iter_mut() {
+            block.zeroize();
+        }
+    }
+}
+
+/// Hashes `password` with argon2id under a fresh 16-byte salt from
+/// `entropy`; returns the PHC string to store. Allocates a temporary
+/// [`HashMemory`]; servers should keep one and call [`hash_password_with`].
+pub fn hash_password(password: &[u8], entropy: &dyn Entropy) -> Result<String, PasswordHashError> {
+    hash_password_with(&mut HashMemory::new(), password, entropy)
+}
+
+/// [`hash_password`] in caller-provided memory.
+pub fn hash_password_with(
+    memory: &mut HashMemory,
+    password: &[u8],
+    entropy: &dyn Entropy,
+) -> Result<String, PasswordHashError> {
+    hash_password_with_salt(memory, password, &random_array::<SALT_LEN>(entropy))
+}
+
+fn hash_password_with_salt(
+    memory: &mut HashMemory,
+    password: &[u8],
+    salt: &[u8; SALT_LEN],
+) -> Result<String, PasswordHashError> {
+    let failed = |reason: String| PasswordHashError::HashingFailed { reason };
+    let params = owasp_params()?;
+    let mut out = [0u8; OUTPUT_LEN];
+    memory
+        .hash_into(Version::V0x13, params.clone(), password, salt, &mut out)
+        .map_err(|error| failed(error.to_string()))?;
+    let salt = SaltString::encode_b64(salt).map_err(|error| failed(error.to_string()))?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|error| failed(error.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|error| failed(error.to_string()))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// Checks `password` against a stored PHC string, with the parameters
 /// written in it (so hashes made with older parameters still verify).
 /// `Ok(false)` means the password is wrong; `Err` means the stored string is
-/// unusable. The final comparison is constant-time.
+/// unusable. The final comparison is constant-time. Allocates a temporary
+/// [`HashMemory`]; servers should keep one and call [`verify_password_with`].
 pub fn verify_password(password: &[u8], phc: &str) -> Result<bool, PasswordHashError> {
-    let hash = PasswordHash::new(phc).map_err(|error| PasswordHashError::Malformed {
-        reason: error.to_string(),
-    })?;
+    verify_password_with(&mut HashMemory::new(), password, phc)
+}
+
+/// [`verify_password`] in caller-provided memory, grown if the stored hash
+/// asks for more than it holds (up to [`MAX_MEMORY_KIB`]).
+pub fn verify_password_with(
+    memory: &mut HashMemory,
+    password: &[u8],
+    phc: &str,
+) -> Result<bool, PasswordHashError> {
+    let malformed = |reason: String| PasswordHashError::Malformed { reason };
+    let hash = PasswordHash::new(phc).map_err(|error| malformed(error.to_string()))?;
     if hash.algorithm != argon2::ARGON2ID_IDENT {
         return Err(PasswordHashError::UnsupportedAlgorithm);
     }
-    if hash.salt.is_none() || hash.hash.is_none() {
-        // The verifier would report these as a wrong password; they are a
-        // broken stored value instead.
-        return Err(PasswordHashError::Malformed {
-            reason: "salt or hash missing".to_string(),
-        });
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        // A wrong password would be the verifier's answer; this is a broken
+        // stored value instead.
+        return Err(malformed("salt or hash missing".to_string()));
+    };
+    // Like argon2's own verifier: the PHC's version, v=19 when absent; the
+    // output length is the stored hash's.
+    let version = match hash.version {
+        Some(version) => {
+            Version::try_from(version).map_err(|error| malformed(error.to_string()))?
+        }
+        None => Version::V0x13,
+    };
+    let params = Params::try_from(&hash).map_err(|error| malformed(error.to_string()))?;
+    if params.m_cost() > MAX_MEMORY_KIB {
+        return Err(malformed(format!("memory cost above {MAX_MEMORY_KIB} KiB")));
     }
-    match Argon2::default().verify_password(password, &hash) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
-        Err(error) => Err(PasswordHashError::Malformed {
-            reason: error.to_string(),
-        }),
-    }
+    let mut salt_buffer = [0u8; Salt::MAX_LENGTH];
+    let salt = salt
+        .decode_b64(&mut salt_buffer)
+        .map_err(|error| malformed(error.to_string()))?;
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = &mut out[..expected.len()];
+    memory
+        .hash_into(version, params, password, salt, out)
+        .map_err(|error| malformed(error.to_string()))?;
+    let matches = constant_time_eq(out, expected.as_bytes());
+    out.zeroize();
+    Ok(matches)
 }
 
 /// A valid PHC string, made with the current parameters, that no password
@@ -122,8 +250,18 @@ pub fn dummy_hash() -> &'static str {
 /// calls this when the user does not exist, so unknown users and wrong
 /// passwords cannot be told apart by timing.
 pub fn burn_equivalent_time(password: &[u8]) {
+    burn_equivalent_time_with(&mut HashMemory::new(), password);
+}
+
+/// [`burn_equivalent_time`] in caller-provided memory: it costs what a
+/// failed [`verify_password_with`] with the same memory costs.
+pub fn burn_equivalent_time_with(memory: &mut HashMemory, password: &[u8]) {
     // The result is meaningless by construction; only the work matters.
-    let _ = std::hint::black_box(verify_password(std::hint::black_box(password), DUMMY_PHC));
+    let _ = std::hint::black_box(verify_password_with(
+        memory,
+        std::hint::black_box(password),
+        DUMMY_PHC,
+    ));
 }
 
 #[cfg(test)]
@@ -140,7 +278,12 @@ mod tests {
     fn known_answer_from_argon2_cffi() {
         let salt: [u8; 16] = std::array::from_fn(|i| i as u8);
         assert_eq!(
-            hash_password_with_salt(b"correct horse battery staple", &salt).unwrap(),
+            hash_password_with_salt(
+                &mut HashMemory::new(),
+                b"correct horse battery staple",
+                &salt
+            )
+            .unwrap(),
             KNOWN_PHC
         );
         assert_eq!(
@@ -246,5 +389,109 @@ mod tests {
         assert_eq!(dummy.hash.unwrap().len(), OUTPUT_LEN);
         assert_eq!(verify_password(b"anything", dummy_hash()), Ok(false));
         burn_equivalent_time(b"anything");
+    }
+
+    fn is_wiped(memory: &HashMemory) -> bool {
+        memory
+            .blocks
+            .iter()
+            .all(|block| block.as_ref().iter().all(|word| *word == 0))
+    }
+
+    #[test]
+    fn reused_memory_matches_the_known_answers_and_is_wiped() {
+        let mut memory = HashMemory::new();
+        assert_eq!(memory.block_count(), owasp_params().unwrap().block_count());
+        let salt: [u8; 16] = std::array::from_fn(|i| i as u8);
+        for _ in 0..2 {
+            assert_eq!(
+                hash_password_with_salt(&mut memory, b"correct horse battery staple", &salt)
+                    .unwrap(),
+                KNOWN_PHC
+            );
+            assert!(is_wiped(&memory));
+            assert_eq!(
+                verify_password_with(&mut memory, b"correct horse battery staple", KNOWN_PHC),
+                Ok(true)
+            );
+            assert!(is_wiped(&memory));
+            assert_eq!(
+                verify_password_with(&mut memory, b"correct horse battery stapl", KNOWN_PHC),
+                Ok(false)
+            );
+            assert_eq!(
+                verify_password_with(&mut memory, b"anything", dummy_hash()),
+                Ok(false)
+            );
+            burn_equivalent_time_with(&mut memory, b"anything");
+            assert!(is_wiped(&memory));
+        }
+    }
+
+    #[test]
+    fn with_memory_and_plain_functions_agree() {
+        let entropy = SeededEntropy::new(24);
+        let mut memory = HashMemory::new();
+        let with = hash_password_with(&mut memory, b"pw", &entropy).unwrap();
+        let plain = hash_password(b"pw", &entropy).unwrap();
+        assert!(
+            with.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{with}"
+        );
+        assert_ne!(with, plain);
+        for phc in [&with, &plain] {
+            assert_eq!(verify_password(b"pw", phc), Ok(true));
+            assert_eq!(verify_password(b"pW", phc), Ok(false));
+            assert_eq!(verify_password_with(&mut memory, b"pw", phc), Ok(true));
+            assert_eq!(verify_password_with(&mut memory, b"pW", phc), Ok(false));
+            // And argon2's own verifier, an independent path.
+            let parsed = PasswordHash::new(phc).unwrap();
+            assert!(
+                argon2::password_hash::PasswordVerifier::verify_password(
+                    &Argon2::default(),
+                    b"pw",
+                    &parsed
+                )
+                .is_ok()
+            );
+        }
+        // The same salt gives the same PHC from either path.
+        let salt = [7u8; SALT_LEN];
+        let mut other = HashMemory::new();
+        assert_eq!(
+            hash_password_with_salt(&mut memory, b"pw", &salt),
+            hash_password_with_salt(&mut other, b"pw", &salt)
+        );
+    }
+
+    #[test]
+    fn memory_grows_for_larger_stored_parameters_and_refuses_absurd_ones() {
+        // m=32768 (32 MiB), t=1, and a 16-byte output; hashed by argon2 itself.
+        let params = Params::new(32_768, 1, 1, Some(16)).unwrap();
+        let salt = SaltString::encode_b64(&[3u8; SALT_LEN]).unwrap();
+        let phc = argon2::password_hash::PasswordHasher::hash_password(
+            &Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            b"pw",
+            &salt,
+        )
+        .unwrap()
+        .to_string();
+        let mut memory = HashMemory::new();
+        assert_eq!(verify_password_with(&mut memory, b"pw", &phc), Ok(true));
+        assert_eq!(memory.block_count(), 32_768);
+        assert!(is_wiped(&memory));
+        assert_eq!(verify_password_with(&mut memory, b"pW", &phc), Ok(false));
+        // Smaller parameters use a prefix of the grown buffer.
+        assert_eq!(
+            verify_password_with(&mut memory, b"correct horse battery staple", KNOWN_PHC),
+            Ok(true)
+        );
+
+        let absurd = KNOWN_PHC.replace("m=19456", "m=1048577");
+        assert!(matches!(
+            verify_password_with(&mut memory, b"pw", &absurd),
+            Err(PasswordHashError::Malformed { .. })
+        ));
+        assert_eq!(memory.block_count(), 32_768);
     }
 }
