@@ -202,7 +202,9 @@ impl Durability {
             // Everything stored up to `target` is covered by this sync:
             // appenders publish only after the store accepted their records.
             let target = self.appended.load(Ordering::Acquire);
-            let synced = store.sync();
+            // The head goes into the same sync: after a crash, everything
+            // up to it is there and nothing after it was acknowledged.
+            let synced = store.record_head(target).and_then(|()| store.sync());
             self.syncs.fetch_add(1, Ordering::Relaxed);
             let mut state = lock(&self.state);
             match synced {

@@ -224,6 +224,7 @@ impl EventLog {
     ) -> Result<(EventLog, Recovery), OpenError> {
         let store: Arc<dyn EventStore> = Arc::new(SledStore::open(&config.dir, config.create)?);
         let recovered = recovery::recover(&*store, master)?;
+        store.record_head(recovered.head.seq)?;
         // Everything recovered is made durable before anything new is
         // acknowledged on top of it.
         store.sync()?;

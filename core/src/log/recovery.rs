@@ -1,7 +1,9 @@
 //! What happens when the log opens for writing.
 //!
 //! 1. The store format is checked (a newer one is refused).
-//! 2. A torn tail is repaired: a last record that ends early was never
+//! 2. Records after the recorded head (written just before each sync) were
+//!    never acknowledged: they are removed with a warning, and so are
+//!    checkpoints that cover them. A torn tail is repaired: a last record that ends early was never
 //!    acknowledged (acknowledgement follows fdatasync of the whole record),
 //!    so it is removed with a warning. A torn record that a signed
 //!    checkpoint covers is not torn but altered, and is refused.
@@ -31,7 +33,8 @@ pub struct Recovery {
     pub head: Head,
     /// The time of the last record (0 for an empty log).
     pub last_at: i64,
-    /// Records removed from a torn tail.
+    /// Records removed at open: never acknowledged (after the recorded
+    /// head) or torn.
     pub torn_records_dropped: u64,
     /// The first seq whose chain was verified.
     pub verified_from: u64,
@@ -93,8 +96,30 @@ fn broken(seq: u64, problem: impl Into<String>) -> OpenError {
 pub(crate) fn recover(store: &dyn EventStore, master: &MasterKey) -> Result<Recovery, OpenError> {
     check_format(store, true)?;
     check_master_key(store, master, true)?;
+    // Records after the recorded head were stored but never made durable by
+    // a sync, so never acknowledged: a crash cut their batch or their sync
+    // short. Remove them (a whole batch goes, never part of one).
+    let recorded = store.recorded_head()?.unwrap_or(0);
+    let mut unacknowledged = 0u64;
+    while let Some((seq, _)) = store.tail()? {
+        if seq <= recorded {
+            break;
+        }
+        store.remove_tail(seq)?;
+        unacknowledged += 1;
+    }
+    if unacknowledged > 0 {
+        tracing::warn!(
+            removed = unacknowledged,
+            head = recorded,
+            "records after the last durable head were never acknowledged (a crash before their sync); removed"
+        );
+    }
+    let last_durable = store.tail()?.map(|(seq, _)| seq).unwrap_or(0);
+    store.remove_checkpoints_after(last_durable)?;
+
     let last_checkpoint = store.last_checkpoint()?.map(|(seq, _)| seq).unwrap_or(0);
-    let mut torn_records_dropped = 0;
+    let mut torn_records_dropped = unacknowledged;
     let tail: Option<Record> = loop {
         let Some((seq, bytes)) = store.tail()? else {
             break None;
