@@ -10,12 +10,11 @@ use cairn_core::log::NewEvent;
 use cairn_projections::identity::ApiKeyRecord;
 use cairn_schemas::api::{ApiKeyBody, CreateApiKeyRequest, CreatedApiKeyBody};
 use cairn_schemas::{
-    Action, ApiKeyCreated, ApiKeyRevoked, EventPayload, OrgRole, Outcome, ResourceKind, ResourceRef,
+    Action, ApiKeyCreated, ApiKeyRevoked, EventPayload, OrgRole, ResourceKind, ResourceRef,
 };
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::login::with_request;
 use super::principal::{API_KEY_PREFIX, Credential, Principal, api_key_digest};
 use super::{App, CommandError, Origin};
 
@@ -44,20 +43,15 @@ fn key_event(
     origin: &Origin,
     payload: EventPayload,
 ) -> NewEvent {
-    with_request(
-        NewEvent::new(
-            action,
-            principal.actor(),
-            ResourceRef {
-                kind: ResourceKind::ApiKey,
-                id: Some(key),
-            },
-            Outcome::Success,
-        )
-        .in_org(principal.org_id)
-        .with_personal(principal.user_id, origin.personal())
-        .with_payload(payload),
+    principal.event(
+        action,
+        ResourceRef {
+            kind: ResourceKind::ApiKey,
+            id: Some(key),
+        },
+        principal.org_id,
         origin,
+        payload,
     )
 }
 

@@ -4,12 +4,10 @@ use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::NewEvent;
 use cairn_schemas::api::{AddMemberRequest, CreateOrgRequest, MemberBody, OrgBody};
 use cairn_schemas::{
-    Action, EventPayload, OrgCreated, OrgMemberAdded, OrgMemberRemoved, Outcome, ResourceKind,
-    ResourceRef,
+    Action, EventPayload, OrgCreated, OrgMemberAdded, OrgMemberRemoved, ResourceKind, ResourceRef,
 };
 use uuid::Uuid;
 
-use super::login::with_request;
 use super::principal::Principal;
 use super::users::parse_role;
 use super::{App, CommandError, Origin};
@@ -24,21 +22,30 @@ fn org_event(
     origin: &Origin,
     payload: EventPayload,
 ) -> NewEvent {
-    with_request(
-        NewEvent::new(
-            action,
-            principal.actor(),
-            ResourceRef {
-                kind: ResourceKind::Org,
-                id: Some(org),
-            },
-            Outcome::Success,
-        )
-        .in_org(org)
-        .with_personal(principal.user_id, origin.personal())
-        .with_payload(payload),
+    principal.event(
+        action,
+        ResourceRef {
+            kind: ResourceKind::Org,
+            id: Some(org),
+        },
+        org,
         origin,
+        payload,
     )
+}
+
+/// Refuses unless `principal` administers `org`; an org they are not even
+/// a member of looks like no org at all (404).
+fn require_org_admin(app: &App, principal: &Principal, org: Uuid) -> Result<(), CommandError> {
+    if principal.is_admin_of(org) {
+        Ok(())
+    } else if app.views().orgs.role_of(&principal.user_id, &org).is_some() {
+        Err(CommandError::Forbidden(
+            "this requires the admin role".into(),
+        ))
+    } else {
+        Err(CommandError::NotFound)
+    }
 }
 
 /// Checks an org name: 1 to 100 printable characters, trimmed.
@@ -118,16 +125,7 @@ pub async fn add_member(
     request: AddMemberRequest,
     origin: &Origin,
 ) -> Result<MemberBody, CommandError> {
-    if !principal.is_admin_of(org) {
-        // An org the caller cannot administer looks like no org at all.
-        return Err(
-            if app.views().orgs.role_of(&principal.user_id, &org).is_some() {
-                CommandError::Forbidden("this requires the admin role".into())
-            } else {
-                CommandError::NotFound
-            },
-        );
-    }
+    require_org_admin(app, principal, org)?;
     let role = parse_role("role", &request.role)?;
     let user_id = request.user_id;
     app.execute(|views| {
@@ -175,15 +173,7 @@ pub async fn remove_member(
     user_id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    if !principal.is_admin_of(org) {
-        return Err(
-            if app.views().orgs.role_of(&principal.user_id, &org).is_some() {
-                CommandError::Forbidden("this requires the admin role".into())
-            } else {
-                CommandError::NotFound
-            },
-        );
-    }
+    require_org_admin(app, principal, org)?;
     if user_id == principal.user_id {
         return Err(CommandError::Conflict("you cannot remove yourself".into()));
     }

@@ -2,13 +2,15 @@
 //! one org, with the role they hold there *now* (read from the views on
 //! every request, so revocations and role changes take effect at once).
 
+use cairn_core::log::NewEvent;
 use cairn_projections::Views;
-use cairn_schemas::{ActorKind, ActorRef, OrgRole};
+use cairn_schemas::{Action, ActorKind, ActorRef, EventPayload, OrgRole, Outcome, ResourceRef};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::login::with_request;
 use super::tokens::Claims;
-use super::{App, CommandError};
+use super::{App, CommandError, Origin};
 
 /// The prefix of every API key.
 pub const API_KEY_PREFIX: &str = "cairn_";
@@ -50,6 +52,26 @@ impl Principal {
                 id: Some(key),
             },
         }
+    }
+
+    /// The event of a successful command by this principal on `resource`,
+    /// in `org`, with the request's origin sealed as the principal's
+    /// personal data.
+    pub fn event(
+        &self,
+        action: Action,
+        resource: ResourceRef,
+        org: Uuid,
+        origin: &Origin,
+        payload: EventPayload,
+    ) -> NewEvent {
+        with_request(
+            NewEvent::new(action, self.actor(), resource, Outcome::Success)
+                .in_org(org)
+                .with_personal(self.user_id, origin.personal())
+                .with_payload(payload),
+            origin,
+        )
     }
 
     /// Admin of `org` (or superuser).

@@ -10,12 +10,11 @@ use cairn_projections::Views;
 use cairn_projections::identity::UserRecord;
 use cairn_schemas::api::{ChangePasswordRequest, CreateUserRequest, UpdateUserRequest, UserBody};
 use cairn_schemas::{
-    Action, EventPayload, OrgRole, Outcome, Password, PersonalData, ResourceKind, ResourceRef,
-    UserCreated, UserPasswordChanged, UserRef, UserRoleChanged,
+    Action, EventPayload, OrgRole, Password, PersonalData, ResourceKind, ResourceRef, UserCreated,
+    UserPasswordChanged, UserRef, UserRoleChanged,
 };
 use uuid::Uuid;
 
-use super::login::with_request;
 use super::principal::{Credential, Principal};
 use super::{App, CommandError, Origin};
 
@@ -89,20 +88,15 @@ fn user_event(
     origin: &Origin,
     payload: EventPayload,
 ) -> NewEvent {
-    with_request(
-        NewEvent::new(
-            action,
-            principal.actor(),
-            ResourceRef {
-                kind: ResourceKind::User,
-                id: Some(user_id),
-            },
-            Outcome::Success,
-        )
-        .in_org(org)
-        .with_personal(principal.user_id, origin.personal())
-        .with_payload(payload),
+    principal.event(
+        action,
+        ResourceRef {
+            kind: ResourceKind::User,
+            id: Some(user_id),
+        },
+        org,
         origin,
+        payload,
     )
 }
 

@@ -880,7 +880,9 @@ fn scripted_session() -> Session {
         secrets,
         expected,
     } = s;
-    let Api { admin, transcript, .. } = api;
+    let Api {
+        admin, transcript, ..
+    } = api;
     let stderr = admin.server.stderr_lines();
     assert_eq!(admin.server.stop(), Some(0), "a clean stop");
     let dump_text = dump(&data, &admin.key, false);
