@@ -243,10 +243,19 @@ mod tests {
             }
         }
         let message = error.to_string();
+        // The message may contain the limits and the length (asserted above
+        // to be the only data the error holds): a password like "8" is not
+        // echoed by "at least 8 characters".
         let fixed_wording = format!(
             "{} {} {}",
-            PasswordPolicyError::TooShort { min: 0, len: 0 },
-            PasswordPolicyError::TooLong { max: 0, len: 0 },
+            PasswordPolicyError::TooShort {
+                min: MIN_PASSWORD_CHARS,
+                len
+            },
+            PasswordPolicyError::TooLong {
+                max: MAX_PASSWORD_CHARS,
+                len
+            },
             PasswordPolicyError::TooCommon {
                 hint: Some(format!("{OWN_WORDS_HINT} {}", warnings.join(" ")))
             },
