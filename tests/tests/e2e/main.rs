@@ -4,6 +4,7 @@
 
 mod api_client;
 mod bootstrap;
+mod cookie_session;
 mod crash_safety;
 mod crypto_interop;
 mod enumeration;
