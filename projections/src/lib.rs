@@ -13,7 +13,7 @@ pub mod personal_source;
 pub mod system_status;
 
 use cairn_core::log::codec;
-use cairn_schemas::{EventPayload, Record};
+use cairn_schemas::Record;
 
 pub use identity::{ApiKeys, LoginFailures, Orgs, Sessions, Users};
 pub use personal_source::PersonalSource;
@@ -98,9 +98,6 @@ impl Views {
             self.sessions.apply(payload, at);
             self.api_keys.apply(payload, at);
             self.login_failures.apply(payload, at);
-            if let EventPayload::UserDeleted(user) = payload {
-                self.sessions.end_all_of(user.user_id);
-            }
         }
         self.system.apply(record);
         self.applied_seq = seq;

@@ -177,14 +177,7 @@ pub async fn remove_member(
     if user_id == principal.user_id {
         return Err(CommandError::Conflict("you cannot remove yourself".into()));
     }
-    if app
-        .views()
-        .users
-        .get(&user_id)
-        .is_some_and(|user| user.is_superuser)
-    {
-        principal.require_superuser()?;
-    }
+    principal.require_may_change(&app.views(), user_id)?;
     app.execute(|views| {
         if views.orgs.role_of(&user_id, &org).is_none() {
             return Err(CommandError::NotFound);

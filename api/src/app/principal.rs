@@ -90,6 +90,20 @@ impl Principal {
         }
     }
 
+    /// Only a superuser may change another superuser (an org admin who
+    /// could reset a superuser's password would own the whole instance).
+    pub fn require_may_change(&self, views: &Views, target: Uuid) -> Result<(), CommandError> {
+        if target != self.user_id
+            && views
+                .users
+                .get(&target)
+                .is_some_and(|user| user.is_superuser)
+        {
+            self.require_superuser()?;
+        }
+        Ok(())
+    }
+
     /// Refuses unless superuser.
     pub fn require_superuser(&self) -> Result<(), CommandError> {
         if self.is_superuser {

@@ -269,16 +269,12 @@ pub async fn update_user(
     origin: &Origin,
 ) -> Result<UserBody, CommandError> {
     principal.require_admin()?;
-    let (username, email, target_is_superuser) = {
+    let (username, email) = {
         let views = app.views();
         let user = visible(&views, principal, id).ok_or(CommandError::NotFound)?;
-        (user.username.clone(), user.email.clone(), user.is_superuser)
+        (user.username.clone(), user.email.clone())
     };
-    // Only a superuser may change a superuser: an org admin resetting a
-    // superuser's password would take over the whole instance.
-    if target_is_superuser && id != principal.user_id {
-        principal.require_superuser()?;
-    }
+    principal.require_may_change(&app.views(), id)?;
     if request.is_active.is_none() && request.role.is_none() && request.password.is_none() {
         return Err(CommandError::BadRequest(
             "nothing to change: give is_active, role or password".into(),
@@ -387,14 +383,7 @@ pub async fn delete_user(
     if visible(&app.views(), principal, id).is_none() {
         return Err(CommandError::NotFound);
     }
-    if app
-        .views()
-        .users
-        .get(&id)
-        .is_some_and(|user| user.is_superuser)
-    {
-        principal.require_superuser()?;
-    }
+    principal.require_may_change(&app.views(), id)?;
     app.execute(|views| {
         if views.users.get(&id).is_none() {
             return Err(CommandError::NotFound);

@@ -30,6 +30,20 @@ fn open(dir: &Path) -> (EventLog, Recovery) {
     .expect("open")
 }
 
+/// Opening for writing must fail; the error.
+fn open_error(dir: &Path, key: &MasterKey, why: &str) -> OpenError {
+    EventLog::open(
+        &LogConfig {
+            dir: dir.to_path_buf(),
+            create: true,
+        },
+        key,
+        Arc::new(ManualClock::new(0)),
+        Arc::new(SeededEntropy::new(2)),
+    )
+    .expect_err(why)
+}
+
 fn request_event(n: u64) -> NewEvent {
     NewEvent::new(
         Action::HttpRequest,
@@ -302,16 +316,7 @@ fn a_broken_chain_refuses_to_open_naming_the_seq() {
         bytes[last] ^= 0x40;
         store.put_raw(6, &bytes);
     }
-    let error = EventLog::open(
-        &LogConfig {
-            dir: dir.path().to_path_buf(),
-            create: true,
-        },
-        &master(),
-        Arc::new(ManualClock::new(0)),
-        Arc::new(SeededEntropy::new(2)),
-    )
-    .expect_err("must refuse");
+    let error = open_error(dir.path(), &master(), "must refuse");
     assert!(
         matches!(error, OpenError::BrokenChain { seq: 6, .. }),
         "{error}"
@@ -326,16 +331,7 @@ fn records_missing_from_the_tail_refuse_to_open() {
         let store = SledStore::open(dir.path(), false).expect("store");
         store.remove_raw(10);
     }
-    let error = EventLog::open(
-        &LogConfig {
-            dir: dir.path().to_path_buf(),
-            create: true,
-        },
-        &master(),
-        Arc::new(ManualClock::new(0)),
-        Arc::new(SeededEntropy::new(2)),
-    )
-    .expect_err("must refuse");
+    let error = open_error(dir.path(), &master(), "must refuse");
     assert!(
         matches!(error, OpenError::BrokenChain { seq: 10, .. }),
         "{error}"
@@ -487,16 +483,7 @@ fn a_wrong_master_key_is_refused_at_open() {
     let other = MasterKey::from_bytes([9u8; 32]);
     let error = LogReader::open(dir.path(), &other).expect_err("wrong key");
     assert!(matches!(error, OpenError::WrongMasterKey), "{error}");
-    let error = EventLog::open(
-        &LogConfig {
-            dir: dir.path().to_path_buf(),
-            create: true,
-        },
-        &other,
-        Arc::new(ManualClock::new(0)),
-        Arc::new(SeededEntropy::new(3)),
-    )
-    .expect_err("wrong key");
+    let error = open_error(dir.path(), &other, "wrong key");
     assert!(matches!(error, OpenError::WrongMasterKey), "{error}");
     assert!(LogReader::open(dir.path(), &master()).is_ok());
 }

@@ -87,8 +87,57 @@ impl Sessions {
                 }
             }
             EventPayload::UserPasswordChanged(changed) => self.end_all_of(changed.user_id),
-            EventPayload::UserDeactivated(user) => self.end_all_of(user.user_id),
+            EventPayload::UserDeactivated(user) | EventPayload::UserDeleted(user) => {
+                self.end_all_of(user.user_id)
+            }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_schemas::{LoginSucceeded, UserRef};
+
+    fn login(user: Uuid, session: Uuid) -> EventPayload {
+        EventPayload::LoginSucceeded(LoginSucceeded {
+            user_id: user,
+            org_id: Uuid::nil(),
+            session_id: session,
+            expires_at: 1_000,
+            username_fingerprint: [0; 32],
+        })
+    }
+
+    #[test]
+    fn deactivation_and_deletion_end_every_session_of_the_user() {
+        let (alice, bob) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut sessions = Sessions::default();
+        sessions.apply(&login(alice, Uuid::from_u128(10)), 0);
+        sessions.apply(&login(alice, Uuid::from_u128(11)), 0);
+        sessions.apply(&login(bob, Uuid::from_u128(20)), 0);
+        sessions.apply(&EventPayload::UserDeleted(UserRef { user_id: alice }), 1);
+        for id in [10, 11] {
+            assert!(
+                !sessions
+                    .get(&Uuid::from_u128(id))
+                    .expect("session")
+                    .is_live(1)
+            );
+        }
+        assert!(
+            sessions
+                .get(&Uuid::from_u128(20))
+                .expect("session")
+                .is_live(1)
+        );
+        sessions.apply(&EventPayload::UserDeactivated(UserRef { user_id: bob }), 2);
+        assert!(
+            !sessions
+                .get(&Uuid::from_u128(20))
+                .expect("session")
+                .is_live(2)
+        );
     }
 }
