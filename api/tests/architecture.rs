@@ -14,17 +14,12 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Package name -> its normal (non-dev, non-build) dependencies.
-fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
+/// `cargo metadata` of the workspace, offline, with `extra` arguments.
+fn cargo_metadata(extra: &[&str]) -> serde_json::Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(extra)
         .current_dir(workspace_root())
         .output()
         .expect("cargo metadata");
@@ -33,8 +28,12 @@ fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("metadata json");
+    serde_json::from_slice(&output.stdout).expect("metadata json")
+}
+
+/// Package name -> its normal (non-dev, non-build) dependencies.
+fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let metadata = cargo_metadata(&["--no-deps"]);
     metadata["packages"]
         .as_array()
         .expect("packages")
@@ -87,19 +86,7 @@ fn crates_depend_only_downwards() {
 /// Everything `package` reaches through normal dependencies, transitively
 /// (from the resolved graph of the whole workspace).
 fn reaches(package: &str) -> BTreeSet<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline"])
-        .current_dir(workspace_root())
-        .output()
-        .expect("cargo metadata");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("metadata json");
+    let metadata = cargo_metadata(&[]);
     let name_of: BTreeMap<&str, &str> = metadata["packages"]
         .as_array()
         .expect("packages")

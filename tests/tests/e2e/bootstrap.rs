@@ -19,21 +19,9 @@ fn login_status(server: &AdminServer, username: &str, password: &str) -> u16 {
 }
 
 fn dump_actions(data: &std::path::Path, key: &str) -> Vec<String> {
-    let mut command = cairn(data);
-    command
-        .args(["events", "dump"])
-        .env("CAIRN_MASTER_KEY", key);
-    let output = run(command);
-    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
-    texts(&output)
-        .0
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<serde_json::Value>(line).expect("json")["action"]
-                .as_str()
-                .expect("action")
-                .to_string()
-        })
+    crate::support::events(data, key)
+        .iter()
+        .map(|event| event["action"].as_str().expect("action").to_string())
         .collect()
 }
 

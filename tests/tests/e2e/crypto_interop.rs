@@ -5,9 +5,6 @@
 //! Agreement with a second implementation is what shows that the formats
 //! are the documented ones and not just self-consistent.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use cairn_core::crypto::{
     CheckpointSigner, Fingerprinter, MasterKey, SealedValueError, hash_password, open_value,
     parse_sealed, seal_value, verify_checkpoint, verify_password,
@@ -32,35 +29,7 @@ fn seed() -> u64 {
 
 /// Runs the Python peer with `request` on stdin and returns its JSON answer.
 fn run_peer(request: &Value) -> Value {
-    let script = support::py_dir().join("crypto_interop.py");
-    let mut child = Command::new(support::python())
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", support::python().display()));
-    // The peer reads all of stdin before writing anything, so writing first
-    // cannot deadlock; dropping the handle closes its stdin.
-    let mut stdin = child.stdin.take().expect("child stdin");
-    stdin
-        .write_all(request.to_string().as_bytes())
-        .expect("write request to the python peer");
-    drop(stdin);
-    let output = child.wait_with_output().expect("wait for the python peer");
-    assert!(
-        output.status.success(),
-        "the python peer failed ({}):\nstderr:\n{}\nstdout:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout),
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "the python peer printed invalid JSON ({error}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    support::run_python_peer("crypto_interop.py", request)
 }
 
 fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::api_client::{AdminServer, Answer};
-use crate::support::{cairn, run, texts};
 
 const PASSWORD: &str = "enumeration-e2e-Pw-4Rt9#k";
 const WRONG_PASSWORD: &str = "enumeration-e2e-Pw-4Rt9#K";
@@ -178,17 +177,7 @@ fn assert_locked(answer: &Answer, what: &str) -> u64 {
 }
 
 fn dump(data: &Path, key: &str) -> Vec<Value> {
-    let mut command = cairn(data);
-    command
-        .args(["events", "dump"])
-        .env("CAIRN_MASTER_KEY", key);
-    let output = run(command);
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("json line"))
-        .collect()
+    crate::support::events(data, key)
 }
 
 #[test]

@@ -104,15 +104,5 @@ fn an_erased_subject_reads_as_erased_and_the_chain_still_verifies() {
 }
 
 fn dump(dir: &tempfile::TempDir, key: &str, raw: bool) -> String {
-    let mut command = cairn(dir.path());
-    command
-        .args(["events", "dump"])
-        .env("CAIRN_MASTER_KEY", key);
-    if raw {
-        command.arg("--raw");
-    }
-    let output = run(command);
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    stdout
+    crate::support::events_dump(dir.path(), key, raw)
 }

@@ -34,7 +34,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::api_client::{ADMIN_PASSWORD, ADMIN_USER, AdminServer, Answer};
-use crate::support::{cairn, run, texts};
 
 /// Who may call a route (mirrors `cairn_api::http::Access`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -363,17 +362,7 @@ fn assert_same_refusal(first: &Answer, second: &Answer, what: &str) {
 
 /// `cairn events dump` (plain or `--raw`) of a stopped server's data dir.
 fn dump(data_dir: &Path, key: &str, raw: bool) -> String {
-    let mut command = cairn(data_dir);
-    command
-        .args(["events", "dump"])
-        .env("CAIRN_MASTER_KEY", key);
-    if raw {
-        command.arg("--raw");
-    }
-    let output = run(command);
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    stdout
+    crate::support::events_dump(data_dir, key, raw)
 }
 
 /// The files of a directory tree, as text (lossily), with their paths.

@@ -10,17 +10,7 @@ use base64::Engine;
 use crate::support::{self, Server, assert_one_error_line, cairn, run, test_master_key, texts};
 
 fn dump(dir: &Path, key: &str) -> Vec<serde_json::Value> {
-    let mut command = cairn(dir);
-    command
-        .args(["events", "dump"])
-        .env("CAIRN_MASTER_KEY", key);
-    let output = run(command);
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("json line"))
-        .collect()
+    support::events(dir, key)
 }
 
 #[test]

@@ -301,3 +301,62 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `cairn events dump` (plain or `--raw`) of a stopped server's data dir,
+/// as text; the command must succeed.
+pub fn events_dump(data_dir: &Path, key: &str, raw: bool) -> String {
+    let mut command = cairn(data_dir);
+    command
+        .args(["events", "dump"])
+        .env("CAIRN_MASTER_KEY", key);
+    if raw {
+        command.arg("--raw");
+    }
+    let output = run(command);
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    stdout
+}
+
+/// The events of a stopped server's data dir, one JSON value each.
+pub fn events(data_dir: &Path, key: &str) -> Vec<serde_json::Value> {
+    events_dump(data_dir, key, false)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("json line"))
+        .collect()
+}
+
+/// Runs `tests/py/<script>` with `request` as JSON on stdin and returns its
+/// JSON answer; the script must succeed.
+pub fn run_python_peer(script: &str, request: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    let path = py_dir().join(script);
+    let mut child = Command::new(python())
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", python().display()));
+    // The peers read all of stdin before writing anything, so writing first
+    // cannot deadlock; dropping the handle closes their stdin.
+    let mut stdin = child.stdin.take().expect("child stdin");
+    stdin
+        .write_all(request.to_string().as_bytes())
+        .expect("write the request");
+    drop(stdin);
+    let output = child.wait_with_output().expect("wait for the python peer");
+    assert!(
+        output.status.success(),
+        "{script} failed ({}):\nstderr:\n{}\nstdout:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout),
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "{script} printed invalid JSON ({error}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}

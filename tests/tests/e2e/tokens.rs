@@ -4,9 +4,6 @@
 //! tampered, expired or dead token is answered 401 with one problem type and
 //! never a 500.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
 
 use crate::api_client::{ADMIN_PASSWORD, ADMIN_USER, AdminServer, Answer};
@@ -28,34 +25,7 @@ fn start(dir: &std::path::Path) -> AdminServer {
 
 /// Runs tests/py/jwt_forge.py with `request` on stdin; its JSON answer.
 fn forge(request: &Value) -> Value {
-    let script = support::py_dir().join("jwt_forge.py");
-    let mut child = Command::new(support::python())
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", support::python().display()));
-    // The peer reads all of stdin before writing: writing first is safe.
-    let mut stdin = child.stdin.take().expect("child stdin");
-    stdin
-        .write_all(request.to_string().as_bytes())
-        .expect("write the request");
-    drop(stdin);
-    let output = child.wait_with_output().expect("wait for the python peer");
-    assert!(
-        output.status.success(),
-        "jwt_forge.py failed ({}):\nstderr:\n{}\nstdout:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout),
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "jwt_forge.py printed invalid JSON ({error}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    support::run_python_peer("jwt_forge.py", request)
 }
 
 fn login_answer(server: &AdminServer, username: &str, password: &str, org: Option<&str>) -> Value {
