@@ -121,7 +121,104 @@ pub fn details_json(payload: &EventPayload) -> Value {
             "user_id": bootstrap.user_id.to_string(),
             "org_id": bootstrap.org_id.to_string(),
         }),
+        sharing @ (EventPayload::GroupCreated(_)
+        | EventPayload::GroupDeleted(_)
+        | EventPayload::GroupMemberAdded(_)
+        | EventPayload::GroupMemberRemoved(_)
+        | EventPayload::GroupMemberRoleChanged(_)
+        | EventPayload::NamespaceCreated(_)
+        | EventPayload::NamespaceUpdated(_)
+        | EventPayload::NamespaceDeleted(_)
+        | EventPayload::FlowCreated(_)
+        | EventPayload::FlowUpdated(_)
+        | EventPayload::FlowDeleted(_)
+        | EventPayload::GrantCreated(_)
+        | EventPayload::GrantRevoked(_)
+        | EventPayload::AccessDenied(_)) => sharing_details_json(sharing),
     }
+}
+
+/// The details of the sharing events (groups, catalog, grants, denials).
+fn sharing_details_json(payload: &EventPayload) -> Value {
+    match payload {
+        EventPayload::GroupCreated(created) => json!({
+            "group_id": created.group_id.to_string(),
+            "org_id": created.org_id.to_string(),
+            "name": created.name,
+            "owner_id": created.owner_id.to_string(),
+        }),
+        EventPayload::GroupDeleted(deleted) => json!({"group_id": deleted.group_id.to_string()}),
+        EventPayload::GroupMemberAdded(added) => json!({
+            "group_id": added.group_id.to_string(),
+            "user_id": added.user_id.to_string(),
+            "role": added.role.as_str(),
+        }),
+        EventPayload::GroupMemberRemoved(removed) => json!({
+            "group_id": removed.group_id.to_string(),
+            "user_id": removed.user_id.to_string(),
+        }),
+        EventPayload::GroupMemberRoleChanged(changed) => json!({
+            "group_id": changed.group_id.to_string(),
+            "user_id": changed.user_id.to_string(),
+            "previous": changed.previous.as_str(),
+            "role": changed.role.as_str(),
+        }),
+        EventPayload::NamespaceCreated(created) => json!({
+            "namespace_id": created.namespace_id.to_string(),
+            "org_id": created.org_id.to_string(),
+            "parent_id": created.parent_id.map(|id| id.to_string()),
+            "name": created.name,
+            "owner_id": created.owner_id.map(|id| id.to_string()),
+            "system": created.system,
+        }),
+        EventPayload::NamespaceUpdated(updated) => json!({
+            "namespace_id": updated.namespace_id.to_string(),
+            "name": updated.name,
+        }),
+        EventPayload::NamespaceDeleted(deleted) => {
+            json!({"namespace_id": deleted.namespace_id.to_string()})
+        }
+        EventPayload::FlowCreated(created) => json!({
+            "flow_id": created.flow_id.to_string(),
+            "org_id": created.org_id.to_string(),
+            "namespace_id": created.namespace_id.to_string(),
+            "name": created.name,
+            "owner_id": created.owner_id.to_string(),
+            "definition": definition_json(&created.definition),
+        }),
+        EventPayload::FlowUpdated(updated) => json!({
+            "flow_id": updated.flow_id.to_string(),
+            "namespace_id": updated.namespace_id.to_string(),
+            "name": updated.name,
+            "definition": definition_json(&updated.definition),
+        }),
+        EventPayload::FlowDeleted(deleted) => json!({"flow_id": deleted.flow_id.to_string()}),
+        EventPayload::GrantCreated(grant) => json!({
+            "grant_id": grant.grant_id.to_string(),
+            "org_id": grant.org_id.to_string(),
+            "resource_type": grant.resource_kind.as_str(),
+            "resource_id": grant.resource_id.to_string(),
+            "grantee_type": grant.grantee_kind.as_str(),
+            "grantee_id": grant.grantee_id.to_string(),
+            "level": grant.level.as_str(),
+            "granted_by": grant.granted_by.to_string(),
+        }),
+        EventPayload::GrantRevoked(revoked) => json!({"grant_id": revoked.grant_id.to_string()}),
+        EventPayload::AccessDenied(denied) => json!({
+            "method": denied.method,
+            "path": denied.path,
+            "status": denied.status,
+            "action": denied.action.map(|action| action.as_str()),
+            "reason": denied.reason,
+        }),
+        // Only the variants above are passed in.
+        _ => Value::Null,
+    }
+}
+
+/// A flow definition as JSON (it was validated JSON when stored).
+fn definition_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
 /// Renders a record as one JSON object.

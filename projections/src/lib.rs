@@ -8,8 +8,10 @@
 //! `apply` reads only the record (never the wall clock), so a replay gives
 //! the same views.
 
+pub mod access;
 pub mod identity;
 pub mod personal_source;
+pub mod sharing;
 pub mod system_status;
 
 use cairn_core::log::codec;
@@ -17,6 +19,7 @@ use cairn_schemas::Record;
 
 pub use identity::{ApiKeys, LoginFailures, Orgs, Sessions, Users};
 pub use personal_source::PersonalSource;
+pub use sharing::{Catalog, Grants, Groups};
 pub use system_status::SystemStatus;
 
 /// Every view, with the seq of the last record applied.
@@ -35,6 +38,12 @@ pub struct Views {
     pub api_keys: ApiKeys,
     /// Failed logins per username (lockout).
     pub login_failures: LoginFailures,
+    /// Groups and their members.
+    pub groups: Groups,
+    /// Namespaces and flows (and later every shareable resource).
+    pub catalog: Catalog,
+    /// Grants on the catalog's resources.
+    pub grants: Grants,
 }
 
 /// A record that cannot be applied.
@@ -98,6 +107,9 @@ impl Views {
             self.sessions.apply(payload, at);
             self.api_keys.apply(payload, at);
             self.login_failures.apply(payload, at);
+            self.groups.apply(payload, at);
+            self.catalog.apply(payload, at);
+            self.grants.apply(payload, at);
         }
         self.system.apply(record);
         self.applied_seq = seq;

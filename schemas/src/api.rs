@@ -203,3 +203,200 @@ pub struct Page<T> {
     /// The cursor of the next page, or null at the end.
     pub next: Option<String>,
 }
+
+/// `POST /api/v1/groups`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroupRequest {
+    /// The group's name, unique in the org.
+    pub name: String,
+}
+
+/// A group member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GroupMemberBody {
+    /// The group.
+    pub group_id: Uuid,
+    /// The member.
+    pub user_id: Uuid,
+    /// `owner`, `manager` or `member`.
+    pub role: String,
+}
+
+/// A group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GroupBody {
+    /// Its id.
+    pub id: Uuid,
+    /// Its org.
+    pub org_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// Its members.
+    pub members: Vec<GroupMemberBody>,
+}
+
+/// `POST /api/v1/groups/{id}/members`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddGroupMemberRequest {
+    /// The user to add (a member of the group's org).
+    pub user_id: Uuid,
+    /// `owner`, `manager` or `member`.
+    pub role: String,
+}
+
+/// `PATCH /api/v1/groups/{id}/members/{user_id}`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGroupMemberRequest {
+    /// The new role: `owner`, `manager` or `member`.
+    pub role: String,
+}
+
+/// `POST /api/v1/namespaces`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNamespaceRequest {
+    /// Its name, unique among its siblings.
+    pub name: String,
+    /// The namespace to create it in (a root when absent).
+    #[serde(default)]
+    pub parent_id: Option<Uuid>,
+}
+
+/// `PATCH /api/v1/namespaces/{id}`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNamespaceRequest {
+    /// Its new name.
+    pub name: String,
+}
+
+/// A namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NamespaceBody {
+    /// Its id.
+    pub id: Uuid,
+    /// Its org.
+    pub org_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its parent, if not a root.
+    pub parent_id: Option<Uuid>,
+    /// Its owner (none for a system namespace).
+    pub owner_id: Option<Uuid>,
+    /// A public system namespace (`General`, `default`).
+    pub system: bool,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// `POST /api/v1/flows`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFlowRequest {
+    /// Its name, unique in its namespace.
+    pub name: String,
+    /// The namespace to create it in.
+    pub namespace_id: Uuid,
+    /// `{"steps":[…]}` (DESIGN.md section 6).
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+}
+
+/// `PUT /api/v1/flows/{id}`: the whole new state.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFlowRequest {
+    /// Its name.
+    pub name: String,
+    /// Its namespace (moving it needs edit on both).
+    pub namespace_id: Uuid,
+    /// Its definition.
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+}
+
+/// A flow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FlowBody {
+    /// Its id.
+    pub id: Uuid,
+    /// Its org.
+    pub org_id: Uuid,
+    /// Its namespace.
+    pub namespace_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its owner.
+    pub owner_id: Option<Uuid>,
+    /// Its definition.
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// `POST /api/v1/grants`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGrantRequest {
+    /// `namespace`, `flow`, `secret`, `connection` or `schedule`.
+    pub resource_type: String,
+    /// The resource.
+    pub resource_id: Uuid,
+    /// `user` or `group`.
+    pub grantee_type: String,
+    /// The user or group.
+    pub grantee_id: Uuid,
+    /// `use` or `manage`.
+    pub level: String,
+}
+
+/// A grant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GrantBody {
+    /// Its id.
+    pub id: Uuid,
+    /// Its org.
+    pub org_id: Uuid,
+    /// The kind of resource.
+    pub resource_type: String,
+    /// The resource.
+    pub resource_id: Uuid,
+    /// `user` or `group`.
+    pub grantee_type: String,
+    /// The user or group.
+    pub grantee_id: Uuid,
+    /// `use` or `manage`.
+    pub level: String,
+    /// Who granted it.
+    pub granted_by: Uuid,
+    /// When (RFC 3339).
+    pub created_at: String,
+}
+
+/// `GET /api/v1/access/explain`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExplainBody {
+    /// Whether the action would be allowed now.
+    pub allowed: bool,
+    /// Why, naming the path: owner; grant G via group X at level L on
+    /// namespace N; org role; superuser; or why denied.
+    pub reason: String,
+    /// The path as data: `owner`, `superuser`, `org_admin`, `org_role`,
+    /// `namespace_owner`, `grant`, `public_namespace`, or null when the
+    /// resource is not reachable at all.
+    pub path: Option<String>,
+    /// The grant on the path, when it is one.
+    pub grant_id: Option<Uuid>,
+    /// The group the grant was made to, when it was.
+    pub via_group: Option<Uuid>,
+}

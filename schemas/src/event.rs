@@ -107,6 +107,10 @@ named_enum! {
         SystemBootstrapAdmin => "system.bootstrap_admin",
         /// Configuration changed.
         ConfigChanged => "config.changed",
+        /// A namespace was renamed.
+        NamespaceUpdated => "namespace.updated",
+        /// An empty namespace was deleted.
+        NamespaceDeleted => "namespace.deleted",
     }
 }
 
@@ -249,8 +253,9 @@ mod tests {
             Some(46)
         );
         assert_eq!(names.iter().position(|n| *n == "http.request"), Some(42));
-        assert_eq!(names.last(), Some(&"config.changed"));
-        assert_eq!(names.len(), 50);
+        assert_eq!(names.iter().position(|n| *n == "config.changed"), Some(49));
+        assert_eq!(names.last(), Some(&"namespace.deleted"));
+        assert_eq!(names.len(), 52);
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub mod identity;
 pub mod password;
 pub mod payload;
 pub mod record;
+pub mod sharing;
 
 pub use event::{Action, ActorKind, ActorRef, Outcome, ResourceKind, ResourceRef, RetentionClass};
 pub use identity::{
@@ -69,3 +70,8 @@ pub use identity::{
 pub use password::Password;
 pub use payload::{CheckpointSigned, EventPayload, HttpRequest, SystemStarted};
 pub use record::{Header, PersonalData, RECORD_FORMAT, Record, Sealed};
+pub use sharing::{
+    AccessAction, AccessDenied, FlowCreated, FlowDeleted, FlowUpdated, GrantCreated, GrantLevel,
+    GrantRevoked, GranteeKind, GroupCreated, GroupDeleted, GroupMemberAdded, GroupMemberRemoved,
+    GroupMemberRoleChanged, GroupRole, NamespaceCreated, NamespaceDeleted, NamespaceUpdated,
+};

@@ -8,6 +8,11 @@ use crate::identity::{
     ApiKeyCreated, ApiKeyRevoked, BootstrapAdmin, LoginFailed, LoginSucceeded, Logout, OrgCreated,
     OrgMemberAdded, OrgMemberRemoved, UserCreated, UserPasswordChanged, UserRef, UserRoleChanged,
 };
+use crate::sharing::{
+    AccessDenied, FlowCreated, FlowDeleted, FlowUpdated, GrantCreated, GrantRevoked, GroupCreated,
+    GroupDeleted, GroupMemberAdded, GroupMemberRemoved, GroupMemberRoleChanged, NamespaceCreated,
+    NamespaceDeleted, NamespaceUpdated,
+};
 
 /// The details of an event. Variants are only appended; a released variant
 /// never changes shape.
@@ -49,6 +54,34 @@ pub enum EventPayload {
     OrgMemberRemoved(OrgMemberRemoved),
     /// `system.bootstrap_admin`.
     BootstrapAdmin(BootstrapAdmin),
+    /// `group.created`.
+    GroupCreated(GroupCreated),
+    /// `group.deleted`.
+    GroupDeleted(GroupDeleted),
+    /// `group.member_added`.
+    GroupMemberAdded(GroupMemberAdded),
+    /// `group.member_removed`.
+    GroupMemberRemoved(GroupMemberRemoved),
+    /// `group.member_role_changed`.
+    GroupMemberRoleChanged(GroupMemberRoleChanged),
+    /// `namespace.created`.
+    NamespaceCreated(NamespaceCreated),
+    /// `namespace.updated`.
+    NamespaceUpdated(NamespaceUpdated),
+    /// `namespace.deleted`.
+    NamespaceDeleted(NamespaceDeleted),
+    /// `flow.created`.
+    FlowCreated(FlowCreated),
+    /// `flow.updated`.
+    FlowUpdated(FlowUpdated),
+    /// `flow.deleted`.
+    FlowDeleted(FlowDeleted),
+    /// `grant.created`.
+    GrantCreated(GrantCreated),
+    /// `grant.revoked`.
+    GrantRevoked(GrantRevoked),
+    /// `authz.denied` with the reason.
+    AccessDenied(AccessDenied),
 }
 
 /// The server opened the log and started serving.

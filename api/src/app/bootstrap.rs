@@ -12,6 +12,7 @@ use cairn_schemas::{
 use uuid::Uuid;
 
 use super::login::with_request;
+use super::namespaces::system_namespaces;
 use super::orgs::org_created;
 use super::{App, CommandError, Origin};
 
@@ -132,6 +133,7 @@ pub async fn create_superuser(
                 },
             ),
         ];
+        events.extend(system_namespaces(org_id, origin));
         if bootstrap {
             events.push(event(
                 Action::SystemBootstrapAdmin,

@@ -4,6 +4,23 @@
 
 use cairn_core::log::{AppendError, DurabilityError, PersonalError};
 use cairn_projections::ApplyError;
+use cairn_schemas::{AccessAction, ResourceRef};
+
+/// An authorization refusal, for the audit trail: what was attempted on
+/// what, and why `authorize` said no.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    /// What was attempted (none for a refusal that is not about a
+    /// resource, like creating a group without the admin role).
+    pub action: Option<AccessAction>,
+    /// The resource.
+    pub resource: ResourceRef,
+    /// Whether the caller may know the resource exists: when not, the
+    /// answer is exactly that of a missing resource (404).
+    pub visible: bool,
+    /// The explanation, naming the path.
+    pub reason: String,
+}
 
 /// Why a command did not happen. For every variant, nothing was changed
 /// except the refusal event the command may have recorded.
@@ -33,6 +50,10 @@ pub enum CommandError {
     /// Not there, or not visible to the caller (the same answer).
     #[error("not found")]
     NotFound,
+    /// Refused by authorization: 404 when the resource is not visible
+    /// (exactly like a missing one), 403 otherwise.
+    #[error("{}", .0.reason)]
+    Denied(Box<Denial>),
     /// Conflicts with the current state.
     #[error("{0}")]
     Conflict(String),

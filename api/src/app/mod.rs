@@ -7,10 +7,16 @@
 //! head. Handlers in `http` call the command functions of the submodules
 //! and never touch the log or the views directly.
 
+pub mod access;
 pub mod api_keys;
 pub mod bootstrap;
 pub mod error;
+pub mod flows;
+pub mod grants;
+pub mod groups;
+pub mod listing;
 pub mod login;
+pub mod namespaces;
 pub mod orgs;
 pub mod origin;
 pub mod passwords;
@@ -155,6 +161,24 @@ impl App {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         }
+    }
+
+    /// The views as of `seq`, folded afresh from the log (blocking: run it
+    /// off the async runtime). A seq beyond the head is refused.
+    pub fn views_at(&self, seq: u64) -> Result<Views, CommandError> {
+        let head = self.log.head().seq;
+        if seq == 0 || seq > head {
+            return Err(CommandError::invalid(
+                "at_seq",
+                format!("must be from 1 to the head of the log ({head})"),
+            ));
+        }
+        let mut views = Views::new();
+        for record in self.log.reader().records(1, seq) {
+            let record = record.map_err(|error| CommandError::Internal(error.to_string()))?;
+            views.apply(&record, self.log.reader())?;
+        }
+        Ok(views)
     }
 
     fn views_mut(&self) -> RwLockWriteGuard<'_, Views> {

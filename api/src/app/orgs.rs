@@ -8,6 +8,8 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
+use super::listing::check_name;
+use super::namespaces::system_namespaces;
 use super::principal::Principal;
 use super::users::parse_role;
 use super::{App, CommandError, Origin};
@@ -50,17 +52,7 @@ fn require_org_admin(app: &App, principal: &Principal, org: Uuid) -> Result<(), 
 
 /// Checks an org name: 1 to 100 printable characters, trimmed.
 pub fn check_org_name(name: &str) -> Result<String, CommandError> {
-    let name = name.trim();
-    if name.is_empty()
-        || name.chars().count() > MAX_ORG_NAME_CHARS
-        || name.chars().any(char::is_control)
-    {
-        return Err(CommandError::invalid(
-            "name",
-            format!("must be 1 to {MAX_ORG_NAME_CHARS} printable characters"),
-        ));
-    }
-    Ok(name.to_string())
+    check_name("name", name, MAX_ORG_NAME_CHARS)
 }
 
 /// The event that creates an org (shared with bootstrap).
@@ -84,13 +76,15 @@ pub async fn create_org(
                 "an organization with that name exists".into(),
             ));
         }
-        Ok(vec![org_event(
+        let mut events = vec![org_event(
             principal,
             Action::OrgCreated,
             org_id,
             origin,
             org_created(name.clone(), org_id),
-        )])
+        )];
+        events.extend(system_namespaces(org_id, origin));
+        Ok::<_, CommandError>(events)
     })
     .await?;
     Ok(OrgBody {

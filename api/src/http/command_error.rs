@@ -14,6 +14,14 @@ impl From<CommandError> for ApiError {
             CommandError::InvalidCredentials => ApiError::invalid_credentials(),
             CommandError::Forbidden(message) => ApiError::forbidden(message),
             CommandError::NotFound => ApiError::not_found(),
+            CommandError::Denied(denial) => {
+                let answer = if denial.visible {
+                    ApiError::forbidden(denial.reason.clone())
+                } else {
+                    ApiError::not_found()
+                };
+                answer.with_denial(*denial)
+            }
             CommandError::Conflict(message) => ApiError::conflict(message),
             CommandError::Locked { retry_after_secs } => ApiError::too_many_requests(
                 retry_after_secs,

@@ -11,8 +11,12 @@ pub mod caller;
 pub mod client_ip;
 mod command_error;
 pub mod cors;
+mod flows;
+mod grants;
+mod groups;
 mod health;
 pub mod json_body;
+mod namespaces;
 pub mod openapi;
 mod orgs;
 mod params;
@@ -27,7 +31,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 
 use crate::app::App;
 
@@ -41,8 +45,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub enum Access {
     /// Anyone (health, login).
     Public,
-    /// An authenticated caller; the handler checks roles and visibility.
+    /// An authenticated caller; the command checks the caller's role (and
+    /// answers only about the caller, their org, or what a superuser may
+    /// see).
     Authenticated,
+    /// An authenticated caller, and the command asks `authorize` (or the
+    /// group rules) about the resource the request names: 404 when the
+    /// caller may not see it, 403 when they may see it but not do this.
+    Authorized,
 }
 
 /// Every route, with its access. The router below must match it.
@@ -73,6 +83,35 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/orgs/{id}/members/{user_id}",
         Access::Authenticated,
     ),
+    ("POST", "/api/v1/groups", Access::Authenticated),
+    ("GET", "/api/v1/groups", Access::Authenticated),
+    ("GET", "/api/v1/groups/{id}", Access::Authorized),
+    ("DELETE", "/api/v1/groups/{id}", Access::Authorized),
+    ("POST", "/api/v1/groups/{id}/members", Access::Authorized),
+    (
+        "PATCH",
+        "/api/v1/groups/{id}/members/{user_id}",
+        Access::Authorized,
+    ),
+    (
+        "DELETE",
+        "/api/v1/groups/{id}/members/{user_id}",
+        Access::Authorized,
+    ),
+    ("POST", "/api/v1/namespaces", Access::Authorized),
+    ("GET", "/api/v1/namespaces", Access::Authorized),
+    ("GET", "/api/v1/namespaces/{id}", Access::Authorized),
+    ("PATCH", "/api/v1/namespaces/{id}", Access::Authorized),
+    ("DELETE", "/api/v1/namespaces/{id}", Access::Authorized),
+    ("POST", "/api/v1/flows", Access::Authorized),
+    ("GET", "/api/v1/flows", Access::Authorized),
+    ("GET", "/api/v1/flows/{id}", Access::Authorized),
+    ("PUT", "/api/v1/flows/{id}", Access::Authorized),
+    ("DELETE", "/api/v1/flows/{id}", Access::Authorized),
+    ("POST", "/api/v1/grants", Access::Authorized),
+    ("GET", "/api/v1/grants", Access::Authorized),
+    ("DELETE", "/api/v1/grants/{id}", Access::Authorized),
+    ("GET", "/api/v1/access/explain", Access::Authorized),
 ];
 
 /// How the edge behaves (from the configuration).
@@ -182,6 +221,34 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
             "/api/v1/orgs/{id}/members/{user_id}",
             delete(orgs::remove_member),
         )
+        .route("/api/v1/groups", post(groups::create).get(groups::list))
+        .route(
+            "/api/v1/groups/{id}",
+            get(groups::get).delete(groups::delete),
+        )
+        .route("/api/v1/groups/{id}/members", post(groups::add_member))
+        .route(
+            "/api/v1/groups/{id}/members/{user_id}",
+            patch(groups::update_member).delete(groups::remove_member),
+        )
+        .route(
+            "/api/v1/namespaces",
+            post(namespaces::create).get(namespaces::list),
+        )
+        .route(
+            "/api/v1/namespaces/{id}",
+            get(namespaces::get)
+                .patch(namespaces::update)
+                .delete(namespaces::delete),
+        )
+        .route("/api/v1/flows", post(flows::create).get(flows::list))
+        .route(
+            "/api/v1/flows/{id}",
+            get(flows::get).put(flows::update).delete(flows::delete),
+        )
+        .route("/api/v1/grants", post(grants::create).get(grants::list))
+        .route("/api/v1/grants/{id}", delete(grants::revoke))
+        .route("/api/v1/access/explain", get(grants::explain))
         .route_layer(from_fn_with_state(general_limit, rate_limit::limit));
 
     let mut router = Router::new()

@@ -8,13 +8,16 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::{Modify, OpenApi};
 
 use cairn_schemas::api::{
-    AddMemberRequest, ApiKeyBody, ChangePasswordRequest, CreateApiKeyRequest, CreateOrgRequest,
-    CreateUserRequest, CreatedApiKeyBody, LoginRequest, LoginResponse, MeResponse, MemberBody,
-    OrgBody, UpdateUserRequest, UserBody,
+    AddGroupMemberRequest, AddMemberRequest, ApiKeyBody, ChangePasswordRequest,
+    CreateApiKeyRequest, CreateFlowRequest, CreateGrantRequest, CreateGroupRequest,
+    CreateNamespaceRequest, CreateOrgRequest, CreateUserRequest, CreatedApiKeyBody, ExplainBody,
+    FlowBody, GrantBody, GroupBody, GroupMemberBody, LoginRequest, LoginResponse, MeResponse,
+    MemberBody, NamespaceBody, OrgBody, UpdateFlowRequest, UpdateGroupMemberRequest,
+    UpdateNamespaceRequest, UpdateUserRequest, UserBody,
 };
 
 use super::problem::Problem;
-use super::{auth, health, orgs, users};
+use super::{auth, flows, grants, groups, health, namespaces, orgs, users};
 
 /// The API document.
 #[derive(Debug, OpenApi)]
@@ -25,17 +28,26 @@ use super::{auth, health, orgs, users};
         auth::login, auth::logout, auth::me, auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
         users::create, users::list, users::get, users::update, users::delete, users::change_own_password,
         orgs::create, orgs::list, orgs::add_member, orgs::remove_member,
+        groups::create, groups::list, groups::get, groups::delete, groups::add_member, groups::update_member, groups::remove_member,
+        namespaces::create, namespaces::list, namespaces::get, namespaces::update, namespaces::delete,
+        flows::create, flows::list, flows::get, flows::update, flows::delete,
+        grants::create, grants::list, grants::revoke, grants::explain,
     ),
     components(schemas(
         Problem, LoginRequest, LoginResponse, MeResponse, UserBody, CreateUserRequest, UpdateUserRequest,
         ChangePasswordRequest, CreateApiKeyRequest, ApiKeyBody, CreatedApiKeyBody, CreateOrgRequest, OrgBody,
-        AddMemberRequest, MemberBody,
+        AddMemberRequest, MemberBody, CreateGroupRequest, GroupBody, GroupMemberBody, AddGroupMemberRequest,
+        UpdateGroupMemberRequest, CreateNamespaceRequest, UpdateNamespaceRequest, NamespaceBody, CreateFlowRequest,
+        UpdateFlowRequest, FlowBody, CreateGrantRequest, GrantBody, ExplainBody,
     )),
     modifiers(&Security),
     tags(
         (name = "auth", description = "Login, sessions and API keys"),
         (name = "users", description = "User administration"),
         (name = "orgs", description = "Organizations and members"),
+        (name = "groups", description = "Groups and their members"),
+        (name = "catalog", description = "Namespaces and flows"),
+        (name = "sharing", description = "Grants and access explanations"),
         (name = "system", description = "Health"),
     )
 )]

@@ -91,3 +91,16 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
         Ok(params)
     }
 }
+
+/// The first id of a path.
+pub fn first(ids: &[Uuid]) -> Result<Uuid, ApiError> {
+    ids.first().copied().ok_or_else(ApiError::not_found)
+}
+
+/// The first two ids of a path.
+pub fn two(ids: &[Uuid]) -> Result<(Uuid, Uuid), ApiError> {
+    match ids {
+        [a, b, ..] => Ok((*a, *b)),
+        _ => Err(ApiError::not_found()),
+    }
+}

@@ -25,6 +25,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::app::error::Denial;
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -40,8 +42,10 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     field: Option<String>,
-    retry_after: Option<u64>,
+    /// Seconds (a u32 keeps the error small: clippy's large-error bound).
+    retry_after: Option<u32>,
     challenge: Option<&'static str>,
+    denial: Option<Box<Denial>>,
 }
 
 impl ApiError {
@@ -54,7 +58,15 @@ impl ApiError {
             field: None,
             retry_after: None,
             challenge: None,
+            denial: None,
         }
+    }
+
+    /// Carries the authorization refusal behind this answer to the refusal
+    /// recorder (in the response's extensions; never in the body).
+    pub fn with_denial(mut self, denial: Denial) -> Self {
+        self.denial = Some(Box::new(denial));
+        self
     }
 
     /// 400: the request cannot be understood (malformed JSON, a bad query).
@@ -173,7 +185,7 @@ impl ApiError {
             "too many requests",
             detail.into(),
         );
-        error.retry_after = Some(retry_after_secs.max(1));
+        error.retry_after = Some(u32::try_from(retry_after_secs.max(1)).unwrap_or(u32::MAX));
         error
     }
 
@@ -186,7 +198,7 @@ impl ApiError {
             "service overloaded",
             "the server is busy; retry later".into(),
         );
-        error.retry_after = Some(retry_after_secs.max(1));
+        error.retry_after = Some(u32::try_from(retry_after_secs.max(1)).unwrap_or(u32::MAX));
         error
     }
 
@@ -223,7 +235,7 @@ impl ApiError {
 
     /// The `Retry-After` seconds, for 429 and 503.
     pub fn retry_after(&self) -> Option<u64> {
-        self.retry_after
+        self.retry_after.map(u64::from)
     }
 
     /// The problem document, without a request id.
@@ -302,6 +314,9 @@ impl IntoResponse for ApiError {
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response.extensions_mut().insert(problem);
+        if let Some(denial) = self.denial {
+            response.extensions_mut().insert(*denial);
+        }
         response
     }
 }

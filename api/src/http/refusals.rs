@@ -1,6 +1,9 @@
 //! Every refusal is an event. A request answered with a 4xx appends one
-//! event (and nothing else): `authz.denied` (outcome denied) for 401 and
-//! 403, `http.request` (outcome failure) for the rest, with the method,
+//! event (and nothing else): `authz.denied` (outcome denied) for 401, 403
+//! and any answer `authorize` refused (a 404 for a resource the caller may
+//! not see included: the event names the resource and the reason, the
+//! caller sees only "not found"), `http.request` (outcome failure) for the
+//! rest, with the method,
 //! path and status, the caller when known, and the client's address sealed
 //! as personal data. Commands that record their own refusal (a failed
 //! login) mark their response so it is not recorded twice. Rate-limited
@@ -19,9 +22,12 @@ use axum::http::header::USER_AGENT;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cairn_core::log::NewEvent;
-use cairn_schemas::{Action, ActorKind, ActorRef, EventPayload, HttpRequest, Outcome, ResourceRef};
+use cairn_schemas::{
+    AccessDenied, Action, ActorKind, ActorRef, EventPayload, HttpRequest, Outcome, ResourceRef,
+};
 use uuid::Uuid;
 
+use crate::app::error::Denial;
 use crate::app::origin::anonymous_subject;
 use crate::app::{CommandError, Origin};
 
@@ -90,8 +96,9 @@ pub async fn record_refusals(
         user_agent,
         request_id,
     };
-    let (action, outcome) = match status {
-        401 | 403 => (Action::AuthzDenied, Outcome::Denied),
+    let denial = response.extensions().get::<Denial>().cloned();
+    let (action, outcome) = match (status, &denial) {
+        (_, Some(_)) | (401 | 403, None) => (Action::AuthzDenied, Outcome::Denied),
         _ => (Action::HttpRequest, Outcome::Failure),
     };
     let (actor, subject) = match caller {
@@ -104,14 +111,32 @@ pub async fn record_refusals(
             anonymous_subject(app.now()),
         ),
     };
-    let mut event = NewEvent::new(action, actor, ResourceRef::SYSTEM, outcome)
+    let (resource, payload) = match denial {
+        // An authorization refusal names the resource and the reason, also
+        // when the caller was answered 404.
+        Some(denial) => (
+            denial.resource,
+            EventPayload::AccessDenied(AccessDenied {
+                method,
+                path,
+                status,
+                action: denial.action,
+                reason: denial.reason,
+            }),
+        ),
+        None => (
+            ResourceRef::SYSTEM,
+            EventPayload::HttpRequest(HttpRequest {
+                method,
+                path,
+                status,
+                duration_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            }),
+        ),
+    };
+    let mut event = NewEvent::new(action, actor, resource, outcome)
         .with_personal(subject, origin.personal())
-        .with_payload(EventPayload::HttpRequest(HttpRequest {
-            method,
-            path,
-            status,
-            duration_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        }));
+        .with_payload(payload);
     if let Some((_, _, org)) = caller {
         event = event.in_org(org);
     }

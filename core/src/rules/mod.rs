@@ -7,12 +7,14 @@
 //! - [`password_policy`]: the length window and the refusal of common or
 //!   easily guessed passwords.
 //!
-//! Grant-level rules and reference parsing (`$secret.NAME`, `$env.NAME`) will
-//! join them here.
+//! - [`flow_definition`]: the step schema of a flow definition and the
+//!   references (`$secret.NAME`, `$env.NAME`) its strings may hold.
 
+pub mod flow_definition;
 pub mod password_policy;
 pub mod username;
 
+pub use flow_definition::{FlowDefinitionError, Reference, check_flow_definition, references};
 pub use password_policy::{
     MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordPolicyError, check_password,
 };

@@ -1,0 +1,206 @@
+//! Flows: step definitions (DESIGN.md section 6) in a namespace, private to
+//! their owner until shared; they inherit their namespace's grants.
+
+use cairn_audit::time_format::rfc3339_micros;
+use cairn_core::rules::check_flow_definition;
+use cairn_projections::Views;
+use cairn_projections::sharing::CatalogEntry;
+use cairn_schemas::api::{CreateFlowRequest, FlowBody, UpdateFlowRequest};
+use cairn_schemas::{
+    AccessAction, Action, EventPayload, FlowCreated, FlowDeleted, FlowUpdated, ResourceKind,
+    ResourceRef,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::access::require;
+use super::namespaces::{check_catalog_name, list_kind, may_create_in};
+use super::principal::Principal;
+use super::{App, CommandError, Origin};
+
+fn flow_ref(id: Uuid) -> ResourceRef {
+    ResourceRef {
+        kind: ResourceKind::Flow,
+        id: Some(id),
+    }
+}
+
+/// Checks the definition; the error names the member to blame.
+fn definition_text(definition: &Value) -> Result<String, CommandError> {
+    check_flow_definition(definition).map_err(|error| CommandError::Invalid {
+        field: "definition",
+        message: error.to_string(),
+    })
+}
+
+/// A flow as the API shows it.
+pub fn flow_body(views: &Views, entry: &CatalogEntry) -> FlowBody {
+    let definition = views
+        .catalog
+        .definition(&entry.id)
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(Value::Null);
+    FlowBody {
+        id: entry.id,
+        org_id: entry.org_id,
+        namespace_id: entry.parent_id.unwrap_or_default(),
+        name: entry.name.clone(),
+        owner_id: entry.owner_id,
+        definition,
+        created_at: rfc3339_micros(entry.created_at),
+        updated_at: rfc3339_micros(entry.updated_at),
+    }
+}
+
+fn refuse_taken(
+    views: &Views,
+    org: Uuid,
+    namespace: Uuid,
+    name: &str,
+    this: Uuid,
+) -> Result<(), CommandError> {
+    let taken = views
+        .catalog
+        .by_name(org, Some(namespace), ResourceKind::Flow, name)
+        .is_some_and(|other| other.id != this);
+    if taken {
+        Err(CommandError::Conflict(
+            "a flow with that name exists in that namespace".into(),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// `POST /api/v1/flows`.
+pub async fn create_flow(
+    app: &App,
+    principal: &Principal,
+    request: CreateFlowRequest,
+    origin: &Origin,
+) -> Result<FlowBody, CommandError> {
+    let name = check_catalog_name(&request.name)?;
+    let definition = definition_text(&request.definition)?;
+    let flow_id = Uuid::now_v7();
+    let namespace_id = request.namespace_id;
+    app.execute(|views| {
+        let org_id = may_create_in(
+            views,
+            principal,
+            ResourceKind::Flow,
+            Some(namespace_id),
+            "namespace_id",
+        )?;
+        refuse_taken(views, org_id, namespace_id, &name, flow_id)?;
+        Ok::<_, CommandError>(vec![principal.event(
+            Action::FlowCreated,
+            flow_ref(flow_id),
+            org_id,
+            origin,
+            EventPayload::FlowCreated(FlowCreated {
+                flow_id,
+                org_id,
+                namespace_id,
+                name: name.clone(),
+                owner_id: principal.user_id,
+                definition: definition.clone(),
+            }),
+        )])
+    })
+    .await?;
+    get_flow(app, principal, flow_id)
+}
+
+/// `GET /api/v1/flows`: what the caller may read.
+pub fn list_flows(
+    app: &App,
+    principal: &Principal,
+    after: Option<Uuid>,
+    limit: usize,
+) -> (Vec<FlowBody>, Option<Uuid>) {
+    list_kind(app, principal, ResourceKind::Flow, after, limit, flow_body)
+}
+
+/// `GET /api/v1/flows/{id}`.
+pub fn get_flow(app: &App, principal: &Principal, id: Uuid) -> Result<FlowBody, CommandError> {
+    let views = app.views();
+    let entry = require(
+        &views,
+        principal,
+        AccessAction::Read,
+        ResourceKind::Flow,
+        id,
+    )?;
+    Ok(flow_body(&views, entry))
+}
+
+/// `PUT /api/v1/flows/{id}`: the whole new state. Moving it to another
+/// namespace needs the right to create there too.
+pub async fn update_flow(
+    app: &App,
+    principal: &Principal,
+    id: Uuid,
+    request: UpdateFlowRequest,
+    origin: &Origin,
+) -> Result<FlowBody, CommandError> {
+    let name = check_catalog_name(&request.name)?;
+    let definition = definition_text(&request.definition)?;
+    let namespace_id = request.namespace_id;
+    app.execute(|views| {
+        let entry = require(views, principal, AccessAction::Edit, ResourceKind::Flow, id)?;
+        if entry.parent_id != Some(namespace_id) {
+            let org = may_create_in(
+                views,
+                principal,
+                ResourceKind::Flow,
+                Some(namespace_id),
+                "namespace_id",
+            )?;
+            if org != entry.org_id {
+                return Err(CommandError::invalid("namespace_id", "no such namespace"));
+            }
+        }
+        refuse_taken(views, entry.org_id, namespace_id, &name, id)?;
+        Ok::<_, CommandError>(vec![principal.event(
+            Action::FlowUpdated,
+            flow_ref(id),
+            entry.org_id,
+            origin,
+            EventPayload::FlowUpdated(FlowUpdated {
+                flow_id: id,
+                namespace_id,
+                name: name.clone(),
+                definition: definition.clone(),
+            }),
+        )])
+    })
+    .await?;
+    get_flow(app, principal, id)
+}
+
+/// `DELETE /api/v1/flows/{id}`: its grants end with it.
+pub async fn delete_flow(
+    app: &App,
+    principal: &Principal,
+    id: Uuid,
+    origin: &Origin,
+) -> Result<(), CommandError> {
+    app.execute(|views| {
+        let entry = require(
+            views,
+            principal,
+            AccessAction::Delete,
+            ResourceKind::Flow,
+            id,
+        )?;
+        Ok::<_, CommandError>(vec![principal.event(
+            Action::FlowDeleted,
+            flow_ref(id),
+            entry.org_id,
+            origin,
+            EventPayload::FlowDeleted(FlowDeleted { flow_id: id }),
+        )])
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! What every list and every enum-valued field share: cursor pagination by
+//! id (UUIDv7, so creation order) and parsing a closed set of names.
+
+use uuid::Uuid;
+
+use super::CommandError;
+
+/// One page of `items` (sorted by id) after the cursor, and the cursor of
+/// the next page when there is one.
+pub fn paginate<T>(
+    items: impl IntoIterator<Item = (Uuid, T)>,
+    after: Option<Uuid>,
+    limit: usize,
+) -> (Vec<T>, Option<Uuid>) {
+    let mut page: Vec<(Uuid, T)> = items
+        .into_iter()
+        .filter(|(id, _)| after.is_none_or(|after| *id > after))
+        .take(limit.saturating_add(1))
+        .collect();
+    let next = if page.len() > limit {
+        page.truncate(limit);
+        page.last().map(|(id, _)| *id)
+    } else {
+        None
+    };
+    (page.into_iter().map(|(_, item)| item).collect(), next)
+}
+
+/// Parses one of a closed set of names for `field`; the error lists them.
+pub fn parse_named<T: Copy>(
+    field: &'static str,
+    text: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<T, CommandError> {
+    all.iter()
+        .copied()
+        .find(|value| name(*value) == text)
+        .ok_or_else(|| {
+            let known: Vec<&str> = all.iter().map(|value| name(*value)).collect();
+            CommandError::invalid(field, format!("must be one of {}", known.join(", ")))
+        })
+}
+
+/// Checks a display name: 1 to `max` printable characters, trimmed.
+pub fn check_name(field: &'static str, name: &str, max: usize) -> Result<String, CommandError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > max || name.chars().any(char::is_control) {
+        return Err(CommandError::invalid(
+            field,
+            format!("must be 1 to {max} printable characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_the_cursor() {
+        let ids: Vec<Uuid> = (1..=5u128).map(Uuid::from_u128).collect();
+        let (first, next) = paginate(ids.iter().map(|id| (*id, *id)), None, 2);
+        assert_eq!(first, ids[..2]);
+        assert_eq!(next, Some(ids[1]));
+        let (last, next) = paginate(ids.iter().map(|id| (*id, *id)), Some(ids[3]), 2);
+        assert_eq!(last, ids[4..]);
+        assert_eq!(next, None);
+    }
+}

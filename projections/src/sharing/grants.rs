@@ -1,0 +1,160 @@
+//! Grants: who was given which level of access to which resource. A grant
+//! ends when it is revoked, or with its resource or its grantee.
+
+use std::collections::{BTreeSet, HashMap};
+
+use cairn_schemas::{EventPayload, GrantLevel, GranteeKind, ResourceKind};
+use uuid::Uuid;
+
+/// One grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// Its id.
+    pub id: Uuid,
+    /// The org of the resource.
+    pub org_id: Uuid,
+    /// The kind of resource.
+    pub resource_kind: ResourceKind,
+    /// The resource.
+    pub resource_id: Uuid,
+    /// A user or a group.
+    pub grantee_kind: GranteeKind,
+    /// The user or group.
+    pub grantee_id: Uuid,
+    /// How much it allows.
+    pub level: GrantLevel,
+    /// Who granted it.
+    pub granted_by: Uuid,
+    /// When (micros).
+    pub created_at: i64,
+}
+
+/// The answer to "who has been granted what on resource X?".
+#[derive(Clone, Debug, Default)]
+pub struct Grants {
+    grants: HashMap<Uuid, GrantRecord>,
+    on_resource: HashMap<Uuid, Vec<Uuid>>,
+    to_grantee: HashMap<Uuid, Vec<Uuid>>,
+    /// org -> grants, in id (creation) order.
+    by_org: HashMap<Uuid, BTreeSet<Uuid>>,
+}
+
+impl Grants {
+    /// The grant with this id.
+    pub fn get(&self, id: &Uuid) -> Option<&GrantRecord> {
+        self.grants.get(id)
+    }
+
+    /// The grants on a resource (not those it inherits).
+    pub fn on_resource(&self, resource: &Uuid) -> impl Iterator<Item = &GrantRecord> {
+        self.on_resource
+            .get(resource)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.grants.get(id))
+    }
+
+    /// The grants to a user or group.
+    pub fn to_grantee(&self, grantee: &Uuid) -> impl Iterator<Item = &GrantRecord> {
+        self.to_grantee
+            .get(grantee)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.grants.get(id))
+    }
+
+    /// The org's grants, in creation order.
+    pub fn in_org(&self, org: &Uuid) -> impl Iterator<Item = &GrantRecord> {
+        self.by_org
+            .get(org)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.grants.get(id))
+    }
+
+    /// The same grant, if it exists already.
+    pub fn find(
+        &self,
+        resource: &Uuid,
+        grantee_kind: GranteeKind,
+        grantee: &Uuid,
+        level: GrantLevel,
+    ) -> Option<&GrantRecord> {
+        self.on_resource(resource).find(|grant| {
+            grant.grantee_kind == grantee_kind
+                && grant.grantee_id == *grantee
+                && grant.level == level
+        })
+    }
+
+    /// Folds one event.
+    pub fn apply(&mut self, payload: &EventPayload, at: i64) {
+        match payload {
+            EventPayload::GrantCreated(created) => {
+                let grant = GrantRecord {
+                    id: created.grant_id,
+                    org_id: created.org_id,
+                    resource_kind: created.resource_kind,
+                    resource_id: created.resource_id,
+                    grantee_kind: created.grantee_kind,
+                    grantee_id: created.grantee_id,
+                    level: created.level,
+                    granted_by: created.granted_by,
+                    created_at: at,
+                };
+                self.on_resource
+                    .entry(grant.resource_id)
+                    .or_default()
+                    .push(grant.id);
+                self.to_grantee
+                    .entry(grant.grantee_id)
+                    .or_default()
+                    .push(grant.id);
+                self.by_org
+                    .entry(grant.org_id)
+                    .or_default()
+                    .insert(grant.id);
+                self.grants.insert(grant.id, grant);
+            }
+            EventPayload::GrantRevoked(revoked) => self.remove(revoked.grant_id),
+            // A grant ends with its resource and with its grantee.
+            EventPayload::NamespaceDeleted(deleted) => self.remove_on(deleted.namespace_id),
+            EventPayload::FlowDeleted(deleted) => self.remove_on(deleted.flow_id),
+            EventPayload::GroupDeleted(deleted) => self.remove_to(deleted.group_id),
+            EventPayload::UserDeleted(user) => self.remove_to(user.user_id),
+            _ => {}
+        }
+    }
+
+    fn remove_on(&mut self, resource: Uuid) {
+        for id in self.on_resource.get(&resource).cloned().unwrap_or_default() {
+            self.remove(id);
+        }
+    }
+
+    fn remove_to(&mut self, grantee: Uuid) {
+        for id in self.to_grantee.get(&grantee).cloned().unwrap_or_default() {
+            self.remove(id);
+        }
+    }
+
+    fn remove(&mut self, id: Uuid) {
+        let Some(grant) = self.grants.remove(&id) else {
+            return;
+        };
+        for (index, key) in [
+            (&mut self.on_resource, grant.resource_id),
+            (&mut self.to_grantee, grant.grantee_id),
+        ] {
+            if let Some(ids) = index.get_mut(&key) {
+                ids.retain(|other| *other != id);
+                if ids.is_empty() {
+                    index.remove(&key);
+                }
+            }
+        }
+        if let Some(ids) = self.by_org.get_mut(&grant.org_id) {
+            ids.remove(&id);
+        }
+    }
+}
