@@ -72,6 +72,17 @@ pub fn can_read(views: &Views, principal: &Principal, entry: &CatalogEntry) -> b
     .allowed
 }
 
+/// The refusal for something the caller may not see, or that does not
+/// exist (the same answer, 404), naming it for the audit trail.
+pub fn not_visible(resource: ResourceRef) -> CommandError {
+    CommandError::Denied(Box::new(Denial {
+        action: None,
+        resource,
+        visible: false,
+        reason: "denied: not visible".into(),
+    }))
+}
+
 /// A refusal that is about a role, not a resource (creating a group
 /// without the admin role).
 pub fn role_denied(resource: ResourceRef, reason: impl Into<String>) -> CommandError {
@@ -167,12 +178,17 @@ pub fn explain(
         let member = views.orgs.role_of(&user, &principal.org_id).is_some();
         let known = views.users.get(&user).is_some();
         if !(principal.is_superuser && known || principal.is_admin_of(principal.org_id) && member) {
+            let about = ResourceRef {
+                kind: ResourceKind::User,
+                id: Some(user),
+            };
             return Err(if member {
-                CommandError::Forbidden(
-                    "explaining another user's access requires the admin role".into(),
+                role_denied(
+                    about,
+                    "explaining another user's access requires the admin role",
                 )
             } else {
-                CommandError::NotFound
+                not_visible(about)
             });
         }
     }

@@ -15,7 +15,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::access::{denied, role_denied, who};
+use super::access::{denied, not_visible, role_denied, who};
 use super::listing::{paginate, parse_named};
 use super::principal::Principal;
 use super::{App, CommandError, Origin};
@@ -209,9 +209,14 @@ pub async fn revoke_grant(
     origin: &Origin,
 ) -> Result<(), CommandError> {
     app.execute(|views| {
-        let grant = views.grants.get(&id).ok_or(CommandError::NotFound)?;
+        // A grant the caller may not see is answered like a missing one,
+        // and the refusal's event names it either way.
+        let grant = views
+            .grants
+            .get(&id)
+            .ok_or_else(|| not_visible(grant_ref(id)))?;
         match grant_rights(views, principal, grant) {
-            None => return Err(CommandError::NotFound),
+            None => return Err(not_visible(grant_ref(id))),
             Some(false) => {
                 return Err(role_denied(
                     grant_ref(id),

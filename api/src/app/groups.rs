@@ -14,6 +14,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
+use super::access::{not_visible, role_denied};
 use super::listing::{check_name, paginate, parse_named};
 use super::principal::Principal;
 use super::{App, CommandError, Origin};
@@ -53,19 +54,35 @@ fn authority(views: &Views, principal: &Principal, group: &GroupRecord) -> Optio
         })
 }
 
-/// The group and the caller's authority over it; 404 when not visible.
+fn group_ref(id: Option<Uuid>) -> ResourceRef {
+    ResourceRef {
+        kind: ResourceKind::Group,
+        id,
+    }
+}
+
+/// The group and the caller's authority over it; 404 when not visible,
+/// exactly as when missing, with the group named in the refusal's event.
 fn visible_group<'v>(
     views: &'v Views,
     principal: &Principal,
     id: Uuid,
 ) -> Result<(&'v GroupRecord, Authority), CommandError> {
-    let group = views.groups.get(&id).ok_or(CommandError::NotFound)?;
-    let authority = authority(views, principal, group).ok_or(CommandError::NotFound)?;
+    let group = views
+        .groups
+        .get(&id)
+        .ok_or_else(|| not_visible(group_ref(Some(id))))?;
+    let authority =
+        authority(views, principal, group).ok_or_else(|| not_visible(group_ref(Some(id))))?;
     Ok((group, authority))
 }
 
 /// Membership changes need a manager; owners are changed only by owners.
-fn require_manage_members(authority: Authority, touches_owner: bool) -> Result<(), CommandError> {
+fn require_manage_members(
+    group: &GroupRecord,
+    authority: Authority,
+    touches_owner: bool,
+) -> Result<(), CommandError> {
     let needed = if touches_owner {
         Authority::Owner
     } else {
@@ -74,12 +91,14 @@ fn require_manage_members(authority: Authority, touches_owner: bool) -> Result<(
     if authority >= needed {
         Ok(())
     } else if touches_owner {
-        Err(CommandError::Forbidden(
-            "only the group's owners and admins change its owners".into(),
+        Err(role_denied(
+            group_ref(Some(group.id)),
+            "only the group's owners and admins change its owners",
         ))
     } else {
-        Err(CommandError::Forbidden(
-            "only the group's owners and managers and admins change its members".into(),
+        Err(role_denied(
+            group_ref(Some(group.id)),
+            "only the group's owners and managers and admins change its members",
         ))
     }
 }
@@ -97,10 +116,7 @@ fn group_event(
 ) -> NewEvent {
     principal.event(
         action,
-        ResourceRef {
-            kind: ResourceKind::Group,
-            id: Some(group.id),
-        },
+        group_ref(Some(group.id)),
         group.org_id,
         origin,
         payload,
@@ -133,7 +149,9 @@ pub async fn create_group(
     request: CreateGroupRequest,
     origin: &Origin,
 ) -> Result<GroupBody, CommandError> {
-    principal.require_admin()?;
+    principal
+        .require_admin()
+        .map_err(|_| role_denied(group_ref(None), "creating a group requires the admin role"))?;
     let name = check_name("name", &request.name, MAX_GROUP_NAME_CHARS)?;
     let group_id = Uuid::now_v7();
     let org_id = principal.org_id;
@@ -145,10 +163,7 @@ pub async fn create_group(
         }
         Ok::<_, CommandError>(vec![principal.event(
             Action::GroupCreated,
-            ResourceRef {
-                kind: ResourceKind::Group,
-                id: Some(group_id),
-            },
+            group_ref(Some(group_id)),
             org_id,
             origin,
             EventPayload::GroupCreated(GroupCreated {
@@ -216,8 +231,9 @@ pub async fn delete_group(
     app.execute(|views| {
         let (group, authority) = visible_group(views, principal, id)?;
         if authority != Authority::Admin {
-            return Err(CommandError::Forbidden(
-                "deleting a group requires the admin role".into(),
+            return Err(role_denied(
+                group_ref(Some(id)),
+                "deleting a group requires the admin role",
             ));
         }
         Ok::<_, CommandError>(vec![group_event(
@@ -244,7 +260,7 @@ pub async fn add_member(
     let user_id = request.user_id;
     app.execute(|views| {
         let (group, authority) = visible_group(views, principal, id)?;
-        require_manage_members(authority, role == GroupRole::Owner)?;
+        require_manage_members(group, authority, role == GroupRole::Owner)?;
         if views.orgs.role_of(&user_id, &group.org_id).is_none() {
             return Err(CommandError::invalid(
                 "user_id",
@@ -303,7 +319,7 @@ pub async fn change_member_role(
         let (group, authority) = visible_group(views, principal, id)?;
         let previous = *group.members.get(&user_id).ok_or(CommandError::NotFound)?;
         let touches_owner = role == GroupRole::Owner || previous == GroupRole::Owner;
-        require_manage_members(authority, touches_owner)?;
+        require_manage_members(group, authority, touches_owner)?;
         if previous == role {
             return Err(CommandError::Conflict(format!(
                 "that member's role is already {role}"
@@ -344,7 +360,7 @@ pub async fn remove_member(
         let (group, authority) = visible_group(views, principal, id)?;
         let role = *group.members.get(&user_id).ok_or(CommandError::NotFound)?;
         if user_id != principal.user_id {
-            require_manage_members(authority, role == GroupRole::Owner)?;
+            require_manage_members(group, authority, role == GroupRole::Owner)?;
         }
         keep_an_owner(group, user_id)?;
         Ok::<_, CommandError>(vec![group_event(

@@ -14,7 +14,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::access::{can_read, denied, require, who};
+use super::access::{can_read, denied, require, role_denied, who};
 use super::listing::{check_name, paginate};
 use super::login::with_request;
 use super::principal::Principal;
@@ -111,10 +111,13 @@ pub fn may_create_in(
         }
         (Some(_), _) => Err(CommandError::invalid(field, "no such namespace")),
         (None, _) if decision.allowed => Ok(principal.org_id),
-        (None, _) => Err(CommandError::Forbidden(format!(
-            "org role {} does not allow creating a {kind}",
-            principal.role
-        ))),
+        (None, _) => Err(role_denied(
+            ResourceRef { kind, id: None },
+            format!(
+                "org role {} does not allow creating a {kind}",
+                principal.role
+            ),
+        )),
     }
 }
 

@@ -139,6 +139,11 @@ impl FromRequestParts<ServerState> for Caller {
                 principal::from_token(&app, &token)?
             }
         };
+        // The refusal recorder names the caller in the event of any 4xx
+        // this request ends with.
+        if let Some(slot) = parts.extensions.get::<super::refusals::CallerSlot>() {
+            slot.fill(principal.actor(), principal.user_id, principal.org_id);
+        }
         Ok(Caller {
             app,
             principal,

@@ -230,13 +230,15 @@ pub fn check_grant(
     grantee: Uuid,
     level: GrantLevel,
 ) -> Result<AccessPath, GrantRefusal> {
+    // A rule about the request alone, so it goes first: it reveals
+    // nothing about whether the secret exists.
+    if target.kind == ResourceKind::Secret && level == GrantLevel::Manage {
+        return Err(GrantRefusal::SecretsAreUseOnly);
+    }
     let decision = authorize(views, who, AccessAction::Share, target);
     let Reason::Allowed(path) = decision.reason else {
         return Err(GrantRefusal::Denied(decision));
     };
-    if target.kind == ResourceKind::Secret && level == GrantLevel::Manage {
-        return Err(GrantRefusal::SecretsAreUseOnly);
-    }
     let org = views
         .catalog
         .get(&target.id)

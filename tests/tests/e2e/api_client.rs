@@ -113,6 +113,14 @@ impl AdminServer {
             .to_string()
     }
 
+    /// The durable head of the log, from `/health`: it moves by exactly one
+    /// per refusal, so a test can count the events a request appended.
+    pub fn seq(&self) -> u64 {
+        let answer = self.call("GET", "/health", None, None);
+        assert_eq!(answer.status, 200, "health: {}", answer.text);
+        answer.json["seq"].as_u64().expect("seq")
+    }
+
     /// The superuser's token.
     pub fn admin_token(&self) -> String {
         self.login(ADMIN_USER, ADMIN_PASSWORD)

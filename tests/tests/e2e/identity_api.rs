@@ -1157,6 +1157,7 @@ fn every_authenticated_route_without_valid_credentials_is_401() {
         Some("Bearer"),
     ];
     let mut checked = 0;
+    let before = api.mark();
     for (method, path, access) in ROUTES {
         if *access == Access::Public {
             continue;
@@ -1188,6 +1189,8 @@ fn every_authenticated_route_without_valid_credentials_is_401() {
         non_public * credentials.len(),
         "every non-public route"
     );
+    // No handler ran: the log holds the refusals and nothing else.
+    api.assert_only_refusals_since(before, "requests without valid credentials");
 
     // The public routes answer without credentials.
     assert_eq!(api.call("GET", "/health", None, None).status, 200);
@@ -1692,7 +1695,7 @@ fn bad_path_ids_and_list_parameters_are_422_naming_the_parameter() {
             }
         }
     }
-    assert_eq!(checked, 7 * 3, "every path parameter");
+    assert_eq!(checked, 21 * 3, "every path parameter");
 
     for query in [
         "limit=0",

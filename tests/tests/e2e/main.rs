@@ -11,6 +11,7 @@ mod enumeration;
 mod erasure;
 mod identity_api;
 mod serve;
+mod sharing_matrix;
 mod support;
 mod tamper;
 mod tokens;
