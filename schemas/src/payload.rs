@@ -8,6 +8,14 @@ use crate::identity::{
     ApiKeyCreated, ApiKeyRevoked, BootstrapAdmin, LoginFailed, LoginSucceeded, Logout, OrgCreated,
     OrgMemberAdded, OrgMemberRemoved, UserCreated, UserPasswordChanged, UserRef, UserRoleChanged,
 };
+use crate::runs::{
+    RunFinished, RunRef, RunRequested, RunStepFinished, ScheduleCreated, ScheduleDeleted,
+    ScheduleFired,
+};
+use crate::secrets::{
+    ConnectionCreated, ConnectionUpdated, SecretCreated, SecretRef, SecretResolved, SecretRevealed,
+    SecretRotated,
+};
 use crate::sharing::{
     AccessDenied, FlowCreated, FlowDeleted, FlowUpdated, GrantCreated, GrantRevoked, GroupCreated,
     GroupDeleted, GroupMemberAdded, GroupMemberRemoved, GroupMemberRoleChanged, NamespaceCreated,
@@ -82,6 +90,36 @@ pub enum EventPayload {
     GrantRevoked(GrantRevoked),
     /// `authz.denied` with the reason.
     AccessDenied(AccessDenied),
+    /// `secret.created`.
+    SecretCreated(SecretCreated),
+    /// `secret.rotated`.
+    SecretRotated(SecretRotated),
+    /// `secret.deleted`.
+    SecretDeleted(SecretRef),
+    /// `secret.revealed`.
+    SecretRevealed(SecretRevealed),
+    /// `secret.resolved`.
+    SecretResolved(SecretResolved),
+    /// `connection.created`.
+    ConnectionCreated(ConnectionCreated),
+    /// `connection.updated`.
+    ConnectionUpdated(ConnectionUpdated),
+    /// `connection.deleted` (the id is the connection's).
+    ConnectionDeleted(SecretRef),
+    /// `run.requested`.
+    RunRequested(RunRequested),
+    /// `run.started`.
+    RunStarted(RunRef),
+    /// `run.step_finished`.
+    RunStepFinished(RunStepFinished),
+    /// `run.finished`.
+    RunFinished(RunFinished),
+    /// `schedule.created`.
+    ScheduleCreated(ScheduleCreated),
+    /// `schedule.deleted`.
+    ScheduleDeleted(ScheduleDeleted),
+    /// `schedule.fired`.
+    ScheduleFired(ScheduleFired),
 }
 
 /// The server opened the log and started serving.
@@ -151,5 +189,15 @@ mod tests {
         });
         let bytes = bincode::serde::encode_to_vec(&request, config).expect("encode");
         assert_eq!(bytes[0], 2);
+        let deleted = EventPayload::GroupDeleted(GroupDeleted {
+            group_id: uuid::Uuid::nil(),
+        });
+        let bytes = bincode::serde::encode_to_vec(&deleted, config).expect("encode");
+        assert_eq!(bytes[0], 19);
+        let revoked = EventPayload::GrantRevoked(GrantRevoked {
+            grant_id: uuid::Uuid::nil(),
+        });
+        let bytes = bincode::serde::encode_to_vec(&revoked, config).expect("encode");
+        assert_eq!(bytes[0], 30);
     }
 }
