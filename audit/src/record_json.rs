@@ -121,6 +121,21 @@ pub fn details_json(payload: &EventPayload) -> Value {
             "user_id": bootstrap.user_id.to_string(),
             "org_id": bootstrap.org_id.to_string(),
         }),
+        secrets_or_runs @ (EventPayload::SecretCreated(_)
+        | EventPayload::SecretRotated(_)
+        | EventPayload::SecretDeleted(_)
+        | EventPayload::SecretRevealed(_)
+        | EventPayload::SecretResolved(_)
+        | EventPayload::ConnectionCreated(_)
+        | EventPayload::ConnectionUpdated(_)
+        | EventPayload::ConnectionDeleted(_)
+        | EventPayload::RunRequested(_)
+        | EventPayload::RunStarted(_)
+        | EventPayload::RunStepFinished(_)
+        | EventPayload::RunFinished(_)
+        | EventPayload::ScheduleCreated(_)
+        | EventPayload::ScheduleDeleted(_)
+        | EventPayload::ScheduleFired(_)) => secrets_and_runs_json(secrets_or_runs),
         sharing @ (EventPayload::GroupCreated(_)
         | EventPayload::GroupDeleted(_)
         | EventPayload::GroupMemberAdded(_)
@@ -216,7 +231,113 @@ fn sharing_details_json(payload: &EventPayload) -> Value {
     }
 }
 
-/// A flow definition as JSON (it was validated JSON when stored).
+/// The details of secret, connection, run and schedule events. Sealed
+/// values are shown only as their fingerprints (and, in `--raw` dumps, as
+/// the stored ciphertext: see [`sealed_values`]).
+fn secrets_and_runs_json(payload: &EventPayload) -> Value {
+    let id = |id: &uuid::Uuid| Value::String(id.to_string());
+    match payload {
+        EventPayload::SecretCreated(created) => json!({
+            "secret_id": id(&created.secret_id),
+            "org_id": id(&created.org_id),
+            "owner_id": id(&created.owner_id),
+            "name": created.name,
+            "version": 1,
+            "fingerprint": format_fingerprint(&created.fingerprint),
+        }),
+        EventPayload::SecretRotated(rotated) => json!({
+            "secret_id": id(&rotated.secret_id),
+            "version": rotated.version,
+            "fingerprint": format_fingerprint(&rotated.fingerprint),
+        }),
+        EventPayload::SecretDeleted(deleted) => json!({"secret_id": id(&deleted.secret_id)}),
+        EventPayload::ConnectionDeleted(deleted) => {
+            json!({"connection_id": id(&deleted.secret_id)})
+        }
+        EventPayload::SecretRevealed(revealed) => json!({
+            "secret_id": id(&revealed.secret_id),
+            "version": revealed.version,
+        }),
+        EventPayload::SecretResolved(resolved) => json!({
+            "secret_id": id(&resolved.secret_id),
+            "owner_id": id(&resolved.owner_id),
+            "version": resolved.version,
+            "run_id": id(&resolved.run_id),
+            "invoker_id": id(&resolved.invoker_id),
+        }),
+        EventPayload::ConnectionCreated(created) => json!({
+            "connection_id": id(&created.connection_id),
+            "org_id": id(&created.org_id),
+            "owner_id": id(&created.owner_id),
+            "name": created.name,
+            "kind": created.kind.as_str(),
+            "target": definition_json(&created.target),
+            "credentials_fingerprint": format_fingerprint(&created.fingerprint),
+        }),
+        EventPayload::ConnectionUpdated(updated) => json!({
+            "connection_id": id(&updated.connection_id),
+            "name": updated.name,
+            "target": definition_json(&updated.target),
+            "credentials_fingerprint": updated.fingerprint.as_ref().map(format_fingerprint),
+        }),
+        EventPayload::RunRequested(run) => json!({
+            "run_id": id(&run.run_id),
+            "flow_id": id(&run.flow_id),
+            "org_id": id(&run.org_id),
+            "invoker_id": id(&run.invoker_id),
+            "schedule_id": run.schedule_id.as_ref().map(id),
+        }),
+        EventPayload::RunStarted(run) => json!({"run_id": id(&run.run_id)}),
+        EventPayload::RunStepFinished(step) => json!({
+            "run_id": id(&step.run_id),
+            "index": step.index,
+            "step_id": step.step_id,
+            "status": step.status.as_str(),
+            "output": definition_json(&step.output),
+        }),
+        EventPayload::RunFinished(run) => json!({
+            "run_id": id(&run.run_id),
+            "status": run.status.as_str(),
+            "error": run.error,
+        }),
+        EventPayload::ScheduleCreated(created) => json!({
+            "schedule_id": id(&created.schedule_id),
+            "org_id": id(&created.org_id),
+            "flow_id": id(&created.flow_id),
+            "owner_id": id(&created.owner_id),
+            "cron": created.cron,
+        }),
+        EventPayload::ScheduleDeleted(deleted) => {
+            json!({"schedule_id": id(&deleted.schedule_id)})
+        }
+        EventPayload::ScheduleFired(fired) => json!({
+            "schedule_id": id(&fired.schedule_id),
+            "due_at": rfc3339_micros(fired.due_at),
+            "outcome": fired.outcome.as_str(),
+            "run_id": fired.run_id.as_ref().map(id),
+            "missed": fired.missed,
+        }),
+        // Only the variants above are passed in.
+        _ => Value::Null,
+    }
+}
+
+/// The sealed values a payload stores (`$cairn$1$<owner>$…`): shown only
+/// by `--raw` dumps, for checking the encryption independently.
+pub fn sealed_values(payload: &EventPayload) -> Vec<&str> {
+    match payload {
+        EventPayload::SecretCreated(created) => vec![created.value.as_str()],
+        EventPayload::SecretRotated(rotated) => vec![rotated.value.as_str()],
+        EventPayload::ConnectionCreated(created) => vec![created.credentials.as_str()],
+        EventPayload::ConnectionUpdated(updated) => {
+            updated.credentials.iter().map(String::as_str).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// JSON text stored in a payload (a flow definition, a connection's
+/// target, a step's output) as JSON.
 fn definition_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
@@ -271,8 +392,21 @@ pub fn render_record(view: &RecordView<'_>, raw: bool) -> Value {
                 })
             })
             .collect();
+        let values: Vec<String> = view
+            .record
+            .payload
+            .as_ref()
+            .and_then(|bytes| codec::decode_payload(bytes).ok())
+            .map(|payload| {
+                sealed_values(&payload)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
         out["raw"] = json!({
             "format": view.record.format,
+            "sealed_values": values,
             "payload_digest": hex::encode(header.payload_digest),
             "payload": view.record.payload.as_ref().map(|bytes| URL_SAFE_NO_PAD.encode(bytes)),
             "personal": sealed,

@@ -400,3 +400,52 @@ pub struct ExplainBody {
     /// The group the grant was made to, when it was.
     pub via_group: Option<Uuid>,
 }
+
+/// `POST /api/v1/secrets`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSecretRequest {
+    /// Its name, as flows reference it (`$secret.NAME`).
+    pub name: String,
+    /// The value: sealed at once, never shown again except to its owner's
+    /// reveal.
+    pub value: Password,
+}
+
+/// `PUT /api/v1/secrets/{id}`: rotate.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretRequest {
+    /// The new value.
+    pub value: Password,
+}
+
+/// A secret's metadata (never its value).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SecretBody {
+    /// Its id.
+    pub id: Uuid,
+    /// Its org.
+    pub org_id: Uuid,
+    /// Its owner.
+    pub owner_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// The current version (1 for the first value).
+    pub version: u32,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// `POST /api/v1/secrets/{id}/reveal`: the owner's alone, and audited.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RevealedSecretBody {
+    /// The secret.
+    pub id: Uuid,
+    /// The version shown.
+    pub version: u32,
+    /// The value.
+    pub value: String,
+}

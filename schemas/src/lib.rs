@@ -59,6 +59,8 @@ pub mod identity;
 pub mod password;
 pub mod payload;
 pub mod record;
+pub mod runs;
+pub mod secrets;
 pub mod sharing;
 
 pub use event::{Action, ActorKind, ActorRef, Outcome, ResourceKind, ResourceRef, RetentionClass};
@@ -70,6 +72,14 @@ pub use identity::{
 pub use password::Password;
 pub use payload::{CheckpointSigned, EventPayload, HttpRequest, SystemStarted};
 pub use record::{Header, PersonalData, RECORD_FORMAT, Record, Sealed};
+pub use runs::{
+    FireOutcome, RunFinished, RunRef, RunRequested, RunStatus, RunStepFinished, ScheduleCreated,
+    ScheduleDeleted, ScheduleFired, StepStatus,
+};
+pub use secrets::{
+    ConnectionCreated, ConnectionKind, ConnectionUpdated, SecretCreated, SecretRef, SecretResolved,
+    SecretRevealed, SecretRotated,
+};
 pub use sharing::{
     AccessAction, AccessDenied, FlowCreated, FlowDeleted, FlowUpdated, GrantCreated, GrantLevel,
     GrantRevoked, GranteeKind, GroupCreated, GroupDeleted, GroupMemberAdded, GroupMemberRemoved,

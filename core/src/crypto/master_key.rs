@@ -81,6 +81,12 @@ impl MasterKey {
         Zeroizing::new(base64url::WRITE.encode(self.bytes))
     }
 
+    /// A second handle on the same key (also wiped when dropped), for a
+    /// component that must keep it, like the secret vault.
+    pub fn duplicate(&self) -> MasterKey {
+        MasterKey { bytes: self.bytes }
+    }
+
     /// The raw key bytes, for key derivation inside this crate only.
     pub(crate) fn as_bytes(&self) -> &[u8; MASTER_KEY_LEN] {
         &self.bytes
