@@ -66,6 +66,37 @@ pub struct ServeArgs {
     /// HTTPS is terminated in front of Cairn: send Strict-Transport-Security.
     #[arg(long, env = "CAIRN_TLS_TERMINATED", default_value_t = false, action = clap::ArgAction::Set)]
     pub tls_terminated: bool,
+    /// Environment variables flows may read as `$env.NAME` (comma-separated; none by default; never a `CAIRN_` name).
+    #[arg(long, env = "CAIRN_FLOW_ENV_ALLOW", value_delimiter = ',', value_parser = parse_env_allow_entry)]
+    pub flow_env_allow: Vec<Option<String>>,
+    /// Runs executed at once (the worker pool).
+    #[arg(long, env = "CAIRN_RUN_WORKERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub run_workers: u32,
+}
+
+/// One entry of `CAIRN_FLOW_ENV_ALLOW`: blank entries are skipped; a name
+/// must look like an environment variable and must not be one of Cairn's
+/// own (`CAIRN_…`), so a flow can never read the master key or any other
+/// server secret, whatever the allowlist says.
+pub fn parse_env_allow_entry(text: &str) -> Result<Option<String>, String> {
+    let name = text.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!("{name:?} is not an environment variable name"));
+    }
+    if name.to_ascii_uppercase().starts_with("CAIRN_") {
+        return Err(format!(
+            "{name} is one of Cairn's own variables: flows may never read them"
+        ));
+    }
+    Ok(Some(name.to_string()))
 }
 
 /// One entry of an address list: blank entries (a trailing comma, an empty
@@ -143,5 +174,15 @@ mod tests {
         assert!(parse_duration_secs("1y").is_err());
         assert!(parse_duration_secs("h").is_err());
         assert!(parse_duration_secs("99999999999999999999h").is_err());
+    }
+
+    #[test]
+    fn the_env_allowlist_never_names_cairn_variables() {
+        assert_eq!(parse_env_allow_entry(" REGION "), Ok(Some("REGION".into())));
+        assert_eq!(parse_env_allow_entry(""), Ok(None));
+        assert!(parse_env_allow_entry("CAIRN_MASTER_KEY").is_err());
+        assert!(parse_env_allow_entry("cairn_master_key").is_err());
+        assert!(parse_env_allow_entry("A-B").is_err());
+        assert!(parse_env_allow_entry("1A").is_err());
     }
 }

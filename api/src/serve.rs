@@ -107,6 +107,8 @@ fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
         session_ttl_secs: args.session_ttl,
         new_user_is_active: args.new_user_is_active,
         jwt_secret,
+        flow_env_allow: args.flow_env_allow.iter().flatten().cloned().collect(),
+        run_workers: usize::try_from(args.run_workers).unwrap_or(4),
         ..AppSettings::default()
     })
 }

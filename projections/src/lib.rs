@@ -9,8 +9,10 @@
 //! the same views.
 
 pub mod access;
+pub mod activity;
 pub mod identity;
 pub mod personal_source;
+pub mod secrets;
 pub mod sharing;
 pub mod system_status;
 
@@ -44,6 +46,14 @@ pub struct Views {
     pub catalog: Catalog,
     /// Grants on the catalog's resources.
     pub grants: Grants,
+    /// Secret values (sealed) and their versions.
+    pub secrets: secrets::Secrets,
+    /// Connections' targets and sealed credentials.
+    pub connections: secrets::Connections,
+    /// Runs and their steps.
+    pub runs: activity::Runs,
+    /// Schedules and the last due time accounted for.
+    pub schedules: activity::Schedules,
 }
 
 /// A record that cannot be applied.
@@ -110,6 +120,10 @@ impl Views {
             self.groups.apply(payload, at);
             self.catalog.apply(payload, at);
             self.grants.apply(payload, at);
+            self.secrets.apply(payload, at);
+            self.connections.apply(payload);
+            self.runs.apply(payload, at);
+            self.schedules.apply(payload, at);
         }
         self.system.apply(record);
         self.applied_seq = seq;

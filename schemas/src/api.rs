@@ -449,3 +449,135 @@ pub struct RevealedSecretBody {
     /// The value.
     pub value: String,
 }
+
+/// `POST /api/v1/connections`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnectionRequest {
+    /// Its name, unique among its owner's connections.
+    pub name: String,
+    /// `postgres`, `http`, `s3` or `smtp`.
+    pub kind: String,
+    /// Where it points (host, port, endpoint, protocol…): not secret.
+    #[schema(value_type = Object)]
+    pub target: serde_json::Value,
+    /// The credentials: sealed at once, never shown again.
+    #[schema(value_type = Object)]
+    pub credentials: serde_json::Value,
+}
+
+/// `PATCH /api/v1/connections/{id}`. Changing the target needs new
+/// credentials unless the caller owns the connection.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnectionRequest {
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new target.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub target: Option<serde_json::Value>,
+    /// New credentials.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub credentials: Option<serde_json::Value>,
+}
+
+/// A connection (never its credentials).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConnectionBody {
+    /// Its id.
+    pub id: Uuid,
+    /// Its org.
+    pub org_id: Uuid,
+    /// Its owner.
+    pub owner_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// What it connects to.
+    pub kind: String,
+    /// Where it points.
+    #[schema(value_type = Object)]
+    pub target: serde_json::Value,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// One step of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunStepBody {
+    /// The step's id.
+    pub id: String,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    /// Its output, with every resolved value masked as `***`.
+    #[schema(value_type = Object)]
+    pub output: serde_json::Value,
+}
+
+/// Who a run acts for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunActorBody {
+    /// `user` (started by hand) or `schedule`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The member it runs as.
+    pub user_id: Uuid,
+    /// The schedule, when one fired it.
+    pub schedule_id: Option<Uuid>,
+}
+
+/// A run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunBody {
+    /// Its id.
+    pub id: Uuid,
+    /// The flow.
+    pub flow_id: Uuid,
+    /// `queued`, `running`, `succeeded`, `failed` or `denied`.
+    pub status: String,
+    /// Who it acts for.
+    pub actor: RunActorBody,
+    /// Its finished steps.
+    pub steps: Vec<RunStepBody>,
+    /// Why it failed or was denied (masked).
+    pub error: Option<String>,
+    /// When it was requested (RFC 3339).
+    pub requested_at: String,
+    /// When it started.
+    pub started_at: Option<String>,
+    /// When it finished.
+    pub finished_at: Option<String>,
+}
+
+/// `POST /api/v1/schedules`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScheduleRequest {
+    /// The flow to run.
+    pub flow_id: Uuid,
+    /// A cron expression, in UTC (5 fields, or 6 with seconds first).
+    pub cron: String,
+}
+
+/// A schedule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScheduleBody {
+    /// Its id.
+    pub id: Uuid,
+    /// Its org.
+    pub org_id: Uuid,
+    /// The flow it runs.
+    pub flow_id: Uuid,
+    /// The member it runs as.
+    pub owner_id: Uuid,
+    /// The cron expression.
+    pub cron: String,
+    /// The next due time (RFC 3339).
+    pub next_at: Option<String>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}

@@ -2,7 +2,7 @@
 //! their owner until shared; they inherit their namespace's grants.
 
 use cairn_audit::time_format::rfc3339_micros;
-use cairn_core::rules::check_flow_definition;
+use cairn_core::rules::{Reference, check_flow_definition, references};
 use cairn_projections::Views;
 use cairn_projections::sharing::CatalogEntry;
 use cairn_schemas::api::{CreateFlowRequest, FlowBody, UpdateFlowRequest};
@@ -25,12 +25,38 @@ fn flow_ref(id: Uuid) -> ResourceRef {
     }
 }
 
-/// Checks the definition; the error names the member to blame.
-fn definition_text(definition: &Value) -> Result<String, CommandError> {
-    check_flow_definition(definition).map_err(|error| CommandError::Invalid {
+/// Checks the definition against the step schema and the environment
+/// allowlist; the error names the member to blame.
+fn definition_text(app: &App, definition: &Value) -> Result<String, CommandError> {
+    let text = check_flow_definition(definition).map_err(|error| CommandError::Invalid {
         field: "definition",
         message: error.to_string(),
-    })
+    })?;
+    check_env_references(&text, &app.settings().flow_env_allow)?;
+    Ok(text)
+}
+
+/// Every `$env.NAME` in a definition must be allowlisted
+/// (`CAIRN_FLOW_ENV_ALLOW`); Cairn's own variables never are.
+pub fn check_env_references(definition: &str, allowed: &[String]) -> Result<(), CommandError> {
+    let references = references(definition).map_err(|message| CommandError::Invalid {
+        field: "definition",
+        message,
+    })?;
+    for reference in references {
+        if let Reference::Env(name) = reference {
+            let own = name.to_ascii_uppercase().starts_with("CAIRN_");
+            if own || !allowed.contains(&name) {
+                return Err(CommandError::invalid(
+                    "definition",
+                    format!(
+                        "$env.{name} is not readable by flows: only the variables listed in CAIRN_FLOW_ENV_ALLOW are, and never Cairn's own (CAIRN_…)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A flow as the API shows it.
@@ -80,7 +106,7 @@ pub async fn create_flow(
     origin: &Origin,
 ) -> Result<FlowBody, CommandError> {
     let name = check_catalog_name(&request.name)?;
-    let definition = definition_text(&request.definition)?;
+    let definition = definition_text(app, &request.definition)?;
     let flow_id = Uuid::now_v7();
     let namespace_id = request.namespace_id;
     app.execute(|views| {
@@ -144,7 +170,7 @@ pub async fn update_flow(
     origin: &Origin,
 ) -> Result<FlowBody, CommandError> {
     let name = check_catalog_name(&request.name)?;
-    let definition = definition_text(&request.definition)?;
+    let definition = definition_text(app, &request.definition)?;
     let namespace_id = request.namespace_id;
     app.execute(|views| {
         let entry = require(views, principal, AccessAction::Edit, ResourceKind::Flow, id)?;

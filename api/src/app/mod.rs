@@ -10,6 +10,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod bootstrap;
+pub mod connections;
 pub mod error;
 pub mod flows;
 pub mod grants;
@@ -21,8 +22,10 @@ pub mod orgs;
 pub mod origin;
 pub mod passwords;
 pub mod principal;
+pub mod secrets;
 pub mod tokens;
 pub mod users;
+pub mod vault;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -53,6 +56,10 @@ pub struct AppSettings {
     pub hashing_concurrency: usize,
     /// At most this many wait for a hashing slot; more are shed with 503.
     pub hashing_queue: usize,
+    /// `CAIRN_FLOW_ENV_ALLOW`: the environment variables flows may read.
+    pub flow_env_allow: Vec<String>,
+    /// Runs executed at once.
+    pub run_workers: usize,
 }
 
 impl Default for AppSettings {
@@ -64,6 +71,8 @@ impl Default for AppSettings {
             jwt_secret: None,
             hashing_concurrency: 2,
             hashing_queue: 64,
+            flow_env_allow: Vec::new(),
+            run_workers: 4,
         }
     }
 }
@@ -94,6 +103,7 @@ pub struct App {
     views: RwLock<Views>,
     signer: CheckpointSigner,
     fingerprinter: Fingerprinter,
+    vault: vault::Vault,
     tokens: tokens::TokenKeys,
     passwords: passwords::PasswordPool,
     settings: AppSettings,
@@ -122,6 +132,7 @@ impl App {
             views: RwLock::new(views),
             signer: CheckpointSigner::new(master),
             fingerprinter: Fingerprinter::new(master),
+            vault: vault::Vault::new(master),
             tokens: tokens::TokenKeys::new(master, settings.jwt_secret.as_deref()),
             passwords: passwords::PasswordPool::new(
                 settings.hashing_concurrency,
@@ -262,6 +273,21 @@ impl App {
     /// HMAC of a normalized username (lockout key, audit correlation).
     pub(crate) fn username_fingerprint(&self, normalized: &str) -> [u8; 32] {
         self.fingerprinter.digest(normalized.as_bytes())
+    }
+
+    /// HMAC of a secret value under the audit key (what exports show).
+    pub(crate) fn value_fingerprint(&self, value: &[u8]) -> [u8; 32] {
+        self.fingerprinter.digest(value)
+    }
+
+    /// Seals and opens secret values.
+    pub(crate) fn vault(&self) -> &vault::Vault {
+        &self.vault
+    }
+
+    /// The randomness source.
+    pub(crate) fn entropy(&self) -> &dyn Entropy {
+        self.entropy.as_ref()
     }
 
     pub(crate) fn entropy_arc(&self) -> Arc<dyn Entropy> {

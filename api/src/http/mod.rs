@@ -10,6 +10,7 @@ mod auth;
 pub mod caller;
 pub mod client_ip;
 mod command_error;
+mod connections;
 pub mod cors;
 mod flows;
 mod grants;
@@ -24,6 +25,7 @@ pub mod problem;
 pub mod rate_limit;
 pub mod refusals;
 pub mod request_id;
+mod secrets;
 pub mod security_headers;
 mod users;
 
@@ -112,6 +114,17 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/grants", Access::Authorized),
     ("DELETE", "/api/v1/grants/{id}", Access::Authorized),
     ("GET", "/api/v1/access/explain", Access::Authorized),
+    ("POST", "/api/v1/secrets", Access::Authorized),
+    ("GET", "/api/v1/secrets", Access::Authorized),
+    ("GET", "/api/v1/secrets/{id}", Access::Authorized),
+    ("PUT", "/api/v1/secrets/{id}", Access::Authorized),
+    ("DELETE", "/api/v1/secrets/{id}", Access::Authorized),
+    ("POST", "/api/v1/secrets/{id}/reveal", Access::Authorized),
+    ("POST", "/api/v1/connections", Access::Authorized),
+    ("GET", "/api/v1/connections", Access::Authorized),
+    ("GET", "/api/v1/connections/{id}", Access::Authorized),
+    ("PATCH", "/api/v1/connections/{id}", Access::Authorized),
+    ("DELETE", "/api/v1/connections/{id}", Access::Authorized),
 ];
 
 /// How the edge behaves (from the configuration).
@@ -249,6 +262,24 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         .route("/api/v1/grants", post(grants::create).get(grants::list))
         .route("/api/v1/grants/{id}", delete(grants::revoke))
         .route("/api/v1/access/explain", get(grants::explain))
+        .route("/api/v1/secrets", post(secrets::create).get(secrets::list))
+        .route(
+            "/api/v1/secrets/{id}",
+            get(secrets::get)
+                .put(secrets::rotate)
+                .delete(secrets::delete),
+        )
+        .route("/api/v1/secrets/{id}/reveal", post(secrets::reveal))
+        .route(
+            "/api/v1/connections",
+            post(connections::create).get(connections::list),
+        )
+        .route(
+            "/api/v1/connections/{id}",
+            get(connections::get)
+                .patch(connections::update)
+                .delete(connections::delete),
+        )
         .route_layer(from_fn_with_state(general_limit, rate_limit::limit));
 
     let mut router = Router::new()

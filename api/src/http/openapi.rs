@@ -8,16 +8,18 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::{Modify, OpenApi};
 
 use cairn_schemas::api::{
-    AddGroupMemberRequest, AddMemberRequest, ApiKeyBody, ChangePasswordRequest,
-    CreateApiKeyRequest, CreateFlowRequest, CreateGrantRequest, CreateGroupRequest,
-    CreateNamespaceRequest, CreateOrgRequest, CreateUserRequest, CreatedApiKeyBody, ExplainBody,
-    FlowBody, GrantBody, GroupBody, GroupMemberBody, LoginRequest, LoginResponse, MeResponse,
-    MemberBody, NamespaceBody, OrgBody, UpdateFlowRequest, UpdateGroupMemberRequest,
-    UpdateNamespaceRequest, UpdateUserRequest, UserBody,
+    AddGroupMemberRequest, AddMemberRequest, ApiKeyBody, ChangePasswordRequest, ConnectionBody,
+    CreateApiKeyRequest, CreateConnectionRequest, CreateFlowRequest, CreateGrantRequest,
+    CreateGroupRequest, CreateNamespaceRequest, CreateOrgRequest, CreateSecretRequest,
+    CreateUserRequest, CreatedApiKeyBody, ExplainBody, FlowBody, GrantBody, GroupBody,
+    GroupMemberBody, LoginRequest, LoginResponse, MeResponse, MemberBody, NamespaceBody, OrgBody,
+    RevealedSecretBody, RotateSecretRequest, SecretBody, UpdateConnectionRequest,
+    UpdateFlowRequest, UpdateGroupMemberRequest, UpdateNamespaceRequest, UpdateUserRequest,
+    UserBody,
 };
 
 use super::problem::Problem;
-use super::{auth, flows, grants, groups, health, namespaces, orgs, users};
+use super::{auth, connections, flows, grants, groups, health, namespaces, orgs, secrets, users};
 
 /// The API document.
 #[derive(Debug, OpenApi)]
@@ -32,6 +34,8 @@ use super::{auth, flows, grants, groups, health, namespaces, orgs, users};
         namespaces::create, namespaces::list, namespaces::get, namespaces::update, namespaces::delete,
         flows::create, flows::list, flows::get, flows::update, flows::delete,
         grants::create, grants::list, grants::revoke, grants::explain,
+        secrets::create, secrets::list, secrets::get, secrets::rotate, secrets::delete, secrets::reveal,
+        connections::create, connections::list, connections::get, connections::update, connections::delete,
     ),
     components(schemas(
         Problem, LoginRequest, LoginResponse, MeResponse, UserBody, CreateUserRequest, UpdateUserRequest,
@@ -39,6 +43,8 @@ use super::{auth, flows, grants, groups, health, namespaces, orgs, users};
         AddMemberRequest, MemberBody, CreateGroupRequest, GroupBody, GroupMemberBody, AddGroupMemberRequest,
         UpdateGroupMemberRequest, CreateNamespaceRequest, UpdateNamespaceRequest, NamespaceBody, CreateFlowRequest,
         UpdateFlowRequest, FlowBody, CreateGrantRequest, GrantBody, ExplainBody,
+        CreateSecretRequest, RotateSecretRequest, SecretBody, RevealedSecretBody,
+        CreateConnectionRequest, UpdateConnectionRequest, ConnectionBody,
     )),
     modifiers(&Security),
     tags(
@@ -48,6 +54,7 @@ use super::{auth, flows, grants, groups, health, namespaces, orgs, users};
         (name = "groups", description = "Groups and their members"),
         (name = "catalog", description = "Namespaces and flows"),
         (name = "sharing", description = "Grants and access explanations"),
+        (name = "secrets", description = "Secrets and connections: used, never seen"),
         (name = "system", description = "Health"),
     )
 )]

@@ -1,6 +1,5 @@
-//! The catalog: every shareable resource of every org (namespaces and
-//! flows now; secrets, connections and schedules join with their own
-//! events), with its owner and the namespace it sits in, so that
+//! The catalog: every shareable resource of every org (namespaces, flows,
+//! secrets, connections, schedules), with its owner and the namespace it sits in, so that
 //! authorization can walk from a resource up to the namespaces whose
 //! grants it inherits.
 
@@ -65,16 +64,18 @@ impl Catalog {
         self.definitions.get(flow).map(String::as_str)
     }
 
-    /// The sibling of this kind with this name.
+    /// The sibling of this kind with this name: `scope` is the parent
+    /// namespace of a namespace or flow, the owner of a secret or
+    /// connection.
     pub fn by_name(
         &self,
         org: Uuid,
-        parent: Option<Uuid>,
+        scope: Option<Uuid>,
         kind: ResourceKind,
         name: &str,
     ) -> Option<&CatalogEntry> {
         self.names
-            .get(&(org, parent, kind, name.to_string()))
+            .get(&(org, scope, kind, name.to_string()))
             .and_then(|id| self.entries.get(id))
     }
 
@@ -165,21 +166,70 @@ impl Catalog {
                 self.remove(deleted.flow_id);
                 self.definitions.remove(&deleted.flow_id);
             }
+            EventPayload::SecretCreated(created) => self.insert(CatalogEntry {
+                id: created.secret_id,
+                kind: ResourceKind::Secret,
+                org_id: created.org_id,
+                name: created.name.clone(),
+                owner_id: Some(created.owner_id),
+                parent_id: None,
+                system: false,
+                created_at: at,
+                updated_at: at,
+            }),
+            EventPayload::SecretRotated(rotated) => self.change(rotated.secret_id, at, |_| {}),
+            EventPayload::ConnectionCreated(created) => self.insert(CatalogEntry {
+                id: created.connection_id,
+                kind: ResourceKind::Connection,
+                org_id: created.org_id,
+                name: created.name.clone(),
+                owner_id: Some(created.owner_id),
+                parent_id: None,
+                system: false,
+                created_at: at,
+                updated_at: at,
+            }),
+            EventPayload::ConnectionUpdated(updated) => {
+                self.change(updated.connection_id, at, |entry| {
+                    entry.name = updated.name.clone()
+                })
+            }
+            EventPayload::ScheduleCreated(created) => self.insert(CatalogEntry {
+                id: created.schedule_id,
+                kind: ResourceKind::Schedule,
+                org_id: created.org_id,
+                name: created.cron.clone(),
+                owner_id: Some(created.owner_id),
+                parent_id: None,
+                system: false,
+                created_at: at,
+                updated_at: at,
+            }),
+            EventPayload::SecretDeleted(deleted) | EventPayload::ConnectionDeleted(deleted) => {
+                self.remove(deleted.secret_id);
+            }
+            EventPayload::ScheduleDeleted(deleted) => {
+                self.remove(deleted.schedule_id);
+            }
             _ => {}
         }
     }
 
-    fn name_key(entry: &CatalogEntry) -> (Uuid, Option<Uuid>, ResourceKind, String) {
-        (
-            entry.org_id,
-            entry.parent_id,
-            entry.kind,
-            entry.name.clone(),
-        )
+    /// Names are unique among a namespace's children (namespaces, flows),
+    /// and among one owner's secrets and connections; schedules have none.
+    fn name_key(entry: &CatalogEntry) -> Option<(Uuid, Option<Uuid>, ResourceKind, String)> {
+        let scope = match entry.kind {
+            ResourceKind::Namespace | ResourceKind::Flow => entry.parent_id,
+            ResourceKind::Secret | ResourceKind::Connection => entry.owner_id,
+            _ => return None,
+        };
+        Some((entry.org_id, scope, entry.kind, entry.name.clone()))
     }
 
     fn insert(&mut self, entry: CatalogEntry) {
-        self.names.insert(Self::name_key(&entry), entry.id);
+        if let Some(key) = Self::name_key(&entry) {
+            self.names.insert(key, entry.id);
+        }
         self.by_org
             .entry(entry.org_id)
             .or_default()
@@ -195,7 +245,9 @@ impl Catalog {
         if self.children.get(&id).is_some_and(BTreeSet::is_empty) {
             self.children.remove(&id);
         }
-        self.names.remove(&Self::name_key(&entry));
+        if let Some(key) = Self::name_key(&entry) {
+            self.names.remove(&key);
+        }
         if let Some(resources) = self.by_org.get_mut(&entry.org_id) {
             resources.remove(&id);
         }

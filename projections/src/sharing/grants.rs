@@ -120,6 +120,10 @@ impl Grants {
             // A grant ends with its resource and with its grantee.
             EventPayload::NamespaceDeleted(deleted) => self.remove_on(deleted.namespace_id),
             EventPayload::FlowDeleted(deleted) => self.remove_on(deleted.flow_id),
+            EventPayload::SecretDeleted(deleted) | EventPayload::ConnectionDeleted(deleted) => {
+                self.remove_on(deleted.secret_id)
+            }
+            EventPayload::ScheduleDeleted(deleted) => self.remove_on(deleted.schedule_id),
             EventPayload::GroupDeleted(deleted) => self.remove_to(deleted.group_id),
             EventPayload::UserDeleted(user) => self.remove_to(user.user_id),
             _ => {}

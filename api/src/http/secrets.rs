@@ -1,0 +1,81 @@
+//! `/api/v1/secrets`: values go in, and come out only to their owner's
+//! reveal.
+
+use axum::Json;
+use axum::http::StatusCode;
+use cairn_schemas::api::{
+    CreateSecretRequest, Page, RevealedSecretBody, RotateSecretRequest, SecretBody,
+};
+
+use crate::app::secrets;
+
+use super::caller::Caller;
+use super::json_body::JsonBody;
+use super::params::{ListParams, PathIds};
+use super::problem::{ApiError, Problem};
+
+/// `POST /api/v1/secrets`.
+#[utoipa::path(post, path = "/api/v1/secrets", tag = "secrets", security(("bearer" = []), ("cookie" = [])), request_body = CreateSecretRequest, responses((status = 201, body = SecretBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn create(
+    caller: Caller,
+    JsonBody(request): JsonBody<CreateSecretRequest>,
+) -> Result<(StatusCode, Json<SecretBody>), ApiError> {
+    let secret =
+        secrets::create_secret(&caller.app, &caller.principal, request, &caller.origin).await?;
+    Ok((StatusCode::CREATED, Json(secret)))
+}
+
+/// `GET /api/v1/secrets`.
+#[utoipa::path(get, path = "/api/v1/secrets", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<SecretBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn list(caller: Caller, params: ListParams) -> Json<Page<SecretBody>> {
+    let (items, next) =
+        secrets::list_secrets(&caller.app, &caller.principal, params.after, params.limit);
+    Json(Page {
+        items,
+        next: next.map(|id| id.to_string()),
+    })
+}
+
+/// `GET /api/v1/secrets/{id}`.
+#[utoipa::path(get, path = "/api/v1/secrets/{id}", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = SecretBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<SecretBody>, ApiError> {
+    let id = super::params::first(&ids)?;
+    Ok(Json(secrets::get_secret(
+        &caller.app,
+        &caller.principal,
+        id,
+    )?))
+}
+
+/// `PUT /api/v1/secrets/{id}`: rotate.
+#[utoipa::path(put, path = "/api/v1/secrets/{id}", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body = RotateSecretRequest, responses((status = 200, body = SecretBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn rotate(
+    caller: Caller,
+    PathIds(ids): PathIds,
+    JsonBody(request): JsonBody<RotateSecretRequest>,
+) -> Result<Json<SecretBody>, ApiError> {
+    let id = super::params::first(&ids)?;
+    Ok(Json(
+        secrets::rotate_secret(&caller.app, &caller.principal, id, request, &caller.origin).await?,
+    ))
+}
+
+/// `DELETE /api/v1/secrets/{id}`.
+#[utoipa::path(delete, path = "/api/v1/secrets/{id}", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its grants ended"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
+    let id = super::params::first(&ids)?;
+    secrets::delete_secret(&caller.app, &caller.principal, id, &caller.origin).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/secrets/{id}/reveal`: the owner's alone, audited.
+#[utoipa::path(post, path = "/api/v1/secrets/{id}/reveal", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = RevealedSecretBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn reveal(
+    caller: Caller,
+    PathIds(ids): PathIds,
+) -> Result<Json<RevealedSecretBody>, ApiError> {
+    let id = super::params::first(&ids)?;
+    Ok(Json(
+        secrets::reveal_secret(&caller.app, &caller.principal, id, &caller.origin).await?,
+    ))
+}
