@@ -1,7 +1,9 @@
 //! `cairn serve`: start-up, the server, the jobs, and shutdown.
 //!
 //! Order: master key, listener (GET /health answers 503 from here on), log
-//! recovery, views fold, `system.started` made durable, then ready.
+//! recovery, views fold, `system.started` made durable, runs the last
+//! process left unfinished recorded failed, run workers started, then
+//! ready (and the scheduler ticking).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -200,6 +202,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let router =
         http::router(state.clone()).map_err(|error| CliError::failure(error.to_string()))?;
 
+    let mut signals = ShutdownSignals::install();
     let listener = TcpListener::bind(args.bind)
         .await
         .map_err(|error| CliError::failure(format!("cannot listen on {}: {error}", args.bind)))?;
@@ -268,6 +271,18 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     app.commit(vec![started])
         .await
         .map_err(|error| CliError::failure(format!("cannot record the start: {error}")))?;
+    // Runs the last process left queued or running will never finish:
+    // recorded failed before anything is served or executed.
+    let interrupted = crate::app::runs::fail_unfinished(&app)
+        .await
+        .map_err(|error| CliError::failure(format!("cannot record interrupted runs: {error}")))?;
+    if interrupted > 0 {
+        tracing::warn!(
+            runs = interrupted,
+            "runs in flight when the server stopped are recorded failed"
+        );
+    }
+    let run_workers = jobs::run_workers::start(&app).map_err(CliError::failure)?;
     run_bootstrap(&app, bootstrap).await?;
     state.set_ready(Arc::clone(&app));
     tracing::info!(head = app.log().head().seq, "ready");
@@ -276,11 +291,15 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         Arc::clone(&app),
         Duration::from_secs(args.checkpoint_interval),
     ));
+    let scheduler = tokio::spawn(jobs::scheduler::run(
+        Arc::clone(&app),
+        jobs::scheduler::TICK,
+    ));
     let outcome = tokio::select! {
         failure = jobs::durability_watch::wait_for_failure(Arc::clone(&app)) => {
             Err(CliError::failure(format!("the event log failed and the server stops: {failure}")))
         }
-        signal = shutdown_signal() => {
+        signal = signals.received() => {
             tracing::info!(signal, "shutting down");
             Ok(())
         }
@@ -291,6 +310,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         },
     };
     checkpointer.abort();
+    scheduler.abort();
+    // A run cut short here stays running in the log and is failed at the
+    // next start.
+    for worker in &run_workers {
+        worker.abort();
+    }
     let _ = stop_server.send(true);
     if outcome.is_ok() {
         // A last signed checkpoint: the log's end is then anchored too.
@@ -306,14 +331,36 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     outcome
 }
 
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(terminate) => terminate,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
+/// SIGTERM and SIGINT, listened for from the very start of `serve`: a
+/// signal that arrives while the server starts is acted on (gracefully)
+/// once it is up, instead of killing the process with the default action.
+struct ShutdownSignals {
+    terminate: Option<tokio::signal::unix::Signal>,
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    fn install() -> ShutdownSignals {
+        use tokio::signal::unix::{SignalKind, signal};
+        ShutdownSignals {
+            terminate: signal(SignalKind::terminate()).ok(),
+            interrupt: signal(SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// The name of the first signal received.
+    async fn received(&mut self) -> &'static str {
+        async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = next(&mut self.interrupt) => "SIGINT",
+            _ = next(&mut self.terminate) => "SIGTERM",
+        }
     }
 }

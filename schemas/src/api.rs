@@ -581,3 +581,14 @@ pub struct ScheduleBody {
     /// When it was created (RFC 3339).
     pub created_at: String,
 }
+
+/// `POST /api/v1/flows/{id}/runs`: no body, or an empty object. A run
+/// takes no options yet; unknown fields are refused.
+#[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRunRequest {}
+
+/// `POST /api/v1/secrets/{id}/reveal`: no body, or an empty object.
+#[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevealSecretRequest {}

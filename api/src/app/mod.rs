@@ -22,6 +22,8 @@ pub mod orgs;
 pub mod origin;
 pub mod passwords;
 pub mod principal;
+pub mod runs;
+pub mod schedules;
 pub mod secrets;
 pub mod tokens;
 pub mod users;
@@ -104,6 +106,7 @@ pub struct App {
     signer: CheckpointSigner,
     fingerprinter: Fingerprinter,
     vault: vault::Vault,
+    run_queue: runs::RunQueue,
     tokens: tokens::TokenKeys,
     passwords: passwords::PasswordPool,
     settings: AppSettings,
@@ -133,6 +136,7 @@ impl App {
             signer: CheckpointSigner::new(master),
             fingerprinter: Fingerprinter::new(master),
             vault: vault::Vault::new(master),
+            run_queue: runs::RunQueue::new(settings.run_workers),
             tokens: tokens::TokenKeys::new(master, settings.jwt_secret.as_deref()),
             passwords: passwords::PasswordPool::new(
                 settings.hashing_concurrency,
@@ -283,6 +287,11 @@ impl App {
     /// Seals and opens secret values.
     pub(crate) fn vault(&self) -> &vault::Vault {
         &self.vault
+    }
+
+    /// The bounded queue of runs waiting for a worker.
+    pub(crate) fn run_queue(&self) -> &runs::RunQueue {
+        &self.run_queue
     }
 
     /// The randomness source.

@@ -63,21 +63,55 @@ where
         if !is_json(request.headers()) {
             return Err(ApiError::unsupported_media_type());
         }
-        let limit = request
-            .extensions()
-            .get::<BodyLimit>()
-            .map_or(AXUM_DEFAULT_BODY_LIMIT, |limit| limit.0);
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection {
-                    BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
-                        ApiError::payload_too_large(limit)
-                    }
-                    _ => ApiError::bad_request("the request body could not be read"),
-                })?;
+        let bytes = read_body(request, state).await?;
         parse(&bytes).map(JsonBody)
     }
+}
+
+/// A request body that may be left out: no body (or only whitespace), and
+/// a JSON `null`, are `None`; anything else is judged exactly as
+/// [`JsonBody`] judges it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalJsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(request.headers());
+        let bytes = read_body(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(None));
+        }
+        if !json {
+            return Err(ApiError::unsupported_media_type());
+        }
+        // The document describes the body as the object or null.
+        if bytes.trim_ascii() == b"null" {
+            return Ok(OptionalJsonBody(None));
+        }
+        parse(&bytes).map(|value| OptionalJsonBody(Some(value)))
+    }
+}
+
+/// The body's bytes, within the limit in force (413 stating it).
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    let limit = request
+        .extensions()
+        .get::<BodyLimit>()
+        .map_or(AXUM_DEFAULT_BODY_LIMIT, |limit| limit.0);
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                ApiError::payload_too_large(limit)
+            }
+            _ => ApiError::bad_request("the request body could not be read"),
+        })
 }
 
 /// `application/json`, parameters (such as `charset=utf-8`) allowed.
@@ -353,6 +387,55 @@ mod tests {
         let (status, text) = send(Some("application/json"), body).await;
         let value = serde_json::from_str(&text).expect("problem json");
         (status, value, text)
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Options {}
+
+    async fn optional(OptionalJsonBody(options): OptionalJsonBody<Options>) -> String {
+        format!("{}", options.is_some())
+    }
+
+    #[tokio::test]
+    async fn an_optional_body_may_be_left_out_but_is_judged_when_sent() {
+        let send = |content_type: Option<&'static str>, body: &'static str| async move {
+            let mut request = Request::post("/options");
+            if let Some(content_type) = content_type {
+                request = request.header(CONTENT_TYPE, content_type);
+            }
+            let response = Router::new()
+                .route("/options", post(optional))
+                .oneshot(request.body(Body::from(body)).expect("request"))
+                .await
+                .expect("response");
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+                .await
+                .expect("body");
+            (status, String::from_utf8(bytes.to_vec()).expect("utf-8"))
+        };
+        assert_eq!(send(None, "").await, (StatusCode::OK, "false".into()));
+        assert_eq!(
+            send(Some("application/json"), " null ").await,
+            (StatusCode::OK, "false".into())
+        );
+        assert_eq!(
+            send(Some("application/json"), "{}").await,
+            (StatusCode::OK, "true".into())
+        );
+        assert_eq!(
+            send(Some("text/plain"), "{}").await.0,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            send(Some("application/json"), "[]").await.0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            send(Some("application/json"), r#"{"x":1}"#).await.0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
 
     #[tokio::test]

@@ -25,6 +25,8 @@ pub mod problem;
 pub mod rate_limit;
 pub mod refusals;
 pub mod request_id;
+mod runs;
+mod schedules;
 mod secrets;
 pub mod security_headers;
 mod users;
@@ -125,6 +127,12 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/connections/{id}", Access::Authorized),
     ("PATCH", "/api/v1/connections/{id}", Access::Authorized),
     ("DELETE", "/api/v1/connections/{id}", Access::Authorized),
+    ("POST", "/api/v1/flows/{id}/runs", Access::Authorized),
+    ("GET", "/api/v1/runs", Access::Authorized),
+    ("GET", "/api/v1/runs/{id}", Access::Authorized),
+    ("POST", "/api/v1/schedules", Access::Authorized),
+    ("GET", "/api/v1/schedules", Access::Authorized),
+    ("DELETE", "/api/v1/schedules/{id}", Access::Authorized),
 ];
 
 /// How the edge behaves (from the configuration).
@@ -280,6 +288,14 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
                 .patch(connections::update)
                 .delete(connections::delete),
         )
+        .route("/api/v1/flows/{id}/runs", post(runs::start))
+        .route("/api/v1/runs", get(runs::list))
+        .route("/api/v1/runs/{id}", get(runs::get))
+        .route(
+            "/api/v1/schedules",
+            post(schedules::create).get(schedules::list),
+        )
+        .route("/api/v1/schedules/{id}", delete(schedules::delete))
         .route_layer(from_fn_with_state(general_limit, rate_limit::limit));
 
     let mut router = Router::new()

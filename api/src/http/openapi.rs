@@ -13,13 +13,17 @@ use cairn_schemas::api::{
     CreateGroupRequest, CreateNamespaceRequest, CreateOrgRequest, CreateSecretRequest,
     CreateUserRequest, CreatedApiKeyBody, ExplainBody, FlowBody, GrantBody, GroupBody,
     GroupMemberBody, LoginRequest, LoginResponse, MeResponse, MemberBody, NamespaceBody, OrgBody,
-    RevealedSecretBody, RotateSecretRequest, SecretBody, UpdateConnectionRequest,
-    UpdateFlowRequest, UpdateGroupMemberRequest, UpdateNamespaceRequest, UpdateUserRequest,
-    UserBody,
+    RevealSecretRequest, RevealedSecretBody, RotateSecretRequest, SecretBody,
+    UpdateConnectionRequest, UpdateFlowRequest, UpdateGroupMemberRequest, UpdateNamespaceRequest,
+    UpdateUserRequest, UserBody,
 };
 
 use super::problem::Problem;
 use super::{auth, connections, flows, grants, groups, health, namespaces, orgs, secrets, users};
+use super::{runs, schedules};
+use cairn_schemas::api::{
+    CreateScheduleRequest, RunActorBody, RunBody, RunStepBody, ScheduleBody, StartRunRequest,
+};
 
 /// The API document.
 #[derive(Debug, OpenApi)]
@@ -36,6 +40,7 @@ use super::{auth, connections, flows, grants, groups, health, namespaces, orgs, 
         grants::create, grants::list, grants::revoke, grants::explain,
         secrets::create, secrets::list, secrets::get, secrets::rotate, secrets::delete, secrets::reveal,
         connections::create, connections::list, connections::get, connections::update, connections::delete,
+        runs::start, runs::list, runs::get, schedules::create, schedules::list, schedules::delete,
     ),
     components(schemas(
         Problem, LoginRequest, LoginResponse, MeResponse, UserBody, CreateUserRequest, UpdateUserRequest,
@@ -43,8 +48,9 @@ use super::{auth, connections, flows, grants, groups, health, namespaces, orgs, 
         AddMemberRequest, MemberBody, CreateGroupRequest, GroupBody, GroupMemberBody, AddGroupMemberRequest,
         UpdateGroupMemberRequest, CreateNamespaceRequest, UpdateNamespaceRequest, NamespaceBody, CreateFlowRequest,
         UpdateFlowRequest, FlowBody, CreateGrantRequest, GrantBody, ExplainBody,
-        CreateSecretRequest, RotateSecretRequest, SecretBody, RevealedSecretBody,
+        CreateSecretRequest, RotateSecretRequest, SecretBody, RevealedSecretBody, RevealSecretRequest,
         CreateConnectionRequest, UpdateConnectionRequest, ConnectionBody,
+        StartRunRequest, RunBody, RunStepBody, RunActorBody, CreateScheduleRequest, ScheduleBody,
     )),
     modifiers(&Security),
     tags(
@@ -55,6 +61,7 @@ use super::{auth, connections, flows, grants, groups, health, namespaces, orgs, 
         (name = "catalog", description = "Namespaces and flows"),
         (name = "sharing", description = "Grants and access explanations"),
         (name = "secrets", description = "Secrets and connections: used, never seen"),
+        (name = "runs", description = "Runs of flows and their schedules; outputs masked"),
         (name = "system", description = "Health"),
     )
 )]

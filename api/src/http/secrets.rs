@@ -4,13 +4,14 @@
 use axum::Json;
 use axum::http::StatusCode;
 use cairn_schemas::api::{
-    CreateSecretRequest, Page, RevealedSecretBody, RotateSecretRequest, SecretBody,
+    CreateSecretRequest, Page, RevealSecretRequest, RevealedSecretBody, RotateSecretRequest,
+    SecretBody,
 };
 
 use crate::app::secrets;
 
 use super::caller::Caller;
-use super::json_body::JsonBody;
+use super::json_body::{JsonBody, OptionalJsonBody};
 use super::params::{ListParams, PathIds};
 use super::problem::{ApiError, Problem};
 
@@ -69,10 +70,11 @@ pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode,
 }
 
 /// `POST /api/v1/secrets/{id}/reveal`: the owner's alone, audited.
-#[utoipa::path(post, path = "/api/v1/secrets/{id}/reveal", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = RevealedSecretBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/secrets/{id}/reveal", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body(content = Option<RevealSecretRequest>, description = "no body, or `{}`"), responses((status = 200, body = RevealedSecretBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn reveal(
     caller: Caller,
     PathIds(ids): PathIds,
+    OptionalJsonBody(_none): OptionalJsonBody<RevealSecretRequest>,
 ) -> Result<Json<RevealedSecretBody>, ApiError> {
     let id = super::params::first(&ids)?;
     Ok(Json(

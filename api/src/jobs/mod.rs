@@ -2,3 +2,5 @@
 
 pub mod checkpointer;
 pub mod durability_watch;
+pub mod run_workers;
+pub mod scheduler;

@@ -10,6 +10,7 @@ mod crypto_interop;
 mod enumeration;
 mod erasure;
 mod identity_api;
+mod runs;
 mod secrets_api;
 mod serve;
 mod sharing_matrix;

@@ -1,0 +1,344 @@
+//! Runs: a flow executed as its invoker, off the request path.
+//!
+//! `POST /api/v1/flows/{id}/runs` checks the caller may run the flow and
+//! that every reference will resolve for them, reserves a place in the
+//! bounded [`RunQueue`] (503 when it is full), records `run.requested`, and
+//! only once that is durable hands the run to the worker pool
+//! (`jobs::run_workers`), which executes it ([`execute`]) and records
+//! `run.started`, one `secret.resolved` per secret a step used, one
+//! `run.step_finished` per step and `run.finished`. A run still queued or
+//! running when the server stopped is recorded failed at the next start
+//! ([`fail_unfinished`]): nothing is resumed silently.
+
+pub mod execute;
+pub mod masking;
+pub mod references;
+pub mod steps;
+
+use std::sync::Mutex;
+
+use cairn_audit::time_format::rfc3339_micros;
+use cairn_core::log::NewEvent;
+use cairn_projections::Views;
+use cairn_projections::access::{Target, Who, authorize, role_allows};
+use cairn_projections::activity::RunRecord;
+use cairn_schemas::api::{RunActorBody, RunBody, RunStepBody};
+use cairn_schemas::{
+    AccessAction, Action, ActorRef, EventPayload, Outcome, ResourceKind, ResourceRef, RunFinished,
+    RunRequested, RunStatus,
+};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::access::{not_visible, require};
+use super::listing::paginate;
+use super::{App, CommandError, Origin, Principal};
+
+pub use execute::execute_run;
+
+/// Places in the run queue per worker.
+pub const QUEUE_PER_WORKER: usize = 16;
+
+/// What a run that was in flight when the server stopped is failed with.
+pub const STOPPED_DURING_THE_RUN: &str = "the server stopped during the run";
+
+/// The bounded queue between the requests and the worker pool. A request
+/// reserves its place before `run.requested` is appended, so a full queue
+/// is answered 503 with nothing written.
+#[derive(Debug)]
+pub struct RunQueue {
+    sender: mpsc::Sender<Uuid>,
+    receiver: Mutex<Option<mpsc::Receiver<Uuid>>>,
+}
+
+impl RunQueue {
+    /// A queue with room for [`QUEUE_PER_WORKER`] runs per worker.
+    pub fn new(workers: usize) -> RunQueue {
+        let (sender, receiver) = mpsc::channel(workers.max(1) * QUEUE_PER_WORKER);
+        RunQueue {
+            sender,
+            receiver: Mutex::new(Some(receiver)),
+        }
+    }
+
+    /// A place in the queue, or `Overloaded` (503) when it is full.
+    pub fn reserve(&self) -> Result<mpsc::Permit<'_, Uuid>, CommandError> {
+        self.sender
+            .try_reserve()
+            .map_err(|_| CommandError::Overloaded)
+    }
+
+    /// The receiving end, for the worker pool (once).
+    pub fn take_receiver(&self) -> Option<mpsc::Receiver<Uuid>> {
+        match self.receiver.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+}
+
+/// A run as a resource of events.
+pub fn run_ref(id: Uuid) -> ResourceRef {
+    ResourceRef {
+        kind: ResourceKind::Run,
+        id: Some(id),
+    }
+}
+
+/// The actor of what a run does by itself.
+pub fn run_actor(id: Uuid) -> ActorRef {
+    ActorRef {
+        kind: cairn_schemas::ActorKind::Run,
+        id: Some(id),
+    }
+}
+
+/// How a run's end is recorded: denied and failed runs are not successes.
+pub fn finished_outcome(status: RunStatus) -> Outcome {
+    match status {
+        RunStatus::Succeeded | RunStatus::Queued | RunStatus::Running => Outcome::Success,
+        RunStatus::Failed => Outcome::Failure,
+        RunStatus::Denied => Outcome::Denied,
+    }
+}
+
+/// `run.finished`, by `actor`.
+pub fn finished_event(
+    actor: ActorRef,
+    run: Uuid,
+    org: Uuid,
+    status: RunStatus,
+    error: Option<String>,
+) -> NewEvent {
+    NewEvent::new(
+        Action::RunFinished,
+        actor,
+        run_ref(run),
+        finished_outcome(status),
+    )
+    .in_org(org)
+    .with_payload(EventPayload::RunFinished(RunFinished {
+        run_id: run,
+        status,
+        error,
+    }))
+}
+
+/// A flow's definition, parsed.
+pub fn definition_of(views: &Views, flow: Uuid) -> Result<Value, CommandError> {
+    views
+        .catalog
+        .definition(&flow)
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or_else(|| CommandError::Internal(format!("flow {flow} has no readable definition")))
+}
+
+/// A run as the API shows it.
+pub fn run_body(record: &RunRecord) -> RunBody {
+    RunBody {
+        id: record.id,
+        flow_id: record.flow_id,
+        status: record.status.as_str().into(),
+        actor: RunActorBody {
+            kind: if record.schedule_id.is_some() {
+                "schedule"
+            } else {
+                "user"
+            }
+            .into(),
+            user_id: record.invoker_id,
+            schedule_id: record.schedule_id,
+        },
+        steps: record
+            .steps
+            .iter()
+            .map(|step| RunStepBody {
+                id: step.step_id.clone(),
+                status: step.status.as_str().into(),
+                output: serde_json::from_str(&step.output)
+                    .unwrap_or_else(|_| Value::String(step.output.clone())),
+            })
+            .collect(),
+        error: record.error.clone(),
+        requested_at: rfc3339_micros(record.requested_at),
+        started_at: record.started_at.map(rfc3339_micros),
+        finished_at: record.finished_at.map(rfc3339_micros),
+    }
+}
+
+/// Whether `principal` may see the run: their own runs; every run of the
+/// org for its admins (all for a superuser); others' runs of flows they
+/// can read when their role allows reading runs.
+pub fn may_see(views: &Views, principal: &Principal, run: &RunRecord) -> bool {
+    if principal.is_admin_of(run.org_id) {
+        return true;
+    }
+    if run.org_id != principal.org_id {
+        return false;
+    }
+    if run.invoker_id == principal.user_id {
+        return true;
+    }
+    role_allows(principal.role, ResourceKind::Run, AccessAction::Read)
+        && authorize(
+            views,
+            Who {
+                user_id: principal.user_id,
+                org_id: principal.org_id,
+            },
+            AccessAction::Read,
+            Target {
+                kind: ResourceKind::Flow,
+                id: run.flow_id,
+            },
+        )
+        .allowed
+}
+
+/// `POST /api/v1/flows/{id}/runs`: queues a run of the flow as the caller.
+pub async fn request_run(
+    app: &App,
+    principal: &Principal,
+    flow_id: Uuid,
+    origin: &Origin,
+) -> Result<RunBody, CommandError> {
+    let run_id = Uuid::now_v7();
+    let mut place = None;
+    app.execute(|views| {
+        let flow = require(
+            views,
+            principal,
+            AccessAction::Run,
+            ResourceKind::Flow,
+            flow_id,
+        )?;
+        let org_id = flow.org_id;
+        let invoker = Who {
+            user_id: principal.user_id,
+            org_id,
+        };
+        let definition = definition_of(views, flow_id)?;
+        references::check_definition(views, invoker, &definition, &app.settings().flow_env_allow)?;
+        place = Some(app.run_queue().reserve()?);
+        Ok::<_, CommandError>(vec![principal.event(
+            Action::RunRequested,
+            run_ref(run_id),
+            org_id,
+            origin,
+            EventPayload::RunRequested(RunRequested {
+                run_id,
+                flow_id,
+                org_id,
+                invoker_id: principal.user_id,
+                schedule_id: None,
+            }),
+        )])
+    })
+    .await?;
+    // Durable now: the worker may start it.
+    if let Some(place) = place {
+        place.send(run_id);
+    }
+    let views = app.views();
+    views
+        .runs
+        .get(&run_id)
+        .map(run_body)
+        .ok_or_else(|| CommandError::Internal("a requested run is missing from the views".into()))
+}
+
+/// `GET /api/v1/runs`: the runs the caller may see, oldest first.
+pub fn list_runs(
+    app: &App,
+    principal: &Principal,
+    after: Option<Uuid>,
+    limit: usize,
+) -> (Vec<RunBody>, Option<Uuid>) {
+    let views = app.views();
+    let visible = |run: &&RunRecord| may_see(&views, principal, run);
+    if principal.is_superuser {
+        let mut runs: Vec<&RunRecord> = views
+            .orgs
+            .all()
+            .flat_map(|org| views.runs.in_org(&org.id))
+            .filter(visible)
+            .collect();
+        runs.sort_unstable_by_key(|run| run.id);
+        paginate(
+            runs.into_iter().map(|run| (run.id, run_body(run))),
+            after,
+            limit,
+        )
+    } else {
+        paginate(
+            views
+                .runs
+                .in_org(&principal.org_id)
+                .filter(visible)
+                .map(|run| (run.id, run_body(run))),
+            after,
+            limit,
+        )
+    }
+}
+
+/// `GET /api/v1/runs/{id}`: 404 when the caller may not see it.
+pub fn get_run(app: &App, principal: &Principal, id: Uuid) -> Result<RunBody, CommandError> {
+    let views = app.views();
+    match views.runs.get(&id) {
+        Some(run) if may_see(&views, principal, run) => Ok(run_body(run)),
+        _ => Err(not_visible(run_ref(id))),
+    }
+}
+
+/// At start-up, before serving: every run the log shows queued or running
+/// was interrupted by the stop, and is recorded failed (by the system).
+pub async fn fail_unfinished(app: &App) -> Result<usize, CommandError> {
+    let unfinished: Vec<(Uuid, Uuid)> = app
+        .views()
+        .runs
+        .unfinished()
+        .map(|run| (run.id, run.org_id))
+        .collect();
+    for chunk in unfinished.chunks(256) {
+        let events = chunk
+            .iter()
+            .map(|(run, org)| {
+                finished_event(
+                    ActorRef::SYSTEM,
+                    *run,
+                    *org,
+                    RunStatus::Failed,
+                    Some(STOPPED_DURING_THE_RUN.into()),
+                )
+            })
+            .collect();
+        app.commit(events)
+            .await
+            .map_err(|error| CommandError::Internal(error.to_string()))?;
+    }
+    Ok(unfinished.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_is_overloaded_and_nothing_is_lost() {
+        let queue = RunQueue::new(1);
+        let mut places = Vec::new();
+        for _ in 0..QUEUE_PER_WORKER {
+            places.push(queue.reserve().expect("room"));
+        }
+        assert!(matches!(queue.reserve(), Err(CommandError::Overloaded)));
+        // A place given back (the append failed) is free again.
+        places.pop();
+        let place = queue.reserve().expect("room again");
+        place.send(Uuid::nil());
+        let mut receiver = queue.take_receiver().expect("receiver");
+        assert!(queue.take_receiver().is_none(), "taken once");
+        assert_eq!(receiver.try_recv().expect("sent"), Uuid::nil());
+    }
+}

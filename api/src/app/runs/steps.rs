@@ -1,0 +1,285 @@
+//! Executing one step whose references are already resolved: `http` (a
+//! real request with reqwest) and `log`. What a step returns is masked
+//! here, before anyone stores or shows it, and bounded: a response body is
+//! read up to [`READ_LIMIT`] and the output kept to [`OUTPUT_LIMIT`].
+
+use std::time::Duration;
+
+use cairn_schemas::StepStatus;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Value, json};
+
+use super::masking::{Masker, truncate_utf8};
+
+/// The most of a response body read.
+pub const READ_LIMIT: usize = 256 * 1024;
+/// The largest step output stored, as JSON text.
+pub const OUTPUT_LIMIT: usize = 16 * 1024;
+/// How long an http step waits when its definition does not say.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+
+/// How a step ended: its status, its masked output, and (when it failed)
+/// why, masked too.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepOutcome {
+    /// Succeeded or failed.
+    pub status: StepStatus,
+    /// The masked output.
+    pub output: Value,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl StepOutcome {
+    fn failed(masker: &Masker, error: impl Into<String>) -> StepOutcome {
+        let error = masker.mask(&error.into());
+        StepOutcome {
+            status: StepStatus::Failed,
+            output: json!({ "error": error }),
+            error: Some(error),
+        }
+    }
+}
+
+/// The HTTP client runs use: no redirects (a redirect would carry the
+/// step's headers, secrets included, to wherever the server points), and
+/// no proxy from the environment.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Executes a resolved step.
+pub async fn execute_step(client: &reqwest::Client, step: &Value, masker: &Masker) -> StepOutcome {
+    match step.get("type").and_then(Value::as_str) {
+        Some("http") => http_step(client, step, masker).await,
+        Some("log") => {
+            let message = step.get("message").and_then(Value::as_str).unwrap_or("");
+            StepOutcome {
+                status: StepStatus::Succeeded,
+                output: bounded(json!({ "message": masker.mask(message) })),
+                error: None,
+            }
+        }
+        _ => StepOutcome::failed(masker, "unknown step type"),
+    }
+}
+
+async fn http_step(client: &reqwest::Client, step: &Value, masker: &Masker) -> StepOutcome {
+    let method = step.get("method").and_then(Value::as_str).unwrap_or("GET");
+    let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {
+        return StepOutcome::failed(masker, "method: not an HTTP method");
+    };
+    let url = step.get("url").and_then(Value::as_str).unwrap_or("");
+    let url = match reqwest::Url::parse(url) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
+        _ => {
+            return StepOutcome::failed(
+                masker,
+                "url: not an absolute http:// or https:// URL once its references are resolved",
+            );
+        }
+    };
+    let mut headers = HeaderMap::new();
+    if let Some(Value::Object(members)) = step.get("headers") {
+        for (name, value) in members {
+            let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
+                return StepOutcome::failed(masker, format!("headers.{name}: not a header name"));
+            };
+            let text = value.as_str().unwrap_or_default();
+            let Ok(mut value) = HeaderValue::from_str(text) else {
+                return StepOutcome::failed(
+                    masker,
+                    format!("headers.{name}: not a valid header value once resolved"),
+                );
+            };
+            value.set_sensitive(true);
+            headers.insert(header, value);
+        }
+    }
+    let timeout = step
+        .get("timeout_ms")
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_TIMEOUT_MS);
+    let mut request = client
+        .request(method, url)
+        .headers(headers)
+        .timeout(Duration::from_millis(timeout));
+    match step.get("body") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(text)) => request = request.body(text.clone()),
+        Some(other) => request = request.json(other),
+    }
+    let mut response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => return StepOutcome::failed(masker, request_error(&error)),
+    };
+    let status = response.status();
+    let mut body = Vec::new();
+    let mut cut = false;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = READ_LIMIT - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    cut = true;
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(error) => return StepOutcome::failed(masker, request_error(&error)),
+        }
+    }
+    let body = render_body(&body, cut, masker);
+    let output = bounded(json!({ "status": status.as_u16(), "body": body }));
+    if status.is_client_error() || status.is_server_error() {
+        StepOutcome {
+            status: StepStatus::Failed,
+            output,
+            error: Some(format!("the server answered {}", status.as_u16())),
+        }
+    } else {
+        StepOutcome {
+            status: StepStatus::Succeeded,
+            output,
+            error: None,
+        }
+    }
+}
+
+/// A request error without its URL (which may hold a resolved value); the
+/// caller masks it all the same.
+fn request_error(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "the request timed out"
+    } else if error.is_connect() {
+        "the connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "reading the response failed"
+    } else {
+        "the request failed"
+    };
+    let mut detail = String::new();
+    let mut source = std::error::Error::source(error);
+    // The innermost cause says most ("connection refused"); at most a few
+    // levels are walked.
+    for _ in 0..8 {
+        let Some(cause) = source else { break };
+        detail = cause.to_string();
+        source = cause.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// A response body as JSON when it is JSON, else as text; masked either
+/// way. A body cut at the read limit loses the bytes that could be the
+/// start of a value, so no prefix of a value survives the cut.
+fn render_body(bytes: &[u8], cut: bool, masker: &Masker) -> Value {
+    let keep = if cut {
+        bytes.len().saturating_sub(masker.longest())
+    } else {
+        bytes.len()
+    };
+    let bytes = &bytes[..keep];
+    if !cut && let Ok(value) = serde_json::from_slice::<Value>(bytes) {
+        return masker.mask_json(value);
+    }
+    let text = String::from_utf8_lossy(bytes);
+    Value::String(masker.mask(&text))
+}
+
+/// The output, within [`OUTPUT_LIMIT`] as JSON text: an oversized body is
+/// replaced by the start of its text and `"truncated": true`.
+fn bounded(output: Value) -> Value {
+    let text = output.to_string();
+    if text.len() <= OUTPUT_LIMIT {
+        return output;
+    }
+    let mut output = output;
+    if let Value::Object(members) = &mut output {
+        for key in ["body", "message"] {
+            if let Some(value) = members.get_mut(key) {
+                let as_text = match &*value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                // Leave room for the rest of the object and for escaping.
+                *value = Value::String(truncate_utf8(&as_text, OUTPUT_LIMIT / 2).to_string());
+            }
+        }
+        members.insert("truncated".into(), Value::Bool(true));
+    }
+    let text = output.to_string();
+    if text.len() <= OUTPUT_LIMIT {
+        output
+    } else {
+        json!({ "truncated": true })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_body_is_masked_as_json_and_text_as_text() {
+        let mut masker = Masker::new();
+        masker.add("k3y\"x");
+        let body = br#"{"echo":"Bearer k3y\"x"}"#;
+        assert_eq!(
+            render_body(body, false, &masker),
+            json!({"echo": "Bearer ***"})
+        );
+        let text = b"header: Bearer k3y\"x";
+        assert_eq!(
+            render_body(text, false, &masker),
+            json!("header: Bearer ***")
+        );
+    }
+
+    #[test]
+    fn a_cut_body_never_ends_with_the_start_of_a_value() {
+        let mut masker = Masker::new();
+        masker.add("abcdef");
+        // The read stopped in the middle of the value.
+        let body = b"prefix abc";
+        let rendered = render_body(body, true, &masker);
+        let text = rendered.as_str().expect("text");
+        assert!(!text.contains("abc"), "{text}");
+    }
+
+    #[test]
+    fn outputs_are_bounded() {
+        let big = json!({"status": 200, "body": "x".repeat(OUTPUT_LIMIT * 2)});
+        let bounded = bounded(big);
+        assert!(bounded.to_string().len() <= OUTPUT_LIMIT);
+        assert_eq!(bounded["truncated"], true);
+        assert_eq!(bounded["status"], 200);
+        let small = json!({"message": "hi"});
+        assert_eq!(super::bounded(small.clone()), small);
+    }
+
+    #[tokio::test]
+    async fn a_log_step_masks_its_message() {
+        let mut masker = Masker::new();
+        masker.add("hunter2");
+        let client = http_client().expect("client");
+        let outcome = execute_step(
+            &client,
+            &json!({"type": "log", "message": "pw=hunter2"}),
+            &masker,
+        )
+        .await;
+        assert_eq!(outcome.status, StepStatus::Succeeded);
+        assert_eq!(outcome.output, json!({"message": "pw=***"}));
+    }
+}
