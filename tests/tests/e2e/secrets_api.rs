@@ -358,8 +358,9 @@ fn secrets_are_used_but_never_seen() {
     }
 }
 
-/// Must show 4 (at save time): `$env` reads only allowlisted names, and
-/// never Cairn's own variables, whatever the allowlist says.
+/// Must show 4 and 6 (at save time): `$env` reads only allowlisted names,
+/// never Cairn's own variables whatever the allowlist says; an unknown step
+/// type and a malformed URL are 422s naming the member.
 #[test]
 fn env_references_are_refused_unless_allowlisted() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -412,12 +413,46 @@ fn env_references_are_refused_unless_allowlisted() {
         assert_eq!(refused.status, 422, "{message}: {}", refused.text);
         assert_eq!(refused.json["field"], "definition");
         let variable = message.split("$env.").nth(1).expect("a reference");
+        let variable = variable.trim();
         assert!(
             refused.json["detail"]
                 .as_str()
                 .expect("detail")
                 .contains(variable),
             "the detail names {variable}: {}",
+            refused.text
+        );
+    }
+
+    for (steps, member) in [
+        (
+            json!([{"type": "shell", "command": "id"}]),
+            "definition.steps[0].type",
+        ),
+        (
+            json!([{"type": "log", "message": "a"},
+                   {"type": "http", "method": "GET", "url": "htp:/broken"}]),
+            "definition.steps[1].url",
+        ),
+        (
+            json!([{"type": "http", "method": "GET", "url": "http://exa mple.com/"}]),
+            "definition.steps[0].url",
+        ),
+    ] {
+        let refused = server.call(
+            "POST",
+            "/api/v1/flows",
+            Some(&admin),
+            Some(&json!({"name": "bad", "namespace_id": general, "definition": {"steps": steps}})),
+        );
+        assert_eq!(refused.status, 422, "{member}: {}", refused.text);
+        assert_eq!(refused.json["field"], "definition");
+        assert!(
+            refused.json["detail"]
+                .as_str()
+                .expect("detail")
+                .contains(member),
+            "the detail names {member}: {}",
             refused.text
         );
     }
