@@ -8,7 +8,7 @@ use cairn_projections::Views;
 use cairn_projections::access::{AccessPath, Decision, Target, Who, authorize};
 use cairn_projections::sharing::CatalogEntry;
 use cairn_schemas::api::ExplainBody;
-use cairn_schemas::{AccessAction, ResourceKind, ResourceRef};
+use cairn_schemas::{AccessAction, Action, EventPayload, ResourceKind, ResourceRef};
 use uuid::Uuid;
 
 use super::error::Denial;
@@ -56,6 +56,64 @@ pub fn require<'v>(
         Some(entry) if decision.allowed => Ok(entry),
         _ => Err(denied(views, &decision, action, target)),
     }
+}
+
+/// The one shape of a command on an existing catalog resource: authorize
+/// `action` on it, let `decide` check what else it must and build the
+/// payload, and record `event` in the resource's org, durably.
+#[allow(clippy::too_many_arguments)]
+pub async fn act_on(
+    app: &App,
+    principal: &Principal,
+    action: AccessAction,
+    kind: ResourceKind,
+    id: Uuid,
+    event: Action,
+    origin: &super::Origin,
+    decide: impl FnOnce(&Views, &CatalogEntry) -> Result<EventPayload, CommandError>,
+) -> Result<(), CommandError> {
+    app.execute(|views| {
+        let entry = require(views, principal, action, kind, id)?;
+        let payload = decide(views, entry)?;
+        Ok::<_, CommandError>(vec![principal.event(
+            event,
+            ResourceRef { kind, id: Some(id) },
+            entry.org_id,
+            origin,
+            payload,
+        )])
+    })
+    .await?;
+    Ok(())
+}
+
+/// May `principal` create an owned, org-level resource of `kind` (a
+/// secret, a connection) named `name`? Their role must allow it, and the
+/// name must be free among their own of that kind. The org it goes in.
+pub fn may_create_owned(
+    views: &Views,
+    principal: &Principal,
+    kind: ResourceKind,
+    name: &str,
+) -> Result<Uuid, CommandError> {
+    let decision = cairn_projections::access::authorize_create(views, who(principal), kind, None);
+    if !decision.allowed {
+        return Err(CommandError::Forbidden(format!(
+            "org role {} does not allow creating a {kind}",
+            principal.role
+        )));
+    }
+    let org_id = principal.org_id;
+    let taken = views
+        .catalog
+        .by_name(org_id, Some(principal.user_id), kind, name)
+        .is_some();
+    if taken {
+        return Err(CommandError::Conflict(format!(
+            "you already have a {kind} with that name"
+        )));
+    }
+    Ok(org_id)
 }
 
 /// Whether `principal` may read the resource (for lists).

@@ -6,7 +6,6 @@
 
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_projections::Views;
-use cairn_projections::access::authorize_create;
 use cairn_projections::sharing::CatalogEntry;
 use cairn_schemas::api::{ConnectionBody, CreateConnectionRequest, UpdateConnectionRequest};
 use cairn_schemas::{
@@ -16,7 +15,7 @@ use cairn_schemas::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::access::{require, who};
+use super::access::{act_on, may_create_owned, require};
 use super::listing::parse_named;
 use super::namespaces::{check_catalog_name, list_kind};
 use super::principal::Principal;
@@ -138,23 +137,7 @@ pub async fn create_connection(
         .seal(owner, credentials.as_bytes(), app.entropy());
     let fingerprint = app.value_fingerprint(credentials.as_bytes());
     app.execute(|views| {
-        let decision = authorize_create(views, who(principal), ResourceKind::Connection, None);
-        if !decision.allowed {
-            return Err(CommandError::Forbidden(format!(
-                "org role {} does not allow creating a connection",
-                principal.role
-            )));
-        }
-        let org_id = principal.org_id;
-        if views
-            .catalog
-            .by_name(org_id, Some(owner), ResourceKind::Connection, &name)
-            .is_some()
-        {
-            return Err(CommandError::Conflict(
-                "you already have a connection with that name".into(),
-            ));
-        }
+        let org_id = may_create_owned(views, principal, ResourceKind::Connection, &name)?;
         Ok::<_, CommandError>(vec![principal.event(
             Action::ConnectionCreated,
             connection_ref(connection_id),
@@ -289,22 +272,17 @@ pub async fn delete_connection(
     id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    app.execute(|views| {
-        let entry = require(
-            views,
-            principal,
-            AccessAction::Delete,
-            ResourceKind::Connection,
-            id,
-        )?;
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::ConnectionDeleted,
-            connection_ref(id),
-            entry.org_id,
-            origin,
-            EventPayload::ConnectionDeleted(SecretRef { secret_id: id }),
-        )])
-    })
-    .await?;
-    Ok(())
+    let kind = ResourceKind::Connection;
+    let action = Action::ConnectionDeleted;
+    act_on(
+        app,
+        principal,
+        AccessAction::Delete,
+        kind,
+        id,
+        action,
+        origin,
+        |_, _| Ok(EventPayload::ConnectionDeleted(SecretRef { secret_id: id })),
+    )
+    .await
 }

@@ -13,7 +13,7 @@ use cairn_schemas::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::access::require;
+use super::access::{act_on, require};
 use super::namespaces::{check_catalog_name, list_kind, may_create_in};
 use super::principal::Principal;
 use super::{App, CommandError, Origin};
@@ -211,22 +211,16 @@ pub async fn delete_flow(
     id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    app.execute(|views| {
-        let entry = require(
-            views,
-            principal,
-            AccessAction::Delete,
-            ResourceKind::Flow,
-            id,
-        )?;
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::FlowDeleted,
-            flow_ref(id),
-            entry.org_id,
-            origin,
-            EventPayload::FlowDeleted(FlowDeleted { flow_id: id }),
-        )])
-    })
-    .await?;
-    Ok(())
+    let kind = ResourceKind::Flow;
+    act_on(
+        app,
+        principal,
+        AccessAction::Delete,
+        kind,
+        id,
+        Action::FlowDeleted,
+        origin,
+        |_, _| Ok(EventPayload::FlowDeleted(FlowDeleted { flow_id: id })),
+    )
+    .await
 }

@@ -14,7 +14,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::access::{can_read, denied, require, role_denied, who};
+use super::access::{act_on, can_read, denied, require, role_denied, who};
 use super::listing::{check_name, paginate};
 use super::login::with_request;
 use super::principal::Principal;
@@ -119,22 +119,6 @@ pub fn may_create_in(
             ),
         )),
     }
-}
-
-fn namespace_event(
-    principal: &Principal,
-    action: Action,
-    entry: &CatalogEntry,
-    origin: &Origin,
-    payload: EventPayload,
-) -> NewEvent {
-    principal.event(
-        action,
-        resource(ResourceKind::Namespace, entry.id),
-        entry.org_id,
-        origin,
-        payload,
-    )
 }
 
 /// `POST /api/v1/namespaces`.
@@ -279,40 +263,33 @@ pub async fn update_namespace(
     origin: &Origin,
 ) -> Result<NamespaceBody, CommandError> {
     let name = check_catalog_name(&request.name)?;
-    app.execute(|views| {
-        let entry = require(
-            views,
-            principal,
-            AccessAction::Edit,
-            ResourceKind::Namespace,
-            id,
-        )?;
-        refuse_system(entry, "renamed")?;
-        let taken = views
-            .catalog
-            .by_name(
-                entry.org_id,
-                entry.parent_id,
-                ResourceKind::Namespace,
-                &name,
-            )
-            .is_some_and(|other| other.id != id);
-        if taken {
-            return Err(CommandError::Conflict(
-                "a namespace with that name exists there".into(),
-            ));
-        }
-        Ok::<_, CommandError>(vec![namespace_event(
-            principal,
-            Action::NamespaceUpdated,
-            entry,
-            origin,
-            EventPayload::NamespaceUpdated(NamespaceUpdated {
+    let kind = ResourceKind::Namespace;
+    let action = Action::NamespaceUpdated;
+    act_on(
+        app,
+        principal,
+        AccessAction::Edit,
+        kind,
+        id,
+        action,
+        origin,
+        |views, entry| {
+            refuse_system(entry, "renamed")?;
+            let taken = views
+                .catalog
+                .by_name(entry.org_id, entry.parent_id, kind, &name)
+                .is_some_and(|other| other.id != id);
+            if taken {
+                return Err(CommandError::Conflict(
+                    "a namespace with that name exists there".into(),
+                ));
+            }
+            Ok(EventPayload::NamespaceUpdated(NamespaceUpdated {
                 namespace_id: id,
                 name: name.clone(),
-            }),
-        )])
-    })
+            }))
+        },
+    )
     .await?;
     get_namespace(app, principal, id)
 }
@@ -324,28 +301,27 @@ pub async fn delete_namespace(
     id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    app.execute(|views| {
-        let entry = require(
-            views,
-            principal,
-            AccessAction::Delete,
-            ResourceKind::Namespace,
-            id,
-        )?;
-        refuse_system(entry, "deleted")?;
-        if views.catalog.has_children(&id) {
-            return Err(CommandError::Conflict(
-                "the namespace is not empty: delete or move what is in it first".into(),
-            ));
-        }
-        Ok::<_, CommandError>(vec![namespace_event(
-            principal,
-            Action::NamespaceDeleted,
-            entry,
-            origin,
-            EventPayload::NamespaceDeleted(NamespaceDeleted { namespace_id: id }),
-        )])
-    })
-    .await?;
-    Ok(())
+    let kind = ResourceKind::Namespace;
+    let action = Action::NamespaceDeleted;
+    act_on(
+        app,
+        principal,
+        AccessAction::Delete,
+        kind,
+        id,
+        action,
+        origin,
+        |views, entry| {
+            refuse_system(entry, "deleted")?;
+            if views.catalog.has_children(&id) {
+                return Err(CommandError::Conflict(
+                    "the namespace is not empty: delete or move what is in it first".into(),
+                ));
+            }
+            Ok(EventPayload::NamespaceDeleted(NamespaceDeleted {
+                namespace_id: id,
+            }))
+        },
+    )
+    .await
 }

@@ -5,7 +5,6 @@
 
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_projections::Views;
-use cairn_projections::access::authorize_create;
 use cairn_projections::sharing::CatalogEntry;
 use cairn_schemas::api::{
     CreateSecretRequest, RevealedSecretBody, RotateSecretRequest, SecretBody,
@@ -16,7 +15,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::access::{require, who};
+use super::access::{act_on, may_create_owned, require};
 use super::namespaces::list_kind;
 use super::principal::Principal;
 use super::{App, CommandError, Origin};
@@ -96,23 +95,7 @@ pub async fn create_secret(
     let sealed = app.vault().seal(owner, value.as_bytes(), app.entropy());
     let fingerprint = app.value_fingerprint(value.as_bytes());
     app.execute(|views| {
-        let decision = authorize_create(views, who(principal), ResourceKind::Secret, None);
-        if !decision.allowed {
-            return Err(CommandError::Forbidden(format!(
-                "org role {} does not allow creating a secret",
-                principal.role
-            )));
-        }
-        let org_id = principal.org_id;
-        if views
-            .catalog
-            .by_name(org_id, Some(owner), ResourceKind::Secret, &name)
-            .is_some()
-        {
-            return Err(CommandError::Conflict(
-                "you already have a secret with that name".into(),
-            ));
-        }
+        let org_id = may_create_owned(views, principal, ResourceKind::Secret, &name)?;
         Ok::<_, CommandError>(vec![principal.event(
             Action::SecretCreated,
             secret_ref(secret_id),
@@ -174,34 +157,31 @@ pub async fn rotate_secret(
     let value = request.value.expose();
     check_value(value)?;
     let fingerprint = app.value_fingerprint(value.as_bytes());
-    app.execute(|views| {
-        let entry = require(
-            views,
-            principal,
-            AccessAction::Edit,
-            ResourceKind::Secret,
-            id,
-        )?;
-        let owner = entry.owner_id.unwrap_or(principal.user_id);
-        let version = views
-            .secrets
-            .get(&id)
-            .map(|record| record.current.version + 1)
-            .unwrap_or(1);
-        let sealed = app.vault().seal(owner, value.as_bytes(), app.entropy());
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::SecretRotated,
-            secret_ref(id),
-            entry.org_id,
-            origin,
-            EventPayload::SecretRotated(SecretRotated {
+    let kind = ResourceKind::Secret;
+    let action = Action::SecretRotated;
+    act_on(
+        app,
+        principal,
+        AccessAction::Edit,
+        kind,
+        id,
+        action,
+        origin,
+        |views, entry| {
+            let owner = entry.owner_id.unwrap_or(principal.user_id);
+            let version = views
+                .secrets
+                .get(&id)
+                .map(|record| record.current.version + 1)
+                .unwrap_or(1);
+            Ok(EventPayload::SecretRotated(SecretRotated {
                 secret_id: id,
                 version,
-                value: sealed,
+                value: app.vault().seal(owner, value.as_bytes(), app.entropy()),
                 fingerprint,
-            }),
-        )])
-    })
+            }))
+        },
+    )
     .await?;
     get_secret(app, principal, id)
 }
@@ -213,24 +193,18 @@ pub async fn delete_secret(
     id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    app.execute(|views| {
-        let entry = require(
-            views,
-            principal,
-            AccessAction::Delete,
-            ResourceKind::Secret,
-            id,
-        )?;
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::SecretDeleted,
-            secret_ref(id),
-            entry.org_id,
-            origin,
-            EventPayload::SecretDeleted(SecretRef { secret_id: id }),
-        )])
-    })
-    .await?;
-    Ok(())
+    let kind = ResourceKind::Secret;
+    act_on(
+        app,
+        principal,
+        AccessAction::Delete,
+        kind,
+        id,
+        Action::SecretDeleted,
+        origin,
+        |_, _| Ok(EventPayload::SecretDeleted(SecretRef { secret_id: id })),
+    )
+    .await
 }
 
 /// `POST /api/v1/secrets/{id}/reveal`: the owner's alone; recorded as

@@ -17,7 +17,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::access::{require, role_denied, who};
+use super::access::{act_on, require, role_denied, who};
 use super::namespaces::list_kind;
 use super::{App, CommandError, Origin, Principal};
 
@@ -143,22 +143,21 @@ pub async fn delete_schedule(
     id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    app.execute(|views| {
-        let entry = require(
-            views,
-            principal,
-            AccessAction::Delete,
-            ResourceKind::Schedule,
-            id,
-        )?;
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::ScheduleDeleted,
-            schedule_ref(id),
-            entry.org_id,
-            origin,
-            EventPayload::ScheduleDeleted(ScheduleDeleted { schedule_id: id }),
-        )])
-    })
-    .await?;
-    Ok(())
+    let kind = ResourceKind::Schedule;
+    let action = Action::ScheduleDeleted;
+    act_on(
+        app,
+        principal,
+        AccessAction::Delete,
+        kind,
+        id,
+        action,
+        origin,
+        |_, _| {
+            Ok(EventPayload::ScheduleDeleted(ScheduleDeleted {
+                schedule_id: id,
+            }))
+        },
+    )
+    .await
 }
