@@ -145,12 +145,18 @@ pub fn authorize(views: &Views, who: Who, action: AccessAction, target: Target) 
     let Some(path) = best_path(views, who, is_superuser, role, entry) else {
         return Decision::deny(Reason::NotVisible);
     };
-    decide(role, action, target.kind, path)
+    decide(role, is_superuser, action, target.kind, path)
 }
 
 /// The decision once the path is known: the action's level, the reveal
 /// rule, then the role.
-fn decide(role: OrgRole, action: AccessAction, kind: ResourceKind, path: AccessPath) -> Decision {
+fn decide(
+    role: OrgRole,
+    is_superuser: bool,
+    action: AccessAction,
+    kind: ResourceKind,
+    path: AccessPath,
+) -> Decision {
     if action == AccessAction::Reveal {
         if kind != ResourceKind::Secret {
             return Decision::deny(Reason::NotApplicable);
@@ -161,7 +167,9 @@ fn decide(role: OrgRole, action: AccessAction, kind: ResourceKind, path: AccessP
     } else if path.level() < needed(action) {
         return Decision::deny(Reason::LevelTooLow { path });
     }
-    let exempt = matches!(path, AccessPath::Superuser | AccessPath::OrgAdmin { .. });
+    // A superuser's org role never limits them (also on what they own); an
+    // org admin's role is the admin role.
+    let exempt = is_superuser || matches!(path, AccessPath::OrgAdmin { .. });
     if !exempt && !role_allows(role, kind, action) {
         return Decision::deny(Reason::RoleForbids { role, path });
     }
