@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod activity;
+mod fast_map;
 pub mod identity;
 pub mod personal_source;
 pub mod secrets;

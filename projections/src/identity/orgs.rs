@@ -1,6 +1,8 @@
 //! Organizations (tenants) and who belongs to them with which role.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::fast_map::HashMap;
 
 use cairn_schemas::{EventPayload, OrgRole};
 use uuid::Uuid;

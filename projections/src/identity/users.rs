@@ -1,6 +1,6 @@
 //! Users: accounts by id and by normalized username.
 
-use std::collections::HashMap;
+use crate::fast_map::HashMap;
 
 use cairn_schemas::{EventPayload, Record, Sealed};
 use uuid::Uuid;

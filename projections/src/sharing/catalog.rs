@@ -3,7 +3,9 @@
 //! authorization can walk from a resource up to the namespaces whose
 //! grants it inherits.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::fast_map::HashMap;
 
 use cairn_schemas::{EventPayload, ResourceKind};
 use uuid::Uuid;

@@ -1,7 +1,9 @@
 //! Grants: who was given which level of access to which resource. A grant
 //! ends when it is revoked, or with its resource or its grantee.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::fast_map::HashMap;
 
 use cairn_schemas::{EventPayload, GrantLevel, GranteeKind, ResourceKind};
 use uuid::Uuid;
@@ -29,11 +31,17 @@ pub struct GrantRecord {
     pub created_at: i64,
 }
 
-/// The answer to "who has been granted what on resource X?".
+/// The answer to "who has been granted what on resource X?". A resource's
+/// grants are kept together, inline, because `authorize` reads them for the
+/// resource and every namespace above it on every request: one lookup per
+/// resource rather than one per grant (see docs/performance.md).
 #[derive(Clone, Debug, Default)]
 pub struct Grants {
-    grants: HashMap<Uuid, GrantRecord>,
-    on_resource: HashMap<Uuid, Vec<Uuid>>,
+    /// resource -> its grants.
+    on_resource: HashMap<Uuid, Vec<GrantRecord>>,
+    /// grant -> the resource it is on.
+    resource_of: HashMap<Uuid, Uuid>,
+    /// grantee -> their grants.
     to_grantee: HashMap<Uuid, Vec<Uuid>>,
     /// org -> grants, in id (creation) order.
     by_org: HashMap<Uuid, BTreeSet<Uuid>>,
@@ -42,16 +50,16 @@ pub struct Grants {
 impl Grants {
     /// The grant with this id.
     pub fn get(&self, id: &Uuid) -> Option<&GrantRecord> {
-        self.grants.get(id)
+        let resource = self.resource_of.get(id)?;
+        self.on_resource
+            .get(resource)?
+            .iter()
+            .find(|grant| grant.id == *id)
     }
 
     /// The grants on a resource (not those it inherits).
     pub fn on_resource(&self, resource: &Uuid) -> impl Iterator<Item = &GrantRecord> {
-        self.on_resource
-            .get(resource)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.grants.get(id))
+        self.on_resource.get(resource).into_iter().flatten()
     }
 
     /// The grants to a user or group.
@@ -60,7 +68,7 @@ impl Grants {
             .get(grantee)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.grants.get(id))
+            .filter_map(|id| self.get(id))
     }
 
     /// The org's grants, in creation order.
@@ -69,7 +77,7 @@ impl Grants {
             .get(org)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.grants.get(id))
+            .filter_map(|id| self.get(id))
     }
 
     /// The same grant, if it exists already.
@@ -102,10 +110,7 @@ impl Grants {
                     granted_by: created.granted_by,
                     created_at: at,
                 };
-                self.on_resource
-                    .entry(grant.resource_id)
-                    .or_default()
-                    .push(grant.id);
+                self.resource_of.insert(grant.id, grant.resource_id);
                 self.to_grantee
                     .entry(grant.grantee_id)
                     .or_default()
@@ -114,7 +119,10 @@ impl Grants {
                     .entry(grant.org_id)
                     .or_default()
                     .insert(grant.id);
-                self.grants.insert(grant.id, grant);
+                self.on_resource
+                    .entry(grant.resource_id)
+                    .or_default()
+                    .push(grant);
             }
             EventPayload::GrantRevoked(revoked) => self.remove(revoked.grant_id),
             // A grant ends with its resource and with its grantee.
@@ -131,7 +139,8 @@ impl Grants {
     }
 
     fn remove_on(&mut self, resource: Uuid) {
-        for id in self.on_resource.get(&resource).cloned().unwrap_or_default() {
+        let ids: Vec<Uuid> = self.on_resource(&resource).map(|grant| grant.id).collect();
+        for id in ids {
             self.remove(id);
         }
     }
@@ -143,18 +152,25 @@ impl Grants {
     }
 
     fn remove(&mut self, id: Uuid) {
-        let Some(grant) = self.grants.remove(&id) else {
+        let Some(resource) = self.resource_of.remove(&id) else {
             return;
         };
-        for (index, key) in [
-            (&mut self.on_resource, grant.resource_id),
-            (&mut self.to_grantee, grant.grantee_id),
-        ] {
-            if let Some(ids) = index.get_mut(&key) {
-                ids.retain(|other| *other != id);
-                if ids.is_empty() {
-                    index.remove(&key);
-                }
+        let mut removed = None;
+        if let Some(grants) = self.on_resource.get_mut(&resource) {
+            if let Some(at) = grants.iter().position(|grant| grant.id == id) {
+                removed = Some(grants.remove(at));
+            }
+            if grants.is_empty() {
+                self.on_resource.remove(&resource);
+            }
+        }
+        let Some(grant) = removed else {
+            return;
+        };
+        if let Some(ids) = self.to_grantee.get_mut(&grant.grantee_id) {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                self.to_grantee.remove(&grant.grantee_id);
             }
         }
         if let Some(ids) = self.by_org.get_mut(&grant.org_id) {

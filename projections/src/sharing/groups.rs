@@ -1,6 +1,8 @@
 //! Groups: who belongs to which group of an org, with which group role.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::fast_map::HashMap;
 
 use cairn_schemas::{EventPayload, GroupRole};
 use uuid::Uuid;
