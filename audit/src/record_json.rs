@@ -117,6 +117,11 @@ pub fn details_json(payload: &EventPayload) -> Value {
             "org_id": removed.org_id.to_string(),
             "user_id": removed.user_id.to_string(),
         }),
+        EventPayload::AuditQueried(queried) => json!({
+            "query": queried.query,
+            "returned": queried.returned,
+            "next": queried.next,
+        }),
         EventPayload::BootstrapAdmin(bootstrap) => json!({
             "user_id": bootstrap.user_id.to_string(),
             "org_id": bootstrap.org_id.to_string(),

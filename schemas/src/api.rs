@@ -592,3 +592,64 @@ pub struct StartRunRequest {}
 #[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevealSecretRequest {}
+
+/// `GET /api/v1/audit/events`: events in the exported form (DESIGN.md
+/// section 3), oldest first.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditEventsPage {
+    /// The events.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<serde_json::Value>,
+    /// The seq to pass as `after` for the next page, or null at the head.
+    pub next: Option<String>,
+}
+
+/// A chain position.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChainHeadBody {
+    /// The seq.
+    pub seq: u64,
+    /// The record's hash (hex).
+    pub hash: String,
+}
+
+/// `GET /api/v1/audit/verify`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VerifyBody {
+    /// Whether the whole chain verified.
+    pub ok: bool,
+    /// Records checked.
+    pub checked: u64,
+    /// The last good record.
+    pub head: ChainHeadBody,
+    /// The first record that failed, if any.
+    pub first_bad: Option<u64>,
+    /// Checkpoint signatures verified on the way.
+    pub checkpoints_verified: u64,
+}
+
+/// A signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CheckpointBody {
+    /// The seq covered (everything up to and including it).
+    pub seq: u64,
+    /// The hash of the record at `seq` (hex).
+    pub hash: String,
+    /// When it was signed (RFC 3339).
+    pub at: String,
+    /// The signing key's id.
+    pub key_id: String,
+    /// The Ed25519 signature (hex).
+    pub signature: String,
+}
+
+/// `GET /api/v1/audit/public-key`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicKeyBody {
+    /// Always `Ed25519`.
+    pub algorithm: String,
+    /// The key id checkpoints name.
+    pub key_id: String,
+    /// The public key (hex, 32 bytes).
+    pub public_key: String,
+}

@@ -120,6 +120,19 @@ pub enum EventPayload {
     ScheduleDeleted(ScheduleDeleted),
     /// `schedule.fired`.
     ScheduleFired(ScheduleFired),
+    /// `audit.queried`.
+    AuditQueried(AuditQueried),
+}
+
+/// `audit.queried`: someone read the audit log; reading it is an event too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQueried {
+    /// The query string as sent (at most 512 characters).
+    pub query: String,
+    /// How many events were returned.
+    pub returned: u32,
+    /// The seq the page continues after, if there is more.
+    pub next: Option<u64>,
 }
 
 /// The server opened the log and started serving.

@@ -6,6 +6,7 @@
 //! so without credentials they answer 401 before the handler runs. A test
 //! checks the table against the router.
 
+mod audit;
 mod auth;
 pub mod caller;
 pub mod client_ip;
@@ -116,6 +117,10 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/grants", Access::Authorized),
     ("DELETE", "/api/v1/grants/{id}", Access::Authorized),
     ("GET", "/api/v1/access/explain", Access::Authorized),
+    ("GET", "/api/v1/audit/events", Access::Authenticated),
+    ("GET", "/api/v1/audit/verify", Access::Authenticated),
+    ("GET", "/api/v1/audit/checkpoints", Access::Authenticated),
+    ("GET", "/api/v1/audit/public-key", Access::Authenticated),
     ("POST", "/api/v1/secrets", Access::Authorized),
     ("GET", "/api/v1/secrets", Access::Authorized),
     ("GET", "/api/v1/secrets/{id}", Access::Authorized),
@@ -270,6 +275,10 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         .route("/api/v1/grants", post(grants::create).get(grants::list))
         .route("/api/v1/grants/{id}", delete(grants::revoke))
         .route("/api/v1/access/explain", get(grants::explain))
+        .route("/api/v1/audit/events", get(audit::events))
+        .route("/api/v1/audit/verify", get(audit::verify))
+        .route("/api/v1/audit/checkpoints", get(audit::checkpoints))
+        .route("/api/v1/audit/public-key", get(audit::public_key))
         .route("/api/v1/secrets", post(secrets::create).get(secrets::list))
         .route(
             "/api/v1/secrets/{id}",

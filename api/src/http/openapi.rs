@@ -8,18 +8,21 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::{Modify, OpenApi};
 
 use cairn_schemas::api::{
-    AddGroupMemberRequest, AddMemberRequest, ApiKeyBody, ChangePasswordRequest, ConnectionBody,
-    CreateApiKeyRequest, CreateConnectionRequest, CreateFlowRequest, CreateGrantRequest,
-    CreateGroupRequest, CreateNamespaceRequest, CreateOrgRequest, CreateSecretRequest,
-    CreateUserRequest, CreatedApiKeyBody, ExplainBody, FlowBody, GrantBody, GroupBody,
-    GroupMemberBody, LoginRequest, LoginResponse, MeResponse, MemberBody, NamespaceBody, OrgBody,
+    AddGroupMemberRequest, AddMemberRequest, ApiKeyBody, AuditEventsPage, ChainHeadBody,
+    ChangePasswordRequest, CheckpointBody, ConnectionBody, CreateApiKeyRequest,
+    CreateConnectionRequest, CreateFlowRequest, CreateGrantRequest, CreateGroupRequest,
+    CreateNamespaceRequest, CreateOrgRequest, CreateSecretRequest, CreateUserRequest,
+    CreatedApiKeyBody, ExplainBody, FlowBody, GrantBody, GroupBody, GroupMemberBody, LoginRequest,
+    LoginResponse, MeResponse, MemberBody, NamespaceBody, OrgBody, PublicKeyBody,
     RevealSecretRequest, RevealedSecretBody, RotateSecretRequest, SecretBody,
     UpdateConnectionRequest, UpdateFlowRequest, UpdateGroupMemberRequest, UpdateNamespaceRequest,
-    UpdateUserRequest, UserBody,
+    UpdateUserRequest, UserBody, VerifyBody,
 };
 
 use super::problem::Problem;
-use super::{auth, connections, flows, grants, groups, health, namespaces, orgs, secrets, users};
+use super::{
+    audit, auth, connections, flows, grants, groups, health, namespaces, orgs, secrets, users,
+};
 use super::{runs, schedules};
 use cairn_schemas::api::{
     CreateScheduleRequest, RunActorBody, RunBody, RunStepBody, ScheduleBody, StartRunRequest,
@@ -38,6 +41,7 @@ use cairn_schemas::api::{
         namespaces::create, namespaces::list, namespaces::get, namespaces::update, namespaces::delete,
         flows::create, flows::list, flows::get, flows::update, flows::delete,
         grants::create, grants::list, grants::revoke, grants::explain,
+        audit::events, audit::verify, audit::checkpoints, audit::public_key,
         secrets::create, secrets::list, secrets::get, secrets::rotate, secrets::delete, secrets::reveal,
         connections::create, connections::list, connections::get, connections::update, connections::delete,
         runs::start, runs::list, runs::get, schedules::create, schedules::list, schedules::delete,
@@ -48,6 +52,7 @@ use cairn_schemas::api::{
         AddMemberRequest, MemberBody, CreateGroupRequest, GroupBody, GroupMemberBody, AddGroupMemberRequest,
         UpdateGroupMemberRequest, CreateNamespaceRequest, UpdateNamespaceRequest, NamespaceBody, CreateFlowRequest,
         UpdateFlowRequest, FlowBody, CreateGrantRequest, GrantBody, ExplainBody,
+        AuditEventsPage, ChainHeadBody, VerifyBody, CheckpointBody, PublicKeyBody,
         CreateSecretRequest, RotateSecretRequest, SecretBody, RevealedSecretBody, RevealSecretRequest,
         CreateConnectionRequest, UpdateConnectionRequest, ConnectionBody,
         StartRunRequest, RunBody, RunStepBody, RunActorBody, CreateScheduleRequest, ScheduleBody,
@@ -60,6 +65,7 @@ use cairn_schemas::api::{
         (name = "groups", description = "Groups and their members"),
         (name = "catalog", description = "Namespaces and flows"),
         (name = "sharing", description = "Grants and access explanations"),
+        (name = "audit", description = "The audit trail, its verification and checkpoints"),
         (name = "secrets", description = "Secrets and connections: used, never seen"),
         (name = "runs", description = "Runs of flows and their schedules; outputs masked"),
         (name = "system", description = "Health"),

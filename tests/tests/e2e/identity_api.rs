@@ -102,6 +102,10 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/grants", Access::Authorized),
     ("DELETE", "/api/v1/grants/{id}", Access::Authorized),
     ("GET", "/api/v1/access/explain", Access::Authorized),
+    ("GET", "/api/v1/audit/events", Access::Authenticated),
+    ("GET", "/api/v1/audit/verify", Access::Authenticated),
+    ("GET", "/api/v1/audit/checkpoints", Access::Authenticated),
+    ("GET", "/api/v1/audit/public-key", Access::Authenticated),
     ("POST", "/api/v1/secrets", Access::Authorized),
     ("GET", "/api/v1/secrets", Access::Authorized),
     ("GET", "/api/v1/secrets/{id}", Access::Authorized),
@@ -957,6 +961,7 @@ fn every_route_answers_its_happy_path() {
         "connections",
         "runs",
         "schedules",
+        "audit",
     ];
     for (method, path, _) in ROUTES.iter().filter(|(_, path, _)| {
         !sharing
@@ -1210,7 +1215,7 @@ fn every_authenticated_route_without_valid_credentials_is_401() {
         .iter()
         .filter(|(_, _, access)| *access != Access::Public)
         .count();
-    assert_eq!(non_public, 53, "the table grew or shrank: review this test");
+    assert_eq!(non_public, 57, "the table grew or shrank: review this test");
     assert_eq!(
         checked,
         non_public * credentials.len(),

@@ -3,6 +3,7 @@
 //! data dir and free loopback port, so they run in parallel.
 
 mod api_client;
+mod audit_api;
 mod bootstrap;
 mod cookie_session;
 mod crash_safety;

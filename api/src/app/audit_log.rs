@@ -1,0 +1,222 @@
+//! Reading the audit trail through the API: the events of the caller's
+//! org (every org for a superuser) with filters and a seq cursor, the
+//! chain's verification, the signed checkpoints and the public key that
+//! checks them. Readers are audit viewers and admins of the org, and
+//! superusers; every query of the events is itself an `audit.queried`
+//! event, durable before the answer.
+
+use cairn_audit::time_format::rfc3339_micros;
+use cairn_audit::{RecordView, render_record};
+use cairn_core::log::Personal;
+use cairn_schemas::api::{
+    AuditEventsPage, ChainHeadBody, CheckpointBody, PublicKeyBody, VerifyBody,
+};
+use cairn_schemas::{
+    Action, AuditQueried, EventPayload, OrgRole, Outcome, Record, ResourceKind, ResourceRef,
+};
+use uuid::Uuid;
+
+use super::principal::Principal;
+use super::{App, CommandError, Origin};
+
+/// At most this many records are read for one page; a page that has not
+/// filled by then ends early, and `next` continues the scan.
+pub const MAX_SCANNED: u64 = 50_000;
+
+/// The filters of `GET /api/v1/audit/events` (DESIGN.md section 7).
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    /// The actor's id.
+    pub actor: Option<Uuid>,
+    /// The action.
+    pub action: Option<Action>,
+    /// The resource's kind.
+    pub resource_type: Option<ResourceKind>,
+    /// The resource's id.
+    pub resource_id: Option<Uuid>,
+    /// The outcome.
+    pub outcome: Option<Outcome>,
+    /// At or after this time (micros).
+    pub since: Option<i64>,
+    /// Before this time (micros).
+    pub until: Option<i64>,
+    /// Continue after this seq.
+    pub after: u64,
+    /// Page size.
+    pub limit: usize,
+    /// The query string as sent, for the `audit.queried` event.
+    pub text: String,
+}
+
+impl AuditQuery {
+    fn matches(&self, record: &Record) -> bool {
+        let header = &record.header;
+        self.actor
+            .is_none_or(|actor| header.actor.id == Some(actor))
+            && self.action.is_none_or(|action| header.action == action)
+            && self
+                .resource_type
+                .is_none_or(|kind| header.resource.kind == kind)
+            && self
+                .resource_id
+                .is_none_or(|id| header.resource.id == Some(id))
+            && self.outcome.is_none_or(|outcome| header.outcome == outcome)
+            && self.since.is_none_or(|since| header.at >= since)
+            && self.until.is_none_or(|until| header.at < until)
+    }
+}
+
+/// Audit viewers and admins of their org, and superusers.
+fn require_audit_reader(principal: &Principal) -> Result<(), CommandError> {
+    if principal.is_admin_of(principal.org_id) || principal.role == OrgRole::AuditViewer {
+        Ok(())
+    } else {
+        Err(CommandError::Forbidden(
+            "reading the audit log requires the audit_viewer or admin role".into(),
+        ))
+    }
+}
+
+/// `GET /api/v1/audit/events` (blocking: it reads the log; run it off the
+/// async runtime, then record the query with [`record_query`]).
+pub fn query_events(
+    app: &App,
+    principal: &Principal,
+    query: &AuditQuery,
+) -> Result<(Vec<serde_json::Value>, Option<u64>), CommandError> {
+    require_audit_reader(principal)?;
+    let reader = app.log().reader();
+    let head = app.log().head().seq;
+    let from = query.after.saturating_add(1);
+    let to = head.min(query.after.saturating_add(MAX_SCANNED));
+    let mut items = Vec::new();
+    let mut last = query.after;
+    for record in reader.records(from, to) {
+        let record = record.map_err(|error| CommandError::Internal(error.to_string()))?;
+        last = record.header.seq;
+        let in_scope = principal.is_superuser || record.header.org == Some(principal.org_id);
+        if !in_scope || !query.matches(&record) {
+            continue;
+        }
+        let personal = record
+            .header
+            .personal
+            .iter()
+            .map(|sealed| reader.open_personal(sealed))
+            .collect::<Result<Vec<Personal>, _>>()
+            .map_err(|error| CommandError::Internal(error.to_string()))?;
+        items.push(render_record(
+            &RecordView {
+                record: &record,
+                personal,
+            },
+            false,
+        ));
+        if items.len() == query.limit {
+            break;
+        }
+    }
+    let next = (last < head).then_some(last);
+    Ok((items, next))
+}
+
+/// Records that the audit log was read (durable before the answer).
+pub async fn record_query(
+    app: &App,
+    principal: &Principal,
+    query: &AuditQuery,
+    returned: usize,
+    next: Option<u64>,
+    origin: &Origin,
+) -> Result<(), CommandError> {
+    let event = principal.event(
+        Action::AuditQueried,
+        ResourceRef {
+            kind: ResourceKind::AuditLog,
+            id: None,
+        },
+        principal.org_id,
+        origin,
+        EventPayload::AuditQueried(AuditQueried {
+            query: query.text.chars().take(512).collect(),
+            returned: u32::try_from(returned).unwrap_or(u32::MAX),
+            next,
+        }),
+    );
+    app.execute(|_| Ok::<_, CommandError>(vec![event])).await?;
+    Ok(())
+}
+
+/// The page as the API shows it.
+pub fn events_page(items: Vec<serde_json::Value>, next: Option<u64>) -> AuditEventsPage {
+    AuditEventsPage {
+        items,
+        next: next.map(|seq| seq.to_string()),
+    }
+}
+
+/// `GET /api/v1/audit/verify` (blocking: it reads the whole log).
+pub fn verify(app: &App, principal: &Principal) -> Result<VerifyBody, CommandError> {
+    require_audit_reader(principal)?;
+    let public_key = app.signer().public_key();
+    let report = app
+        .log()
+        .reader()
+        .verify(Some(&public_key))
+        .map_err(|error| CommandError::Internal(error.to_string()))?;
+    Ok(VerifyBody {
+        ok: report.first_bad.is_none(),
+        checked: report.checked,
+        head: ChainHeadBody {
+            seq: report.head.seq,
+            hash: hex::encode(report.head.hash),
+        },
+        first_bad: report.first_bad.map(|bad| bad.seq),
+        checkpoints_verified: report.checkpoints_verified,
+    })
+}
+
+/// `GET /api/v1/audit/checkpoints`: after a seq, oldest first, at most
+/// `limit`.
+pub fn checkpoints(
+    app: &App,
+    principal: &Principal,
+    after: u64,
+    limit: usize,
+) -> Result<(Vec<CheckpointBody>, Option<u64>), CommandError> {
+    require_audit_reader(principal)?;
+    let all = app
+        .log()
+        .reader()
+        .checkpoints(after.saturating_add(1))
+        .map_err(|error| CommandError::Internal(error.to_string()))?;
+    let more = all.len() > limit;
+    let page: Vec<CheckpointBody> = all
+        .into_iter()
+        .take(limit)
+        .map(|checkpoint| CheckpointBody {
+            seq: checkpoint.seq,
+            hash: hex::encode(checkpoint.hash),
+            at: rfc3339_micros(checkpoint.at),
+            key_id: checkpoint.key_id,
+            signature: hex::encode(&checkpoint.signature),
+        })
+        .collect();
+    let next = if more {
+        page.last().map(|last| last.seq)
+    } else {
+        None
+    };
+    Ok((page, next))
+}
+
+/// `GET /api/v1/audit/public-key`: what checks the checkpoints (and an
+/// exported file, offline).
+pub fn public_key(app: &App, principal: &Principal) -> Result<PublicKeyBody, CommandError> {
+    require_audit_reader(principal)?;
+    Ok(PublicKeyBody {
+        algorithm: "Ed25519".into(),
+        key_id: app.signer().key_id(),
+        public_key: hex::encode(app.signer().public_key()),
+    })
+}

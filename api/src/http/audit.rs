@@ -1,0 +1,181 @@
+//! `/api/v1/audit`: the audit trail, its verification, its checkpoints and
+//! the key that signs them.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::RawQuery;
+use cairn_audit::time_format::parse_rfc3339_micros;
+use cairn_schemas::api::{AuditEventsPage, CheckpointBody, Page, PublicKeyBody, VerifyBody};
+use cairn_schemas::{Action, Outcome, ResourceKind};
+use uuid::Uuid;
+
+use crate::app::audit_log::{self, AuditQuery};
+use crate::app::{App, CommandError, Principal};
+
+use super::caller::Caller;
+use super::params::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::problem::{ApiError, Problem};
+
+/// Runs blocking work (reading the log) off the async runtime.
+async fn off_runtime<T: Send + 'static>(
+    app: &Arc<App>,
+    principal: &Principal,
+    work: impl FnOnce(&App, &Principal) -> Result<T, CommandError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let app = Arc::clone(app);
+    let principal = principal.clone();
+    tokio::task::spawn_blocking(move || work(&app, &principal))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(ApiError::from)
+}
+
+fn limit(value: &str) -> Result<usize, ApiError> {
+    value
+        .parse()
+        .ok()
+        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+        .ok_or_else(|| {
+            ApiError::validation("limit", format!("must be a number from 1 to {MAX_LIMIT}"))
+        })
+}
+
+fn seq(field: &'static str, value: &str) -> Result<u64, ApiError> {
+    value
+        .parse()
+        .map_err(|_| ApiError::validation(field, "must be a seq (a whole number)"))
+}
+
+fn time(field: &'static str, value: &str) -> Result<i64, ApiError> {
+    parse_rfc3339_micros(&value.replace("%3A", ":").replace("%2B", "+"))
+        .ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 time"))
+}
+
+/// Parses the filters of `GET /api/v1/audit/events`.
+fn audit_query(query: Option<&str>) -> Result<AuditQuery, ApiError> {
+    let mut parsed = AuditQuery {
+        limit: DEFAULT_LIMIT,
+        text: query.unwrap_or("").to_string(),
+        ..AuditQuery::default()
+    };
+    for pair in query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "actor" => {
+                parsed.actor = Some(
+                    Uuid::parse_str(value)
+                        .map_err(|_| ApiError::validation("actor", "is not a UUID"))?,
+                )
+            }
+            "action" => {
+                parsed.action = Some(Action::parse(value).ok_or_else(|| {
+                    ApiError::validation("action", "is not an action (noun.past_tense)")
+                })?)
+            }
+            "resource_type" => {
+                parsed.resource_type = Some(ResourceKind::parse(value).ok_or_else(|| {
+                    ApiError::validation("resource_type", "is not a resource type")
+                })?)
+            }
+            "resource_id" => {
+                parsed.resource_id = Some(
+                    Uuid::parse_str(value)
+                        .map_err(|_| ApiError::validation("resource_id", "is not a UUID"))?,
+                )
+            }
+            "outcome" => {
+                parsed.outcome = Some(Outcome::parse(value).ok_or_else(|| {
+                    ApiError::validation("outcome", "must be success, denied or failure")
+                })?)
+            }
+            "since" => parsed.since = Some(time("since", value)?),
+            "until" => parsed.until = Some(time("until", value)?),
+            "after" => parsed.after = seq("after", value)?,
+            "limit" => parsed.limit = limit(value)?,
+            _ => {
+                return Err(ApiError::validation(
+                    "query",
+                    "unknown parameter; expected actor, action, resource_type, resource_id, outcome, since, until, after, limit",
+                ));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// `GET /api/v1/audit/events`.
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", security(("bearer" = []), ("cookie" = [])), params(("actor" = Option<uuid::Uuid>, Query), ("action" = Option<String>, Query), ("resource_type" = Option<String>, Query), ("resource_id" = Option<uuid::Uuid>, Query), ("outcome" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page"), ("limit" = Option<usize>, Query)), responses((status = 200, body = AuditEventsPage), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn events(
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<AuditEventsPage>, ApiError> {
+    let query = audit_query(query.as_deref())?;
+    let scan = query.clone();
+    let (items, next) = off_runtime(&caller.app, &caller.principal, move |app, principal| {
+        audit_log::query_events(app, principal, &scan)
+    })
+    .await?;
+    audit_log::record_query(
+        &caller.app,
+        &caller.principal,
+        &query,
+        items.len(),
+        next,
+        &caller.origin,
+    )
+    .await?;
+    Ok(Json(audit_log::events_page(items, next)))
+}
+
+/// `GET /api/v1/audit/verify`.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = VerifyBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json")))]
+pub async fn verify(caller: Caller) -> Result<Json<VerifyBody>, ApiError> {
+    Ok(Json(
+        off_runtime(&caller.app, &caller.principal, audit_log::verify).await?,
+    ))
+}
+
+/// `GET /api/v1/audit/checkpoints`.
+#[utoipa::path(get, path = "/api/v1/audit/checkpoints", tag = "audit", security(("bearer" = []), ("cookie" = [])), params(("after" = Option<u64>, Query, description = "a seq"), ("limit" = Option<usize>, Query)), responses((status = 200, body = Page<CheckpointBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn checkpoints(
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Page<CheckpointBody>>, ApiError> {
+    let (mut after, mut size) = (0, DEFAULT_LIMIT);
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+    {
+        match pair.split_once('=').unwrap_or((pair, "")) {
+            ("after", value) => after = seq("after", value)?,
+            ("limit", value) => size = limit(value)?,
+            _ => {
+                return Err(ApiError::validation(
+                    "query",
+                    "unknown parameter; expected after and limit",
+                ));
+            }
+        }
+    }
+    let (items, next) = off_runtime(&caller.app, &caller.principal, move |app, principal| {
+        audit_log::checkpoints(app, principal, after, size)
+    })
+    .await?;
+    Ok(Json(Page {
+        items,
+        next: next.map(|seq| seq.to_string()),
+    }))
+}
+
+/// `GET /api/v1/audit/public-key`.
+#[utoipa::path(get, path = "/api/v1/audit/public-key", tag = "audit", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = PublicKeyBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json")))]
+pub async fn public_key(caller: Caller) -> Result<Json<PublicKeyBody>, ApiError> {
+    Ok(Json(audit_log::public_key(&caller.app, &caller.principal)?))
+}
