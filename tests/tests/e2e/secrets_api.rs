@@ -257,6 +257,25 @@ fn secrets_are_used_but_never_seen() {
     );
     assert_eq!(bad_kind.json["field"], "kind");
 
+    // The grantee lists and reads the connection (target only); the owner
+    // deletes it and the secret, and their grants end with them.
+    let listed = api.expect(200, "GET", "/api/v1/connections", &dave, None);
+    assert_eq!(
+        listed.json["items"][0]["name"], "warehouse-renamed",
+        "{}",
+        listed.text
+    );
+    let read = api.expect(200, "GET", &connection_path, &dave, None);
+    assert_eq!(read.json["target"]["port"], 5433, "{}", read.text);
+    assert!(read.json.get("credentials").is_none(), "{}", read.text);
+    api.expect(204, "DELETE", &connection_path, &alice, None);
+    api.expect(404, "GET", &connection_path, &dave, None);
+    api.expect(404, "GET", &connection_path, &alice, None);
+    api.expect(204, "DELETE", &secret_path, &alice, None);
+    api.expect(404, "GET", &secret_path, &bob, None);
+    let grants = api.expect(200, "GET", "/api/v1/grants", &alice, None);
+    assert_eq!(grants.json["items"], json!([]), "{}", grants.text);
+
     let answers = std::mem::take(&mut api.answers);
     let stderr = server.server.stderr_lines().join("\n");
     let key = server.key.clone();
