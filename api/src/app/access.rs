@@ -116,20 +116,6 @@ pub fn may_create_owned(
     Ok(org_id)
 }
 
-/// Whether `principal` may read the resource (for lists).
-pub fn can_read(views: &Views, principal: &Principal, entry: &CatalogEntry) -> bool {
-    authorize(
-        views,
-        who(principal),
-        AccessAction::Read,
-        Target {
-            kind: entry.kind,
-            id: entry.id,
-        },
-    )
-    .allowed
-}
-
 /// The refusal for something the caller may not see, or that does not
 /// exist (the same answer, 404), naming it for the audit trail.
 pub fn not_visible(resource: ResourceRef) -> CommandError {

@@ -5,7 +5,7 @@
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::NewEvent;
 use cairn_projections::Views;
-use cairn_projections::access::authorize_create;
+use cairn_projections::access::{acting_role, authorize_create, authorize_entry};
 use cairn_projections::sharing::{CatalogEntry, MAX_NAMESPACE_DEPTH};
 use cairn_schemas::api::{CreateNamespaceRequest, NamespaceBody, UpdateNamespaceRequest};
 use cairn_schemas::{
@@ -14,7 +14,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::access::{act_on, can_read, denied, require, role_denied, who};
+use super::access::{act_on, denied, require, role_denied, who};
 use super::listing::{check_name, paginate};
 use super::login::with_request;
 use super::principal::Principal;
@@ -206,7 +206,14 @@ pub fn list_kind<T>(
     render: impl Fn(&Views, &CatalogEntry) -> T,
 ) -> (Vec<T>, Option<Uuid>) {
     let views = app.views();
-    let visible = |entry: &&CatalogEntry| entry.kind == kind && can_read(&views, principal, entry);
+    // The caller's role is looked up once for the whole list.
+    let who = who(principal);
+    let Some(role) = acting_role(&views, who) else {
+        return (Vec::new(), None);
+    };
+    let visible = |entry: &&CatalogEntry| {
+        entry.kind == kind && authorize_entry(&views, who, role, AccessAction::Read, entry).allowed
+    };
     let mut entries: Vec<&CatalogEntry> = if principal.is_superuser {
         views.catalog.all().filter(visible).collect()
     } else {

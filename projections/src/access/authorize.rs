@@ -142,10 +142,23 @@ pub fn authorize(views: &Views, who: Who, action: AccessAction, target: Target) 
     let Some(entry) = views.catalog.get_kind(target.kind, &target.id) else {
         return Decision::deny(Reason::NotVisible);
     };
+    authorize_entry(views, who, (role, is_superuser), action, entry)
+}
+
+/// `authorize` for an entry in hand and a role already looked up with
+/// [`acting_role`]: what a list does for each of its entries, without
+/// looking the caller and the entry up again each time.
+pub fn authorize_entry(
+    views: &Views,
+    who: Who,
+    (role, is_superuser): (OrgRole, bool),
+    action: AccessAction,
+    entry: &CatalogEntry,
+) -> Decision {
     let Some(path) = best_path(views, who, is_superuser, role, entry) else {
         return Decision::deny(Reason::NotVisible);
     };
-    decide(role, is_superuser, action, target.kind, path)
+    decide(role, is_superuser, action, entry.kind, path)
 }
 
 /// The decision once the path is known: the action's level, the reveal

@@ -8,7 +8,8 @@ mod decision;
 mod roles;
 
 pub use authorize::{
-    GrantRefusal, Target, Who, acting_role, authorize, authorize_create, best_path, check_grant,
+    GrantRefusal, Target, Who, acting_role, authorize, authorize_create, authorize_entry,
+    best_path, check_grant,
 };
 pub use decision::{AccessLevel, AccessPath, Decision, Reason};
 pub use roles::{role_actions, role_allows, role_may_create};
