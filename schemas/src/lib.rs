@@ -70,7 +70,9 @@ pub use identity::{
     UserPasswordChanged, UserRef, UserRoleChanged,
 };
 pub use password::Password;
-pub use payload::{AuditQueried, CheckpointSigned, EventPayload, HttpRequest, SystemStarted};
+pub use payload::{
+    AuditExported, AuditQueried, CheckpointSigned, EventPayload, HttpRequest, SystemStarted,
+};
 pub use record::{Header, PersonalData, RECORD_FORMAT, Record, Sealed};
 pub use runs::{
     FireOutcome, RunFinished, RunRef, RunRequested, RunStatus, RunStepFinished, ScheduleCreated,

@@ -122,6 +122,8 @@ pub enum EventPayload {
     ScheduleFired(ScheduleFired),
     /// `audit.queried`.
     AuditQueried(AuditQueried),
+    /// `audit.exported`.
+    AuditExported(AuditExported),
 }
 
 /// `audit.queried`: someone read the audit log; reading it is an event too.
@@ -133,6 +135,20 @@ pub struct AuditQueried {
     pub returned: u32,
     /// The seq the page continues after, if there is more.
     pub next: Option<u64>,
+}
+
+/// `audit.exported`: someone exported the audit log (through the API or
+/// `cairn audit export`); the export covers the events up to `to_seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditExported {
+    /// `jsonl`, `ocsf` or `cef`.
+    pub format: String,
+    /// The filters as sent (at most 512 characters).
+    pub query: String,
+    /// The first seq the export reads.
+    pub from_seq: u64,
+    /// The last seq the export reads (the head when it began).
+    pub to_seq: u64,
 }
 
 /// The server opened the log and started serving.

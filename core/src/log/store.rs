@@ -133,6 +133,12 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     fn checkpoints(&self, from_seq: u64) -> StoredRecords<'_>;
     /// The latest checkpoint.
     fn last_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+    /// The last seq an export sink delivered, if it ever delivered one.
+    fn export_cursor_get(&self, sink: &str) -> Result<Option<u64>, StoreError>;
+    /// Records that a sink delivered every event up to `seq`. It is made
+    /// durable by the next sync: a cursor lost in a crash only means some
+    /// events are delivered again (at least once), never skipped.
+    fn export_cursor_put(&self, sink: &str, seq: u64) -> Result<(), StoreError>;
 }
 
 /// The embedded store: one sled database in the data dir.
@@ -144,6 +150,7 @@ pub struct SledStore {
     meta: sled::Tree,
     checkpoints: sled::Tree,
     subject_keys: sled::Tree,
+    export_cursors: sled::Tree,
     /// sled's log file, kept open for fdatasync.
     log_file: File,
     /// Blob files already made durable.
@@ -207,7 +214,7 @@ impl SledStore {
         let checkpoints = tree(tree::CHECKPOINTS)?;
         let subject_keys = tree(tree::SUBJECT_KEYS)?;
         tree(tree::SNAPSHOTS)?;
-        tree(tree::EXPORT_CURSORS)?;
+        let export_cursors = tree(tree::EXPORT_CURSORS)?;
         let log_file =
             File::open(&db_path).map_err(io(format!("opening {}", db_path.display())))?;
         let store = SledStore {
@@ -217,6 +224,7 @@ impl SledStore {
             meta,
             checkpoints,
             subject_keys,
+            export_cursors,
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
         };
@@ -438,6 +446,31 @@ impl EventStore for SledStore {
             .sync_data()
             .map_err(io("fdatasync of the store's log file"))?;
         self.sync_blobs()
+    }
+
+    fn export_cursor_get(&self, sink: &str) -> Result<Option<u64>, StoreError> {
+        let Some(value) = self
+            .export_cursors
+            .get(sink.as_bytes())
+            .map_err(engine("reading an export cursor"))?
+        else {
+            return Ok(None);
+        };
+        let bytes: [u8; 8] = value.as_ref().try_into().map_err(|_| StoreError::Engine {
+            context: "reading an export cursor".into(),
+            message: format!(
+                "the cursor of sink {sink:?} is {} bytes, not 8",
+                value.len()
+            ),
+        })?;
+        Ok(Some(u64::from_be_bytes(bytes)))
+    }
+
+    fn export_cursor_put(&self, sink: &str, seq: u64) -> Result<(), StoreError> {
+        self.export_cursors
+            .insert(sink.as_bytes(), &seq.to_be_bytes())
+            .map_err(engine("writing an export cursor"))?;
+        Ok(())
     }
 
     fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {

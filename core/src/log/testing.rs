@@ -1,8 +1,9 @@
 //! Test fixtures: valid sample records and arbitrary ones for properties.
 
 use cairn_schemas::{
-    Action, ActorKind, ActorRef, CheckpointSigned, EventPayload, Header, HttpRequest, Outcome,
-    PersonalData, RECORD_FORMAT, Record, ResourceKind, ResourceRef, Sealed, SystemStarted,
+    Action, ActorKind, ActorRef, AuditExported, CheckpointSigned, EventPayload, Header,
+    HttpRequest, Outcome, PersonalData, RECORD_FORMAT, Record, ResourceKind, ResourceRef, Sealed,
+    SystemStarted,
 };
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -138,6 +139,16 @@ pub(crate) fn arbitrary_payload() -> impl Strategy<Value = EventPayload> {
                     path,
                     status,
                     duration_micros,
+                })
+            }
+        ),
+        (".{0,40}", ".{0,100}", any::<u64>(), any::<u64>()).prop_map(
+            |(format, query, from_seq, to_seq)| {
+                EventPayload::AuditExported(AuditExported {
+                    format,
+                    query,
+                    from_seq,
+                    to_seq,
                 })
             }
         ),
