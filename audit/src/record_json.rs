@@ -8,7 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_core::crypto::format_fingerprint;
-use cairn_core::log::{Personal, codec};
+use cairn_core::log::{LogReader, Personal, PersonalError, codec};
 use cairn_schemas::{EventPayload, PersonalData, Record};
 use serde_json::{Map, Value, json};
 
@@ -36,6 +36,39 @@ fn personal_json(data: &PersonalData) -> Map<String, Value> {
         }
     }
     out
+}
+
+/// Opens every sealed personal item of a record, under its subject's key
+/// (an erased subject's items as [`Personal::Erased`]).
+pub fn open_personal(reader: &LogReader, record: &Record) -> Result<Vec<Personal>, PersonalError> {
+    record
+        .header
+        .personal
+        .iter()
+        .map(|sealed| reader.open_personal(sealed))
+        .collect()
+}
+
+/// The personal items of a record as JSON: the subject, then what was
+/// opened, or `"erased": true`.
+pub(crate) fn personal_items(view: &RecordView<'_>) -> Vec<Value> {
+    view.record
+        .header
+        .personal
+        .iter()
+        .zip(&view.personal)
+        .map(|(sealed, opened)| {
+            let mut item = Map::new();
+            item.insert("subject".into(), Value::String(sealed.subject.to_string()));
+            match opened {
+                Personal::Data(data) => item.extend(personal_json(data)),
+                Personal::Erased => {
+                    item.insert("erased".into(), Value::Bool(true));
+                }
+            }
+            Value::Object(item)
+        })
+        .collect()
 }
 
 /// The payload's details as JSON (hashes and signatures as hex).
@@ -121,6 +154,12 @@ pub fn details_json(payload: &EventPayload) -> Value {
             "query": queried.query,
             "returned": queried.returned,
             "next": queried.next,
+        }),
+        EventPayload::AuditExported(exported) => json!({
+            "format": exported.format,
+            "query": exported.query,
+            "from_seq": exported.from_seq,
+            "to_seq": exported.to_seq,
         }),
         EventPayload::BootstrapAdmin(bootstrap) => json!({
             "user_id": bootstrap.user_id.to_string(),
@@ -350,18 +389,7 @@ fn definition_json(text: &str) -> Value {
 /// Renders a record as one JSON object.
 pub fn render_record(view: &RecordView<'_>, raw: bool) -> Value {
     let header = &view.record.header;
-    let mut personal = Vec::with_capacity(header.personal.len());
-    for (sealed, opened) in header.personal.iter().zip(&view.personal) {
-        let mut item = Map::new();
-        item.insert("subject".into(), Value::String(sealed.subject.to_string()));
-        match opened {
-            Personal::Data(data) => item.extend(personal_json(data)),
-            Personal::Erased => {
-                item.insert("erased".into(), Value::Bool(true));
-            }
-        }
-        personal.push(Value::Object(item));
-    }
+    let personal = personal_items(view);
     let details = match &view.record.payload {
         None if header.payload_digest == [0; 32] => Value::Null,
         None => json!({"pruned": true}),
