@@ -185,7 +185,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     )
     .map_err(CliError::failure)?;
 
+    let sink_specs =
+        jobs::sinks::sinks_from(|name| std::env::var(name).ok()).map_err(CliError::usage)?;
+    jobs::sinks::check(&sink_specs).map_err(CliError::usage)?;
+    let sink_board = Arc::new(jobs::sinks::SinkBoard::new(&sink_specs));
     let state = ServerState::starting(HttpConfig {
+        sinks: Arc::clone(&sink_board),
         secure_cookies: args.environment != Environment::Development || args.tls_terminated,
         allowed_origins: args
             .cors_origins
@@ -295,6 +300,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         Arc::clone(&app),
         jobs::scheduler::TICK,
     ));
+    let sinks = jobs::sinks::start(&app, sink_specs, &sink_board);
     let outcome = tokio::select! {
         failure = jobs::durability_watch::wait_for_failure(Arc::clone(&app)) => {
             Err(CliError::failure(format!("the event log failed and the server stops: {failure}")))
@@ -311,6 +317,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     };
     checkpointer.abort();
     scheduler.abort();
+    for sink in &sinks {
+        sink.abort();
+    }
     // A run cut short here stays running in the log and is failed at the
     // next start.
     for worker in &run_workers {

@@ -5,9 +5,9 @@
 //! superusers; every query of the events is itself an `audit.queried`
 //! event, durable before the answer.
 
+use cairn_audit::record_json::open_personal;
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_audit::{RecordView, render_record};
-use cairn_core::log::Personal;
 use cairn_schemas::api::{
     AuditEventsPage, ChainHeadBody, CheckpointBody, PublicKeyBody, VerifyBody,
 };
@@ -49,7 +49,8 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    fn matches(&self, record: &Record) -> bool {
+    /// Whether a record passes every filter (the seq cursor aside).
+    pub fn matches(&self, record: &Record) -> bool {
         let header = &record.header;
         self.actor
             .is_none_or(|actor| header.actor.id == Some(actor))
@@ -67,7 +68,7 @@ impl AuditQuery {
 }
 
 /// Audit viewers and admins of their org, and superusers.
-fn require_audit_reader(principal: &Principal) -> Result<(), CommandError> {
+pub(crate) fn require_audit_reader(principal: &Principal) -> Result<(), CommandError> {
     if principal.is_admin_of(principal.org_id) || principal.role == OrgRole::AuditViewer {
         Ok(())
     } else {
@@ -98,12 +99,7 @@ pub fn query_events(
         if !in_scope || !query.matches(&record) {
             continue;
         }
-        let personal = record
-            .header
-            .personal
-            .iter()
-            .map(|sealed| reader.open_personal(sealed))
-            .collect::<Result<Vec<Personal>, _>>()
+        let personal = open_personal(reader, &record)
             .map_err(|error| CommandError::Internal(error.to_string()))?;
         items.push(render_record(
             &RecordView {

@@ -1,9 +1,25 @@
-//! `cairn audit verify`: checks the whole chain of a stopped server's log.
+//! `cairn audit verify`: checks the whole chain of a stopped server's log,
+//! or (`--export`) an exported JSONL file offline, with the public key
+//! alone. `cairn audit export`: writes the log of a stopped server as
+//! `jsonl`, `ocsf` or `cef`, recording an `audit.exported` event first.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use cairn_audit::export_stream::{ExportFormat, write_export};
+use cairn_audit::export_verify::verify_export;
+use cairn_audit::time_format::parse_rfc3339_micros;
 use cairn_core::crypto::CheckpointSigner;
+use cairn_core::log::{EventLog, LogConfig, NewEvent, OpenError, StoreError};
+use cairn_core::{OsEntropy, SystemClock};
+use cairn_schemas::{
+    Action, ActorRef, AuditExported, EventPayload, Outcome, ResourceKind, ResourceRef,
+};
 
 use super::{CliError, open_reader};
 use crate::config::DataDirArgs;
@@ -11,9 +27,13 @@ use crate::master_key;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum AuditCommand {
-    /// Verify the hash chain and checkpoint signatures of the whole log.
-    /// Exit 0 when intact, 3 on an integrity violation (naming the seq).
+    /// Verify the hash chain and checkpoint signatures of the whole log, or
+    /// with --export an exported JSONL file with only the public key.
+    /// Exit 0 when intact, 3 on an integrity violation (naming the seq or
+    /// the line).
     Verify(VerifyArgs),
+    /// Export the log (server stopped) as jsonl, ocsf or cef.
+    Export(ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -23,12 +43,230 @@ pub(super) struct VerifyArgs {
     /// Print the result as JSON (the same shape as GET /api/v1/audit/verify).
     #[arg(long)]
     json: bool,
+    /// Verify this exported JSONL file instead of the data dir.
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    export: Option<PathBuf>,
+    /// The Ed25519 public key of the checkpoints (hex, or a file holding
+    /// the hex or the JSON of GET /api/v1/audit/public-key).
+    #[arg(long, value_name = "KEY")]
+    public_key: Option<String>,
+    /// Accept seqs that jump (an export filtered by org, time or action):
+    /// lines are still checked one by one and linked where seqs follow.
+    #[arg(long)]
+    allow_gaps: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ExportArgs {
+    #[command(flatten)]
+    data: DataDirArgs,
+    /// jsonl, ocsf or cef.
+    #[arg(long, value_parser = parse_format)]
+    format: ExportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    since: Option<i64>,
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    until: Option<i64>,
+}
+
+fn parse_format(text: &str) -> Result<ExportFormat, String> {
+    ExportFormat::parse(text).ok_or_else(|| "must be jsonl, ocsf or cef".to_string())
+}
+
+fn parse_time(text: &str) -> Result<i64, String> {
+    parse_rfc3339_micros(text).ok_or_else(|| "must be an RFC 3339 time".to_string())
 }
 
 pub(super) fn run(command: AuditCommand) -> Result<(), CliError> {
     match command {
-        AuditCommand::Verify(args) => verify(args),
+        AuditCommand::Verify(args) => match &args.export {
+            Some(file) => verify_file(
+                file,
+                args.public_key.as_deref().unwrap_or(""),
+                args.allow_gaps,
+                args.json,
+            ),
+            None => verify(args),
+        },
+        AuditCommand::Export(args) => export(args),
     }
+}
+
+/// The public key from hex, or from a file holding hex or the JSON body
+/// of `GET /api/v1/audit/public-key`.
+fn read_public_key(given: &str) -> Result<[u8; 32], CliError> {
+    let text = if Path::new(given).is_file() {
+        std::fs::read_to_string(given).map_err(|error| {
+            CliError::usage(format!("--public-key: cannot read {given}: {error}"))
+        })?
+    } else {
+        given.to_string()
+    };
+    let text = text.trim();
+    let hex_text = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(body) if body.is_object() => body
+            .get("public_key")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| CliError::usage("--public-key: the JSON has no public_key"))?,
+        _ => text.to_string(),
+    };
+    hex::decode(&hex_text)
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| {
+            CliError::usage("--public-key: expected 64 hex characters (an Ed25519 public key)")
+        })
+}
+
+fn verify_file(
+    file: &Path,
+    public_key: &str,
+    allow_gaps: bool,
+    as_json: bool,
+) -> Result<(), CliError> {
+    let public_key = read_public_key(public_key)?;
+    let input = File::open(file)
+        .map_err(|error| CliError::failure(format!("cannot open {}: {error}", file.display())))?;
+    match verify_export(BufReader::new(input), &public_key, allow_gaps) {
+        Ok(report) => {
+            if as_json {
+                println!(
+                    "{}",
+                    json!({
+                        "ok": true,
+                        "lines": report.lines,
+                        "first_seq": report.first_seq,
+                        "last_seq": report.last_seq,
+                        "checkpoints_verified": report.checkpoints_verified,
+                        "anchored_through": report.anchored_through,
+                        "details_unchecked": report.details_unchecked,
+                        "gaps": report.gaps,
+                    })
+                );
+            } else {
+                println!(
+                    "ok: {} lines (seq {} to {}), {} checkpoint signatures verified, anchored through seq {}; {} lines with withheld details",
+                    report.lines,
+                    report.first_seq.unwrap_or(0),
+                    report.last_seq.unwrap_or(0),
+                    report.checkpoints_verified,
+                    report
+                        .anchored_through
+                        .map_or("none".to_string(), |seq| seq.to_string()),
+                    report.details_unchecked,
+                );
+            }
+            Ok(())
+        }
+        Err(fault) => {
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"ok": false, "line": fault.line, "seq": fault.seq, "problem": fault.problem})
+                );
+            }
+            Err(CliError::integrity(format!("integrity violation: {fault}")))
+        }
+    }
+}
+
+fn export(args: ExportArgs) -> Result<(), CliError> {
+    let Some(master) = master_key::for_offline(&args.data.data_dir)? else {
+        return Err(CliError::failure(format!(
+            "no master key: set CAIRN_MASTER_KEY (or keep {} in the data dir)",
+            master_key::key_file(&args.data.data_dir).display()
+        )));
+    };
+    let config = LogConfig {
+        dir: args.data.data_dir.clone(),
+        create: false,
+    };
+    let (log, _) = EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
+        .map_err(|error| match error {
+            OpenError::Store(StoreError::InUse(dir)) => CliError::failure(format!(
+                "the data dir {} is in use by a running cairn server: stop it first, or use GET /api/v1/audit/export",
+                dir.display()
+            )),
+            other => CliError::failure(other.to_string()),
+        })?;
+    let to_seq = log.head().seq;
+    let query = [
+        args.since
+            .map(|at| format!("since={}", cairn_audit::time_format::rfc3339_micros(at))),
+        args.until
+            .map(|at| format!("until={}", cairn_audit::time_format::rfc3339_micros(at))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("&");
+    let event = NewEvent::new(
+        Action::AuditExported,
+        ActorRef::SYSTEM,
+        ResourceRef {
+            kind: ResourceKind::AuditLog,
+            id: None,
+        },
+        Outcome::Success,
+    )
+    .with_request_id("cli")
+    .with_payload(EventPayload::AuditExported(AuditExported {
+        format: args.format.as_str().into(),
+        query,
+        from_seq: 1,
+        to_seq,
+    }));
+    let recorded = log
+        .append(vec![event])
+        .map_err(|error| CliError::failure(format!("recording the export: {error}")))?;
+    if let Some(last) = recorded.last() {
+        log.wait_durable(last.header.seq)
+            .map_err(|error| CliError::failure(format!("recording the export: {error}")))?;
+    }
+    let keep = |record: &cairn_schemas::Record| {
+        args.since.is_none_or(|since| record.header.at >= since)
+            && args.until.is_none_or(|until| record.header.at < until)
+    };
+    let written = match &args.out {
+        Some(path) => {
+            let file = File::create(path).map_err(|error| {
+                CliError::failure(format!("cannot create {}: {error}", path.display()))
+            })?;
+            let mut out = BufWriter::new(file);
+            let written = write_export(log.reader(), 1, to_seq, keep, args.format, &mut out);
+            let synced = out
+                .into_inner()
+                .map_err(|error| error.into_error())
+                .and_then(|file| file.sync_all());
+            let written = written.map_err(|error| CliError::failure(error.to_string()))?;
+            synced.map_err(|error| {
+                CliError::failure(format!("writing {}: {error}", path.display()))
+            })?;
+            written
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            let written = write_export(log.reader(), 1, to_seq, keep, args.format, &mut out)
+                .map_err(|error| CliError::failure(error.to_string()))?;
+            out.flush()
+                .map_err(|error| CliError::failure(error.to_string()))?;
+            written
+        }
+    };
+    log.close()
+        .map_err(|error| CliError::failure(format!("closing the log: {error}")))?;
+    eprintln!(
+        "exported {written} events (seq 1 to {to_seq}) as {}",
+        args.format.as_str()
+    );
+    Ok(())
 }
 
 fn verify(args: VerifyArgs) -> Result<(), CliError> {

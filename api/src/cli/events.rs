@@ -4,8 +4,9 @@
 
 use std::io::{BufWriter, Write};
 
+use cairn_audit::record_json::open_personal;
 use cairn_audit::{RecordView, render_record};
-use cairn_core::log::{LogReader, Personal};
+use cairn_core::log::LogReader;
 use clap::{Args, Subcommand};
 
 use super::{CliError, open_reader};
@@ -86,12 +87,7 @@ fn print_range(data: &DataDirArgs, from: u64, to: u64, raw: bool) -> Result<(), 
     let mut out = BufWriter::new(stdout.lock());
     for record in reader.records(from, to) {
         let record = record.map_err(|error| CliError::failure(error.to_string()))?;
-        let personal = record
-            .header
-            .personal
-            .iter()
-            .map(|sealed| reader.open_personal(sealed))
-            .collect::<Result<Vec<Personal>, _>>()
+        let personal = open_personal(&reader, &record)
             .map_err(|error| CliError::failure(format!("record {}: {error}", record.header.seq)))?;
         let line = render_record(
             &RecordView {

@@ -4,12 +4,17 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::RawQuery;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use cairn_audit::export_stream::ExportFormat;
 use cairn_audit::time_format::parse_rfc3339_micros;
 use cairn_schemas::api::{AuditEventsPage, CheckpointBody, Page, PublicKeyBody, VerifyBody};
 use cairn_schemas::{Action, Outcome, ResourceKind};
 use uuid::Uuid;
 
+use crate::app::audit_export;
 use crate::app::audit_log::{self, AuditQuery};
 use crate::app::{App, CommandError, Principal};
 
@@ -54,6 +59,15 @@ fn time(field: &'static str, value: &str) -> Result<i64, ApiError> {
 
 /// Parses the filters of `GET /api/v1/audit/events`.
 fn audit_query(query: Option<&str>) -> Result<AuditQuery, ApiError> {
+    audit_query_with(query, &mut |_, _| Ok(false))
+}
+
+/// Parses the filters; `extra` takes the parameters of one endpoint (it
+/// answers whether it took the key).
+fn audit_query_with(
+    query: Option<&str>,
+    extra: &mut dyn FnMut(&str, &str) -> Result<bool, ApiError>,
+) -> Result<AuditQuery, ApiError> {
     let mut parsed = AuditQuery {
         limit: DEFAULT_LIMIT,
         text: query.unwrap_or("").to_string(),
@@ -65,6 +79,9 @@ fn audit_query(query: Option<&str>) -> Result<AuditQuery, ApiError> {
         .filter(|pair| !pair.is_empty())
     {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if extra(key, value)? {
+            continue;
+        }
         match key {
             "actor" => {
                 parsed.actor = Some(
@@ -130,6 +147,80 @@ pub async fn events(
     )
     .await?;
     Ok(Json(audit_log::events_page(items, next)))
+}
+
+/// Feeds an HTTP body from a blocking writer, chunk by chunk: the channel
+/// is bounded, so a slow client slows the export instead of growing memory.
+struct BodyWriter(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>);
+
+impl std::io::Write for BodyWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(bytes)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `GET /api/v1/audit/export`: the audit trail as `jsonl`, `ocsf` or `cef`,
+/// streamed.
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", security(("bearer" = []), ("cookie" = [])), params(("format" = String, Query, description = "jsonl, ocsf or cef"), ("actor" = Option<uuid::Uuid>, Query), ("action" = Option<String>, Query), ("resource_type" = Option<String>, Query), ("resource_id" = Option<uuid::Uuid>, Query), ("outcome" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339")), responses((status = 200, description = "one event per line", content_type = "application/x-ndjson", body = String), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn export(caller: Caller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let mut format = None;
+    let query = audit_query_with(query.as_deref(), &mut |key, value| match key {
+        "format" => {
+            format = Some(
+                ExportFormat::parse(value)
+                    .ok_or_else(|| ApiError::validation("format", "must be jsonl, ocsf or cef"))?,
+            );
+            Ok(true)
+        }
+        "after" | "limit" => Err(ApiError::validation(
+            key,
+            "an export takes no cursor: filter with since and until",
+        )),
+        _ => Ok(false),
+    })?;
+    let format =
+        format.ok_or_else(|| ApiError::validation("format", "is required: jsonl, ocsf or cef"))?;
+    let plan = audit_export::begin_export(
+        &caller.app,
+        &caller.principal,
+        format,
+        query,
+        &caller.origin,
+    )
+    .await?;
+    let (sender, receiver) = tokio::sync::mpsc::channel(8);
+    let app = Arc::clone(&caller.app);
+    let filename = format!("cairn-audit-{}.{}", plan.to_seq, format.extension());
+    tokio::task::spawn_blocking(move || {
+        let failure = sender.clone();
+        if let Err(error) = audit_export::write_planned(&app, &plan, &mut BodyWriter(sender)) {
+            tracing::warn!(%error, "an audit export stopped before its end");
+            // The body ends with an error: the client sees a cut transfer,
+            // never a short file that looks complete.
+            let _ = failure.blocking_send(Err(std::io::Error::other(error.to_string())));
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/audit/verify`.

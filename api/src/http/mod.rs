@@ -118,6 +118,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v1/grants/{id}", Access::Authorized),
     ("GET", "/api/v1/access/explain", Access::Authorized),
     ("GET", "/api/v1/audit/events", Access::Authenticated),
+    ("GET", "/api/v1/audit/export", Access::Authenticated),
     ("GET", "/api/v1/audit/verify", Access::Authenticated),
     ("GET", "/api/v1/audit/checkpoints", Access::Authenticated),
     ("GET", "/api/v1/audit/public-key", Access::Authenticated),
@@ -153,6 +154,8 @@ pub struct HttpConfig {
     pub tls_terminated: bool,
     /// Reverse proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: client_ip::TrustedProxies,
+    /// The export sinks' statuses, shown by `GET /health`.
+    pub sinks: Arc<crate::jobs::sinks::SinkBoard>,
 }
 
 impl Default for HttpConfig {
@@ -163,6 +166,7 @@ impl Default for HttpConfig {
             rate_limit_requests: rate_limit::DEFAULT_AUTH_REQUESTS_PER_MINUTE,
             tls_terminated: false,
             trusted_proxies: client_ip::TrustedProxies::default(),
+            sinks: Arc::default(),
         }
     }
 }
@@ -193,6 +197,11 @@ impl ServerState {
     /// The app, when ready.
     pub fn app(&self) -> Option<&Arc<App>> {
         self.app.get()
+    }
+
+    /// The export sinks' statuses.
+    pub fn sinks(&self) -> &crate::jobs::sinks::SinkBoard {
+        &self.config.sinks
     }
 
     /// Whether the session cookie is `Secure`.
@@ -276,6 +285,7 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         .route("/api/v1/grants/{id}", delete(grants::revoke))
         .route("/api/v1/access/explain", get(grants::explain))
         .route("/api/v1/audit/events", get(audit::events))
+        .route("/api/v1/audit/export", get(audit::export))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/audit/checkpoints", get(audit::checkpoints))
         .route("/api/v1/audit/public-key", get(audit::public_key))

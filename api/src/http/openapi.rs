@@ -41,7 +41,7 @@ use cairn_schemas::api::{
         namespaces::create, namespaces::list, namespaces::get, namespaces::update, namespaces::delete,
         flows::create, flows::list, flows::get, flows::update, flows::delete,
         grants::create, grants::list, grants::revoke, grants::explain,
-        audit::events, audit::verify, audit::checkpoints, audit::public_key,
+        audit::events, audit::export, audit::verify, audit::checkpoints, audit::public_key,
         secrets::create, secrets::list, secrets::get, secrets::rotate, secrets::delete, secrets::reveal,
         connections::create, connections::list, connections::get, connections::update, connections::delete,
         runs::start, runs::list, runs::get, schedules::create, schedules::list, schedules::delete,

@@ -4,3 +4,4 @@ pub mod checkpointer;
 pub mod durability_watch;
 pub mod run_workers;
 pub mod scheduler;
+pub mod sinks;

@@ -1,0 +1,339 @@
+//! The sinks an operator configures, from the environment (never through
+//! the API):
+//!
+//! ```text
+//! CAIRN_SINKS=siem,splunk                       names: [a-z0-9_], 1-32 chars
+//! CAIRN_SINK_SIEM_URL=syslog+tls://collector.example:6514
+//! CAIRN_SINK_SIEM_CA_FILE=/etc/cairn/collector-ca.pem   optional (PEM)
+//! CAIRN_SINK_SPLUNK_URL=https://splunk.example:8088/services/collector/event
+//! CAIRN_SINK_SPLUNK_HEC_TOKEN=…                 optional: the Splunk HEC envelope
+//! CAIRN_SINK_<NAME>_FORMAT=ocsf|jsonl|cef       default: ocsf (syslog), jsonl (http)
+//! CAIRN_SINK_<NAME>_BATCH=500                   events per write or request
+//! CAIRN_SINK_<NAME>_CONFIRM_AFTER_MS=2000       syslog: see below
+//! ```
+//!
+//! URL schemes: `syslog+tcp://host:port`, `syslog+tls://host:port` (RFC
+//! 5424 messages with RFC 6587 octet counting; RFC 5425 over TLS), and
+//! `http://` or `https://` (POSTed batches of JSON lines). Plain syslog has
+//! no acknowledgements, so a syslog sink counts events as delivered only
+//! after the connection stayed open `CONFIRM_AFTER_MS` past their write;
+//! when the connection breaks it resends from the last confirmed event.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cairn_audit::export_stream::ExportFormat;
+use reqwest::Url;
+use zeroize::Zeroizing;
+
+/// Where a sink delivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkTarget {
+    /// Syslog over TCP, or over TLS when `tls`.
+    Syslog {
+        /// The host name or address.
+        host: String,
+        /// The port.
+        port: u16,
+        /// RFC 5425.
+        tls: bool,
+    },
+    /// HTTP(S) POSTs of JSON lines.
+    Http {
+        /// The endpoint.
+        url: Url,
+    },
+}
+
+/// One configured sink.
+#[derive(Clone)]
+pub struct SinkSpec {
+    /// Its name: the key of its cursor in the store.
+    pub name: String,
+    /// Where it delivers.
+    pub target: SinkTarget,
+    /// What each event is rendered as.
+    pub format: ExportFormat,
+    /// A PEM file of trusted roots (TLS), instead of the webpki roots.
+    pub ca_file: Option<PathBuf>,
+    /// The Splunk HEC token: batches are sent in the HEC envelope.
+    pub hec_token: Option<Zeroizing<String>>,
+    /// Events per write or request.
+    pub batch: usize,
+    /// How long a syslog connection must stay open after a write for the
+    /// events written to count as delivered.
+    pub confirm_after: Duration,
+}
+
+impl std::fmt::Debug for SinkSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SinkSpec")
+            .field("name", &self.name)
+            .field("target", &self.target_text())
+            .field("format", &self.format)
+            .field("hec_token", &self.hec_token.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SinkSpec {
+    /// The target for logs and /health: never a credential.
+    pub fn target_text(&self) -> String {
+        match &self.target {
+            SinkTarget::Syslog { host, port, tls } => {
+                format!(
+                    "syslog+{}://{host}:{port}",
+                    if *tls { "tls" } else { "tcp" }
+                )
+            }
+            SinkTarget::Http { url } => {
+                let mut shown = url.clone();
+                let _ = shown.set_username("");
+                let _ = shown.set_password(None);
+                shown.set_query(None);
+                shown.to_string()
+            }
+        }
+    }
+}
+
+const DEFAULT_BATCH: usize = 500;
+const MAX_BATCH: usize = 10_000;
+const DEFAULT_CONFIRM_AFTER: Duration = Duration::from_millis(2000);
+
+/// Reads the sinks from the environment (`read` looks a variable up).
+pub fn sinks_from(read: impl Fn(&str) -> Option<String>) -> Result<Vec<SinkSpec>, String> {
+    let Some(names) = read("CAIRN_SINKS") else {
+        return Ok(Vec::new());
+    };
+    let mut specs: Vec<SinkSpec> = Vec::new();
+    for name in names
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        let valid = name.len() <= 32
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
+        if !valid {
+            return Err(format!(
+                "CAIRN_SINKS: {name:?} is not a sink name (lowercase letters, digits and _, at most 32)"
+            ));
+        }
+        if specs.iter().any(|spec| spec.name == name) {
+            return Err(format!("CAIRN_SINKS: {name:?} is named twice"));
+        }
+        specs.push(sink(name, &read)?);
+    }
+    Ok(specs)
+}
+
+fn sink(name: &str, read: &impl Fn(&str) -> Option<String>) -> Result<SinkSpec, String> {
+    let prefix = format!("CAIRN_SINK_{}_", name.to_ascii_uppercase());
+    let var = |suffix: &str| format!("{prefix}{suffix}");
+    let get = |suffix: &str| read(&var(suffix)).filter(|value| !value.trim().is_empty());
+
+    let url_var = var("URL");
+    let text = get("URL").ok_or_else(|| format!("{url_var} is required for sink {name:?}"))?;
+    // The URL may hold credentials: errors never repeat it.
+    let url =
+        Url::parse(text.trim()).map_err(|error| format!("{url_var} is not a URL: {error}"))?;
+    let target = match url.scheme() {
+        "syslog+tcp" | "syslog+tls" => {
+            let host = url
+                .host_str()
+                .filter(|host| !host.is_empty())
+                .ok_or_else(|| format!("{url_var} has no host"))?;
+            let port = url.port().ok_or_else(|| {
+                format!("{url_var} needs a port (e.g. :6514 for syslog over TLS)")
+            })?;
+            SinkTarget::Syslog {
+                host: host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+                port,
+                tls: url.scheme() == "syslog+tls",
+            }
+        }
+        "http" | "https" => {
+            if url.host_str().is_none() {
+                return Err(format!("{url_var} has no host"));
+            }
+            SinkTarget::Http { url }
+        }
+        other => {
+            return Err(format!(
+                "{url_var}: scheme {other:?} is not one of syslog+tcp, syslog+tls, http, https"
+            ));
+        }
+    };
+    let format = match get("FORMAT") {
+        Some(text) => ExportFormat::parse(text.trim())
+            .ok_or_else(|| format!("{}: must be ocsf, jsonl or cef", var("FORMAT")))?,
+        None => match target {
+            SinkTarget::Syslog { .. } => ExportFormat::Ocsf,
+            SinkTarget::Http { .. } => ExportFormat::Jsonl,
+        },
+    };
+    let hec_token = get("HEC_TOKEN").map(Zeroizing::new);
+    if hec_token.is_some() && !matches!(target, SinkTarget::Http { .. }) {
+        return Err(format!(
+            "{}: only an http(s) sink takes a HEC token",
+            var("HEC_TOKEN")
+        ));
+    }
+    if hec_token.is_some() && format == ExportFormat::Cef {
+        return Err(format!(
+            "{}: the HEC envelope carries JSON: use ocsf or jsonl",
+            var("FORMAT")
+        ));
+    }
+    let ca_file = get("CA_FILE").map(PathBuf::from);
+    if let Some(path) = &ca_file
+        && !path.is_file()
+    {
+        return Err(format!(
+            "{}: {} is not a readable file",
+            var("CA_FILE"),
+            path.display()
+        ));
+    }
+    let batch = match get("BATCH") {
+        Some(text) => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|batch| (1..=MAX_BATCH).contains(batch))
+            .ok_or_else(|| format!("{}: must be a number from 1 to {MAX_BATCH}", var("BATCH")))?,
+        None => DEFAULT_BATCH,
+    };
+    let confirm_after = match get("CONFIRM_AFTER_MS") {
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms <= 600_000)
+            .map(Duration::from_millis)
+            .ok_or_else(|| {
+                format!(
+                    "{}: must be milliseconds from 0 to 600000",
+                    var("CONFIRM_AFTER_MS")
+                )
+            })?,
+        None => DEFAULT_CONFIRM_AFTER,
+    };
+    Ok(SinkSpec {
+        name: name.to_string(),
+        target,
+        format,
+        ca_file,
+        hec_token,
+        batch,
+        confirm_after,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Vec<SinkSpec>, String> {
+        sinks_from(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+
+    #[test]
+    fn none_configured() {
+        assert!(parse(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn syslog_and_http_sinks() {
+        let specs = parse(&[
+            ("CAIRN_SINKS", "siem, splunk"),
+            ("CAIRN_SINK_SIEM_URL", "syslog+tls://127.0.0.1:6514"),
+            (
+                "CAIRN_SINK_SPLUNK_URL",
+                "https://user:pw@splunk.example:8088/services/collector/event?x=1",
+            ),
+            ("CAIRN_SINK_SPLUNK_HEC_TOKEN", "token-value"),
+            ("CAIRN_SINK_SPLUNK_BATCH", "50"),
+        ])
+        .unwrap();
+        assert_eq!(specs.len(), 2);
+        assert_eq!(
+            specs[0].target,
+            SinkTarget::Syslog {
+                host: "127.0.0.1".into(),
+                port: 6514,
+                tls: true
+            }
+        );
+        assert_eq!(specs[0].format, ExportFormat::Ocsf);
+        assert_eq!(specs[1].format, ExportFormat::Jsonl);
+        assert_eq!(specs[1].batch, 50);
+        let shown = format!("{:?} {}", specs[1], specs[1].target_text());
+        assert!(
+            !shown.contains("token-value") && !shown.contains("pw"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn bad_configurations_name_the_variable() {
+        for (vars, needle) in [
+            (vec![("CAIRN_SINKS", "Bad-Name")], "CAIRN_SINKS"),
+            (vec![("CAIRN_SINKS", "a")], "CAIRN_SINK_A_URL is required"),
+            (
+                vec![("CAIRN_SINKS", "a"), ("CAIRN_SINK_A_URL", "ftp://x:1")],
+                "scheme",
+            ),
+            (
+                vec![
+                    ("CAIRN_SINKS", "a"),
+                    ("CAIRN_SINK_A_URL", "syslog+tcp://host"),
+                ],
+                "port",
+            ),
+            (
+                vec![
+                    ("CAIRN_SINKS", "a"),
+                    ("CAIRN_SINK_A_URL", "syslog+tcp://h:1"),
+                    ("CAIRN_SINK_A_FORMAT", "xml"),
+                ],
+                "CAIRN_SINK_A_FORMAT",
+            ),
+            (
+                vec![
+                    ("CAIRN_SINKS", "a"),
+                    ("CAIRN_SINK_A_URL", "syslog+tcp://h:1"),
+                    ("CAIRN_SINK_A_HEC_TOKEN", "t"),
+                ],
+                "HEC",
+            ),
+            (
+                vec![
+                    ("CAIRN_SINKS", "a"),
+                    ("CAIRN_SINK_A_URL", "syslog+tcp://h:1"),
+                    ("CAIRN_SINK_A_BATCH", "0"),
+                ],
+                "CAIRN_SINK_A_BATCH",
+            ),
+            (
+                vec![
+                    ("CAIRN_SINKS", "a,a"),
+                    ("CAIRN_SINK_A_URL", "syslog+tcp://h:1"),
+                ],
+                "twice",
+            ),
+        ] {
+            let error = parse(&vars).unwrap_err();
+            assert!(error.contains(needle), "{error} lacks {needle}");
+        }
+    }
+}

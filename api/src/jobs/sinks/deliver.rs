@@ -1,0 +1,247 @@
+//! The delivery loop of one sink: follow the durable head, render a batch,
+//! send it, move the cursor; on failure back off and resend from the last
+//! delivered event.
+//!
+//! An HTTP sink's event is delivered when the endpoint answers 2xx. Plain
+//! syslog has no acknowledgement: a write succeeds once the bytes are in
+//! the kernel, and a receiver killed a moment later loses what it had not
+//! yet processed. So a syslog batch counts as delivered only when the
+//! connection is still open `confirm_after` after its write; when the
+//! connection breaks, everything written but not confirmed is sent again
+//! (the receiver de-duplicates by seq or event id).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+
+use super::SinkStatus;
+use super::config::{SinkSpec, SinkTarget};
+use super::render::{host_name, render_batch};
+use super::transport::{self, SyslogConnection};
+use crate::app::App;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How often an idle sink looks for new events and for a closed connection.
+const IDLE_TICK: Duration = Duration::from_millis(250);
+
+/// A sink's prepared wire: a TLS connector or an HTTP client, built once.
+pub(super) enum Wire {
+    Syslog {
+        tls: Option<TlsConnector>,
+        connection: Option<SyslogConnection>,
+    },
+    Http(reqwest::Client),
+}
+
+impl Wire {
+    /// Builds the wire of a sink, checking its settings.
+    pub(super) fn prepare(spec: &SinkSpec) -> Result<Wire, String> {
+        Ok(match &spec.target {
+            SinkTarget::Syslog { tls, .. } => Wire::Syslog {
+                tls: if *tls {
+                    Some(transport::tls_connector(spec)?)
+                } else {
+                    None
+                },
+                connection: None,
+            },
+            SinkTarget::Http { .. } => Wire::Http(transport::http_client(spec)?),
+        })
+    }
+
+    fn connected(&self) -> bool {
+        match self {
+            Wire::Syslog { connection, .. } => connection.is_some(),
+            Wire::Http(_) => true,
+        }
+    }
+}
+
+/// Where a sink stands.
+struct Progress {
+    /// The stored cursor: every event up to it is delivered.
+    delivered: u64,
+    /// The last event written.
+    sent: u64,
+    /// Syslog writes awaiting confirmation: (written at, last seq).
+    unconfirmed: VecDeque<(Instant, u64)>,
+}
+
+/// Runs one sink until the server stops.
+pub(super) async fn run(app: Arc<App>, spec: SinkSpec, status: Arc<SinkStatus>) {
+    let mut wire = match Wire::prepare(&spec) {
+        Ok(wire) => wire,
+        Err(error) => {
+            tracing::error!(sink = %spec.name, %error, "sink not started");
+            status.update(|state| state.last_error = Some(error));
+            return;
+        }
+    };
+    let delivered = match app.log().reader().store().export_cursor_get(&spec.name) {
+        Ok(cursor) => cursor.unwrap_or(0),
+        Err(error) => {
+            tracing::error!(sink = %spec.name, %error, "sink not started: its cursor cannot be read");
+            status.update(|state| state.last_error = Some(error.to_string()));
+            return;
+        }
+    };
+    tracing::info!(sink = %spec.name, target = %spec.target_text(), from = delivered + 1, "sink started");
+    let mut progress = Progress {
+        delivered,
+        sent: delivered,
+        unconfirmed: VecDeque::new(),
+    };
+    status.update(|state| {
+        state.delivered = delivered;
+        state.sent = delivered;
+    });
+    let host = host_name();
+    let mut backoff = FIRST_BACKOFF;
+    let mut durable = app.log().durable_changes();
+    loop {
+        if let Wire::Syslog { connection, .. } = &mut wire {
+            if connection.as_ref().is_some_and(SyslogConnection::is_closed) {
+                *connection = None;
+                rewind(
+                    &mut progress,
+                    &status,
+                    "the receiver closed the connection".into(),
+                );
+            }
+            confirm(&app, &spec, &status, &mut progress, connection.is_some());
+        }
+        let head = app.log().durable_seq();
+        if progress.sent >= head {
+            tokio::select! {
+                _ = durable.changed() => {}
+                () = tokio::time::sleep(IDLE_TICK) => {}
+            }
+            continue;
+        }
+        let from = progress.sent + 1;
+        let to = head.min(progress.sent.saturating_add(spec.batch as u64));
+        let rendered = {
+            let app = Arc::clone(&app);
+            let spec = spec.clone();
+            let host = host.clone();
+            tokio::task::spawn_blocking(move || render_batch(&app, &spec, from, to, &host)).await
+        };
+        let batch = match rendered {
+            Ok(Ok(batch)) => batch,
+            Ok(Err(error)) => {
+                failed(&status, &mut backoff, &spec, error).await;
+                continue;
+            }
+            Err(error) => {
+                failed(&status, &mut backoff, &spec, error.to_string()).await;
+                continue;
+            }
+        };
+        match send(&mut wire, &spec, batch.bytes).await {
+            Ok(()) => {
+                backoff = FIRST_BACKOFF;
+                progress.sent = batch.last;
+                match wire {
+                    Wire::Http(_) => {
+                        progress.delivered = batch.last;
+                        store_cursor(&app, &spec, &status, batch.last);
+                    }
+                    Wire::Syslog { .. } => {
+                        progress.unconfirmed.push_back((Instant::now(), batch.last));
+                    }
+                }
+                let connected = wire.connected();
+                status.update(|state| {
+                    state.sent = batch.last;
+                    state.connected = connected;
+                    state.last_error = None;
+                });
+            }
+            Err(error) => {
+                if let Wire::Syslog { connection, .. } = &mut wire {
+                    *connection = None;
+                }
+                rewind(&mut progress, &status, error.clone());
+                failed(&status, &mut backoff, &spec, error).await;
+            }
+        }
+    }
+}
+
+/// Sends a batch, connecting first when needed.
+async fn send(wire: &mut Wire, spec: &SinkSpec, bytes: Vec<u8>) -> Result<(), String> {
+    match wire {
+        Wire::Syslog { tls, connection } => {
+            if connection.is_none() {
+                *connection = Some(transport::connect_syslog(spec, tls.as_ref()).await?);
+            }
+            match connection {
+                Some(open) => open.send(&bytes).await,
+                None => Err("not connected".into()),
+            }
+        }
+        Wire::Http(client) => transport::post_batch(client, spec, bytes).await,
+    }
+}
+
+/// Writes older than `confirm_after` on a connection still open are
+/// delivered: the cursor moves to the newest of them.
+fn confirm(app: &App, spec: &SinkSpec, status: &SinkStatus, progress: &mut Progress, open: bool) {
+    if !open {
+        return;
+    }
+    let mut confirmed = None;
+    while let Some((written, last)) = progress.unconfirmed.front().copied() {
+        if written.elapsed() < spec.confirm_after {
+            break;
+        }
+        confirmed = Some(last);
+        progress.unconfirmed.pop_front();
+    }
+    if let Some(last) = confirmed {
+        progress.delivered = last;
+        store_cursor(app, spec, status, last);
+    }
+}
+
+/// The connection broke: what was written but not confirmed is sent again.
+fn rewind(progress: &mut Progress, status: &SinkStatus, error: String) {
+    progress.sent = progress.delivered;
+    progress.unconfirmed.clear();
+    let delivered = progress.delivered;
+    status.update(|state| {
+        state.sent = delivered;
+        state.connected = false;
+        state.last_error = Some(error);
+    });
+}
+
+/// Records the cursor in the store (made durable by the log's next sync; a
+/// cursor lost in a crash only means events are delivered again).
+fn store_cursor(app: &App, spec: &SinkSpec, status: &SinkStatus, seq: u64) {
+    if let Err(error) = app
+        .log()
+        .reader()
+        .store()
+        .export_cursor_put(&spec.name, seq)
+    {
+        tracing::warn!(sink = %spec.name, %error, "the sink's cursor was not stored");
+    }
+    status.update(|state| state.delivered = seq);
+}
+
+/// A failure: say so, then wait before the next attempt (doubling, capped).
+async fn failed(status: &SinkStatus, backoff: &mut Duration, spec: &SinkSpec, error: String) {
+    tracing::warn!(sink = %spec.name, %error, retry_in_ms = backoff.as_millis() as u64, "sink delivery failed");
+    status.update(|state| {
+        state.retries += 1;
+        state.connected = false;
+        state.last_error = Some(error);
+    });
+    tokio::time::sleep(*backoff).await;
+    *backoff = (*backoff * 2).min(MAX_BACKOFF);
+}
