@@ -4,6 +4,8 @@
 
 mod api_client;
 mod audit_api;
+mod audit_export;
+mod audit_sinks;
 mod bootstrap;
 mod cookie_session;
 mod crash_safety;
@@ -11,6 +13,7 @@ mod crypto_interop;
 mod enumeration;
 mod erasure;
 mod identity_api;
+mod rsyslog;
 mod runs;
 mod secrets_api;
 mod serve;
