@@ -48,11 +48,11 @@ pub(super) struct VerifyArgs {
     export: Option<PathBuf>,
     /// The Ed25519 public key of the checkpoints (hex, or a file holding
     /// the hex or the JSON of GET /api/v1/audit/public-key).
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", requires = "export")]
     public_key: Option<String>,
     /// Accept seqs that jump (an export filtered by org, time or action):
     /// lines are still checked one by one and linked where seqs follow.
-    #[arg(long)]
+    #[arg(long, requires = "export")]
     allow_gaps: bool,
 }
 

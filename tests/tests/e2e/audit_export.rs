@@ -719,6 +719,20 @@ fn exports_validate_verify_offline_and_never_hold_secrets() {
         "{}",
         texts(&refused).1
     );
+    let mut command = cairn(&file.with_file_name("no-data-dir"));
+    command.args(["audit", "verify", "--public-key", &public_key]);
+    assert_eq!(
+        run(command).status.code(),
+        Some(2),
+        "a key without --export is a usage error"
+    );
+    let mut command = cairn(&file.with_file_name("no-data-dir"));
+    command
+        .args(["audit", "verify", "--export"])
+        .arg(&file)
+        .args(["--public-key", "abc"]);
+    let line = support::assert_one_error_line(&run(command), 2);
+    assert!(line.contains("--public-key"), "{line}");
     let wrong_key = hex::encode([7u8; 32]);
     assert_eq!(
         verify_file(&file, &wrong_key).status.code(),
