@@ -14,10 +14,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cairn_core::log::{Personal, codec};
-use cairn_schemas::{EventPayload, Record};
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
-use crate::record_json::{RecordView, details_json, personal_items};
+use cairn_schemas::{EventPayload, PersonalData, Record};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::{Value, json};
+
+use crate::record_json::{RecordView, details_json};
 use crate::time_format::rfc3339_micros;
 
 /// Whether a payload may travel in an export's `chain.payload`: not when
@@ -64,81 +68,187 @@ fn personal_of<'a>(view: &'a RecordView<'_>, subject: Option<uuid::Uuid>) -> Opt
         .map(|(_, opened)| opened)
 }
 
-/// Renders a record in the exported form, chain material included.
-pub fn export_line(view: &RecordView<'_>) -> Value {
-    let record = view.record;
-    let header = &record.header;
-    let (details, payload_bytes) = details_of(record);
+/// An actor or a resource of an exported line.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportedParty<'a> {
+    /// Its kind.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Its id.
+    pub id: Option<String>,
+    /// Its name, when the record says it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<Cow<'a, str>>,
+}
 
-    let mut actor = Map::new();
-    actor.insert("type".into(), json!(header.actor.kind.as_str()));
-    actor.insert("id".into(), json!(header.actor.id.map(|id| id.to_string())));
-    let actor_personal = personal_of(view, header.actor.id);
-    if let Some(Personal::Data(data)) = actor_personal
-        && let Some(name) = &data.name
-    {
-        actor.insert("name".into(), json!(name));
+/// Where the request came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportedOrigin<'a> {
+    /// The client's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<&'a str>,
+    /// The client's user agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<&'a str>,
+    /// The request id.
+    pub request_id: Option<&'a str>,
+}
+
+/// One personal item: its subject, then what was opened, or `erased`.
+#[derive(Clone, Debug)]
+pub struct ExportedPersonal<'a> {
+    /// The subject.
+    pub subject: String,
+    /// The opened data; `None` when the subject was erased.
+    pub data: Option<&'a PersonalData>,
+}
+
+impl Serialize for ExportedPersonal<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("subject", &self.subject)?;
+        match self.data {
+            Some(data) => {
+                for (key, value) in [
+                    ("name", &data.name),
+                    ("email", &data.email),
+                    ("ip", &data.ip),
+                    ("user_agent", &data.user_agent),
+                ] {
+                    if let Some(value) = value {
+                        map.serialize_entry(key, value)?;
+                    }
+                }
+            }
+            None => map.serialize_entry("erased", &true)?,
+        }
+        map.end()
     }
+}
 
-    let mut resource = Map::new();
-    resource.insert("type".into(), json!(header.resource.kind.as_str()));
-    resource.insert(
-        "id".into(),
-        json!(header.resource.id.map(|id| id.to_string())),
-    );
-    let resource_name = match personal_of(view, header.resource.id) {
-        Some(Personal::Data(data)) => data.name.clone(),
-        _ => details
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    };
-    if let Some(name) = resource_name {
-        resource.insert("name".into(), json!(name));
-    }
+/// The chain material of a line.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportedChain {
+    /// The encoded header, base64.
+    pub header: String,
+    /// The encoded payload, base64, unless withheld or pruned.
+    pub payload: Option<String>,
+}
 
-    // Where the request came from: the actor's own item, else the first
-    // item that names an address (refusals of anonymous callers).
-    let mut origin = Map::new();
-    let origin_data = match actor_personal {
-        Some(Personal::Data(data)) if data.ip.is_some() => Some(data),
-        _ => view.personal.iter().find_map(|opened| match opened {
-            Personal::Data(data) if data.ip.is_some() => Some(data),
+/// A record in the exported form, serialized straight to JSON (no
+/// intermediate `serde_json::Value` but the payload's details). Its JSON is
+/// exactly [`export_line`]'s.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportedLine<'a> {
+    /// The seq.
+    pub seq: u64,
+    /// The event id.
+    pub id: String,
+    /// The time, RFC 3339 with microseconds.
+    pub time: String,
+    /// The org.
+    pub org: Option<String>,
+    /// Who acted.
+    pub actor: ExportedParty<'a>,
+    /// The action.
+    pub action: &'static str,
+    /// What it was done to.
+    pub resource: ExportedParty<'a>,
+    /// `success`, `denied` or `failure`.
+    pub outcome: &'static str,
+    /// Where the request came from.
+    pub origin: ExportedOrigin<'a>,
+    /// The personal items.
+    pub personal: Vec<ExportedPersonal<'a>>,
+    /// The sanitized details.
+    pub details: Value,
+    /// The previous record's hash, hex.
+    pub prev_hash: String,
+    /// This record's hash, hex.
+    pub hash: String,
+    /// What offline verification needs.
+    pub chain: ExportedChain,
+}
+
+impl<'a> ExportedLine<'a> {
+    /// The exported form of a record whose personal data is opened.
+    pub fn of(view: &'a RecordView<'a>) -> ExportedLine<'a> {
+        let record = view.record;
+        let header = &record.header;
+        let (details, payload_bytes) = details_of(record);
+        let actor_personal = personal_of(view, header.actor.id);
+        let actor_name = match actor_personal {
+            Some(Personal::Data(data)) => data.name.as_deref().map(Cow::Borrowed),
             _ => None,
-        }),
-    };
-    if let Some(data) = origin_data {
-        if let Some(ip) = &data.ip {
-            origin.insert("ip".into(), json!(ip));
-        }
-        if let Some(agent) = &data.user_agent {
-            origin.insert("user_agent".into(), json!(agent));
+        };
+        let resource_name = match personal_of(view, header.resource.id) {
+            Some(Personal::Data(data)) => data.name.as_deref().map(Cow::Borrowed),
+            _ => details
+                .get("name")
+                .and_then(Value::as_str)
+                .map(|name| Cow::Owned(name.to_string())),
+        };
+        // Where the request came from: the actor's own item, else the
+        // first item that names an address (refusals of anonymous callers).
+        let origin_data = match actor_personal {
+            Some(Personal::Data(data)) if data.ip.is_some() => Some(data),
+            _ => view.personal.iter().find_map(|opened| match opened {
+                Personal::Data(data) if data.ip.is_some() => Some(data),
+                _ => None,
+            }),
+        };
+        let personal = header
+            .personal
+            .iter()
+            .zip(&view.personal)
+            .map(|(sealed, opened)| ExportedPersonal {
+                subject: sealed.subject.to_string(),
+                data: match opened {
+                    Personal::Data(data) => Some(data),
+                    Personal::Erased => None,
+                },
+            })
+            .collect();
+        let header_bytes = codec::encode_header(header).unwrap_or_default();
+        ExportedLine {
+            seq: header.seq,
+            id: header.id.to_string(),
+            time: rfc3339_micros(header.at),
+            org: header.org.map(|org| org.to_string()),
+            actor: ExportedParty {
+                kind: header.actor.kind.as_str(),
+                id: header.actor.id.map(|id| id.to_string()),
+                name: actor_name,
+            },
+            action: header.action.as_str(),
+            resource: ExportedParty {
+                kind: header.resource.kind.as_str(),
+                id: header.resource.id.map(|id| id.to_string()),
+                name: resource_name,
+            },
+            outcome: header.outcome.as_str(),
+            origin: ExportedOrigin {
+                ip: origin_data.and_then(|data| data.ip.as_deref()),
+                user_agent: origin_data.and_then(|data| data.user_agent.as_deref()),
+                request_id: header.request_id.as_deref(),
+            },
+            personal,
+            details,
+            prev_hash: hex::encode(header.prev_hash),
+            hash: hex::encode(record.hash),
+            chain: ExportedChain {
+                header: STANDARD.encode(header_bytes),
+                payload: payload_bytes.map(|bytes| STANDARD.encode(bytes)),
+            },
         }
     }
-    origin.insert("request_id".into(), json!(header.request_id));
+}
 
-    let personal = personal_items(view);
-
-    let header_bytes = codec::encode_header(header).unwrap_or_default();
-    json!({
-        "seq": header.seq,
-        "id": header.id.to_string(),
-        "time": rfc3339_micros(header.at),
-        "org": header.org.map(|org| org.to_string()),
-        "actor": actor,
-        "action": header.action.as_str(),
-        "resource": resource,
-        "outcome": header.outcome.as_str(),
-        "origin": origin,
-        "personal": personal,
-        "details": details,
-        "prev_hash": hex::encode(header.prev_hash),
-        "hash": hex::encode(record.hash),
-        "chain": {
-            "header": STANDARD.encode(header_bytes),
-            "payload": payload_bytes.map(|bytes| STANDARD.encode(bytes)),
-        },
-    })
+/// Renders a record in the exported form, chain material included, as a
+/// `serde_json::Value` (for checks and tests; exports serialize
+/// [`ExportedLine`] directly).
+pub fn export_line(view: &RecordView<'_>) -> Value {
+    serde_json::to_value(ExportedLine::of(view)).unwrap_or(Value::Null)
 }
 
 /// The parts of a line that come from sealed personal data: they cannot be

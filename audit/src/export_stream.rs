@@ -11,7 +11,8 @@ use cairn_core::log::LogReader;
 use cairn_schemas::Record;
 use serde_json::Value;
 
-use crate::export_line::export_line;
+use crate::export_line::{ExportedLine, export_line};
+use crate::ocsf::OcsfEvent;
 use crate::record_json::{RecordView, open_personal};
 
 /// The export formats.
@@ -108,7 +109,8 @@ fn workers() -> usize {
         .clamp(1, 4)
 }
 
-/// Renders a chunk of records, in order, into one buffer.
+/// Renders a chunk of records, in order, into one buffer: JSON lines and
+/// OCSF serialized straight from the typed [`ExportedLine`].
 fn render_chunk(
     reader: &LogReader,
     records: &[Record],
@@ -116,7 +118,24 @@ fn render_chunk(
 ) -> Result<Vec<u8>, ExportError> {
     let mut out = Vec::with_capacity(records.len() * 1024);
     for record in records {
-        render_into(format, &line_of(reader, record)?, &mut out);
+        let personal =
+            open_personal(reader, record).map_err(|error| ExportError::Read(error.to_string()))?;
+        let view = RecordView { record, personal };
+        let line = ExportedLine::of(&view);
+        match format {
+            ExportFormat::Jsonl => {
+                let _ = serde_json::to_writer(&mut out, &line);
+                out.push(b'\n');
+            }
+            ExportFormat::Ocsf => {
+                let _ = serde_json::to_writer(&mut out, &OcsfEvent::of_exported(&line));
+                out.push(b'\n');
+            }
+            ExportFormat::Cef => {
+                let value = serde_json::to_value(&line).unwrap_or(Value::Null);
+                render_into(format, &value, &mut out);
+            }
+        }
     }
     Ok(out)
 }

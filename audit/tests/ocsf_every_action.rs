@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use cairn_audit::RecordView;
-use cairn_audit::export_line::export_line;
+use cairn_audit::export_line::{ExportedLine, export_line};
 use cairn_audit::ocsf::{OCSF_VERSION, OcsfEvent, ocsf_event};
 use cairn_core::log::{Personal, codec};
 use cairn_schemas::*;
@@ -577,10 +577,25 @@ fn exported_line(case: Case, seq: u64) -> Value {
         .into_iter()
         .map(|(_, personal)| personal)
         .collect();
-    export_line(&RecordView {
+    let view = RecordView {
         record: &record,
         personal: opened,
-    })
+    };
+    let line = export_line(&view);
+    // What exports write, from the typed line, is the same JSON: the line
+    // itself and its OCSF event.
+    let typed = ExportedLine::of(&view);
+    assert_eq!(
+        serde_json::to_string(&typed).expect("serializes"),
+        serde_json::to_string(&line).expect("serializes"),
+        "the typed line of seq {seq}"
+    );
+    assert_eq!(
+        serde_json::to_string(&OcsfEvent::of_exported(&typed)).expect("serializes"),
+        serde_json::to_string(&OcsfEvent::of(&line)).expect("serializes"),
+        "the OCSF event of the typed line of seq {seq}"
+    );
+    line
 }
 
 /// The class and activity `schemas/ocsf-mapping.md` gives a line.

@@ -4,6 +4,8 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+use crate::export_line::{ExportedOrigin, ExportedParty, ExportedPersonal};
+
 /// A JSON value that borrows from the line: the event is built from
 /// these without copying a string of the line, then either serialized
 /// directly ([`OcsfEvent`](super::OcsfEvent)) or turned into a
@@ -19,6 +21,28 @@ pub(super) enum Json<'a> {
     Object(Object<'a>),
     /// A part of the line, as it is (in `unmapped`).
     Line(&'a Value),
+    /// A part of a typed exported line, as it is (in `unmapped`).
+    Part(Part<'a>),
+}
+
+/// A part of a typed exported line that `unmapped` keeps.
+#[derive(Debug)]
+pub(super) enum Part<'a> {
+    Party(&'a ExportedParty<'a>),
+    Origin(&'a ExportedOrigin<'a>),
+    Personal(&'a [ExportedPersonal<'a>]),
+    Str(&'a str),
+}
+
+impl Serialize for Part<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Part::Party(party) => party.serialize(serializer),
+            Part::Origin(origin) => origin.serialize(serializer),
+            Part::Personal(items) => items.serialize(serializer),
+            Part::Str(text) => serializer.serialize_str(text),
+        }
+    }
 }
 
 /// An object's members, in order; keys are never repeated.
@@ -40,6 +64,7 @@ impl Json<'_> {
                 Value::Object(map)
             }
             Json::Line(value) => value.clone(),
+            Json::Part(part) => serde_json::to_value(&part).unwrap_or(Value::Null),
         }
     }
 }
@@ -60,6 +85,7 @@ impl Serialize for Json<'_> {
                 map.end()
             }
             Json::Line(value) => value.serialize(serializer),
+            Json::Part(part) => part.serialize(serializer),
         }
     }
 }

@@ -4,6 +4,8 @@
 use cairn_schemas::Action;
 use serde_json::{Map, Value};
 
+use crate::export_line::{ExportedLine, ExportedParty};
+
 /// An actor or a resource of the line.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Party<'a> {
@@ -45,6 +47,8 @@ impl<'a> Party<'a> {
 #[derive(Debug)]
 pub(super) struct Line<'a> {
     pub(super) fields: Option<&'a Map<String, Value>>,
+    /// The typed line, when the event is rendered from one (exports).
+    pub(super) exported: Option<&'a ExportedLine<'a>>,
     pub(super) seq: Option<u64>,
     pub(super) id: Option<&'a str>,
     pub(super) time: Option<&'a str>,
@@ -67,6 +71,7 @@ impl<'a> Line<'a> {
         static NULL: Value = Value::Null;
         let mut line = Line {
             fields: raw.as_object(),
+            exported: None,
             seq: None,
             id: None,
             time: None,
@@ -107,6 +112,33 @@ impl<'a> Line<'a> {
         }
         line.action = Action::parse(line.action_name);
         line
+    }
+
+    /// Reads a typed exported line (the same fields, without a
+    /// `serde_json::Value` of the whole line).
+    pub(super) fn of_exported(line: &'a ExportedLine<'a>) -> Line<'a> {
+        let party = |party: &'a ExportedParty<'a>| Party {
+            kind: party.kind,
+            id: party.id.as_deref(),
+            name: party.name.as_deref(),
+        };
+        Line {
+            fields: None,
+            exported: Some(line),
+            seq: Some(line.seq),
+            id: Some(&line.id),
+            time: Some(&line.time),
+            org: line.org.as_deref(),
+            action_name: line.action,
+            action: Action::parse(line.action),
+            actor: party(&line.actor),
+            resource: party(&line.resource),
+            outcome: line.outcome,
+            ip: line.origin.ip,
+            user_agent: line.origin.user_agent,
+            request_id: line.origin.request_id,
+            details: &line.details,
+        }
     }
 
     /// A string of the details (absent when pruned or never there).

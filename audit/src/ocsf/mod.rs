@@ -44,6 +44,8 @@ mod tests;
 use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::export_line::ExportedLine;
+
 use json::Json;
 use line::Line;
 use render::render;
@@ -72,6 +74,13 @@ impl<'a> OcsfEvent<'a> {
     /// placeholders), so a damaged line never stops an export.
     pub fn of(line: &'a Value) -> OcsfEvent<'a> {
         OcsfEvent(Json::Object(render(&Line::of(line))))
+    }
+
+    /// Renders a typed exported line: the same JSON as [`OcsfEvent::of`]
+    /// on [`export_line`](crate::export_line::export_line)'s value, without
+    /// building that value.
+    pub fn of_exported(line: &'a ExportedLine<'a>) -> OcsfEvent<'a> {
+        OcsfEvent(Json::Object(render(&Line::of_exported(line))))
     }
 }
 

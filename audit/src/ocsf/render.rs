@@ -4,7 +4,7 @@
 use super::class_attributes::put_class_attributes;
 use super::classification::{Class, classify};
 use super::event_time::epoch_millis;
-use super::json::{Json, Object, put_enum, put_str};
+use super::json::{Json, Object, Part, put_enum, put_str};
 use super::line::Line;
 use super::objects::{actor_object, http_request, src_endpoint};
 use super::{LOG_NAME, OCSF_VERSION, PRODUCT};
@@ -79,6 +79,18 @@ pub(super) fn render<'a>(line: &Line<'a>) -> Object<'a> {
     put_class_attributes(&mut event, line, class);
 
     let mut unmapped = Vec::with_capacity(UNMAPPED.len());
+    if let Some(exported) = line.exported {
+        unmapped.extend([
+            ("actor", Json::Part(Part::Party(&exported.actor))),
+            ("resource", Json::Part(Part::Party(&exported.resource))),
+            ("outcome", Json::Part(Part::Str(exported.outcome))),
+            ("origin", Json::Part(Part::Origin(&exported.origin))),
+            ("personal", Json::Part(Part::Personal(&exported.personal))),
+            ("details", Json::Line(&exported.details)),
+            ("prev_hash", Json::Part(Part::Str(&exported.prev_hash))),
+            ("hash", Json::Part(Part::Str(&exported.hash))),
+        ]);
+    }
     for (key, value) in line.fields.into_iter().flatten() {
         if UNMAPPED.contains(&key.as_str()) {
             unmapped.push((key.as_str(), Json::Line(value)));
