@@ -24,6 +24,7 @@ pub mod orgs;
 pub mod origin;
 pub mod passwords;
 pub mod principal;
+pub mod reports;
 pub mod runs;
 pub mod schedules;
 pub mod secrets;

@@ -7,6 +7,7 @@ mod admin;
 mod audit;
 mod events;
 mod keygen;
+mod replay;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,10 @@ enum Command {
     /// Read the event log of a stopped server.
     #[command(subcommand)]
     Events(events::EventsCommand),
+    /// Rebuild the views as of a point of the log (server stopped): a
+    /// summary, an authorization question answered as of then, or what
+    /// changed between two points.
+    Replay(replay::ReplayArgs),
 }
 
 /// A failure with its exit code. The message is one line.
@@ -114,6 +119,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Admin(command) => admin::run(command),
         Command::Audit(command) => audit::run(command),
         Command::Events(command) => events::run(command),
+        Command::Replay(args) => replay::run(args),
     }
 }
 

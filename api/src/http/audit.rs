@@ -64,7 +64,7 @@ fn audit_query(query: Option<&str>) -> Result<AuditQuery, ApiError> {
 
 /// Parses the filters; `extra` takes the parameters of one endpoint (it
 /// answers whether it took the key).
-fn audit_query_with(
+pub(super) fn audit_query_with(
     query: Option<&str>,
     extra: &mut dyn FnMut(&str, &str) -> Result<bool, ApiError>,
 ) -> Result<AuditQuery, ApiError> {

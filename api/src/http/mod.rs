@@ -25,6 +25,7 @@ mod params;
 pub mod problem;
 pub mod rate_limit;
 pub mod refusals;
+mod reports;
 pub mod request_id;
 mod runs;
 mod schedules;
@@ -122,6 +123,13 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/audit/verify", Access::Authenticated),
     ("GET", "/api/v1/audit/checkpoints", Access::Authenticated),
     ("GET", "/api/v1/audit/public-key", Access::Authenticated),
+    (
+        "GET",
+        "/api/v1/reports/access-review",
+        Access::Authenticated,
+    ),
+    ("GET", "/api/v1/reports/activity", Access::Authenticated),
+    ("GET", "/api/v1/reports/secret-usage", Access::Authenticated),
     ("POST", "/api/v1/secrets", Access::Authorized),
     ("GET", "/api/v1/secrets", Access::Authorized),
     ("GET", "/api/v1/secrets/{id}", Access::Authorized),
@@ -289,6 +297,9 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/audit/checkpoints", get(audit::checkpoints))
         .route("/api/v1/audit/public-key", get(audit::public_key))
+        .route("/api/v1/reports/access-review", get(reports::access_review))
+        .route("/api/v1/reports/activity", get(reports::activity))
+        .route("/api/v1/reports/secret-usage", get(reports::secret_usage))
         .route("/api/v1/secrets", post(secrets::create).get(secrets::list))
         .route(
             "/api/v1/secrets/{id}",

@@ -23,7 +23,8 @@ use super::problem::Problem;
 use super::{
     audit, auth, connections, flows, grants, groups, health, namespaces, orgs, secrets, users,
 };
-use super::{runs, schedules};
+use super::{reports, runs, schedules};
+use crate::app::reports::{AccessReview, AccessReviewRow, SecretUsage, SecretUseRow};
 use cairn_schemas::api::{
     CreateScheduleRequest, RunActorBody, RunBody, RunStepBody, ScheduleBody, StartRunRequest,
 };
@@ -42,6 +43,7 @@ use cairn_schemas::api::{
         flows::create, flows::list, flows::get, flows::update, flows::delete,
         grants::create, grants::list, grants::revoke, grants::explain,
         audit::events, audit::export, audit::verify, audit::checkpoints, audit::public_key,
+        reports::access_review, reports::activity, reports::secret_usage,
         secrets::create, secrets::list, secrets::get, secrets::rotate, secrets::delete, secrets::reveal,
         connections::create, connections::list, connections::get, connections::update, connections::delete,
         runs::start, runs::list, runs::get, schedules::create, schedules::list, schedules::delete,
@@ -56,6 +58,7 @@ use cairn_schemas::api::{
         CreateSecretRequest, RotateSecretRequest, SecretBody, RevealedSecretBody, RevealSecretRequest,
         CreateConnectionRequest, UpdateConnectionRequest, ConnectionBody,
         StartRunRequest, RunBody, RunStepBody, RunActorBody, CreateScheduleRequest, ScheduleBody,
+        AccessReview, AccessReviewRow, SecretUsage, SecretUseRow,
     )),
     modifiers(&Security),
     tags(

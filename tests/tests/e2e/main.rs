@@ -13,6 +13,8 @@ mod crypto_interop;
 mod enumeration;
 mod erasure;
 mod identity_api;
+mod replay;
+mod reports;
 mod rsyslog;
 mod runs;
 mod secrets_api;

@@ -1,0 +1,177 @@
+//! `/api/v1/reports`: reports for compliance reviewers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::RawQuery;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use uuid::Uuid;
+
+use cairn_schemas::api::AuditEventsPage;
+
+use crate::app::audit_log;
+use crate::app::reports::{self, AccessReview, SecretUsage};
+
+use super::audit::audit_query_with;
+use super::caller::Caller;
+use super::problem::{ApiError, Problem};
+
+/// `GET /api/v1/reports/access-review`: who can reach what in the org, and
+/// through which path; JSON, or CSV with `Accept: text/csv`.
+#[utoipa::path(get, path = "/api/v1/reports/access-review", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("at_seq" = Option<u64>, Query, description = "as of this seq (now when absent)"), ("org_id" = Option<uuid::Uuid>, Query, description = "another org (superusers)")), responses((status = 200, body = AccessReview, description = "JSON, or text/csv when asked"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn access_review(
+    caller: Caller,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (mut at_seq, mut org) = (None, None);
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+    {
+        match pair.split_once('=').unwrap_or((pair, "")) {
+            ("at_seq", value) => {
+                at_seq = Some(value.parse::<u64>().map_err(|_| {
+                    ApiError::validation("at_seq", "must be a seq (a whole number)")
+                })?)
+            }
+            ("org_id", value) => {
+                org = Some(
+                    Uuid::parse_str(value)
+                        .map_err(|_| ApiError::validation("org_id", "is not a UUID"))?,
+                )
+            }
+            _ => {
+                return Err(ApiError::validation(
+                    "query",
+                    "unknown parameter; expected at_seq and org_id",
+                ));
+            }
+        }
+    }
+    let app = Arc::clone(&caller.app);
+    let principal = caller.principal.clone();
+    let review =
+        tokio::task::spawn_blocking(move || reports::access_review(&app, &principal, at_seq, org))
+            .await
+            .map_err(|_| ApiError::internal())?
+            .map_err(ApiError::from)?;
+    let wants_csv = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/csv"));
+    Ok(if wants_csv {
+        (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            reports::review_csv(&review),
+        )
+            .into_response()
+    } else {
+        Json(review).into_response()
+    })
+}
+
+/// `GET /api/v1/reports/activity`: the events a user is the actor of, in
+/// the caller's org, filtered by time and paged like the audit events.
+#[utoipa::path(get, path = "/api/v1/reports/activity", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("user_id" = uuid::Uuid, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page"), ("limit" = Option<usize>, Query)), responses((status = 200, body = AuditEventsPage), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn activity(
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<AuditEventsPage>, ApiError> {
+    let mut user = None;
+    let mut query = audit_query_with(query.as_deref(), &mut |key, value| match key {
+        "user_id" => {
+            user = Some(
+                Uuid::parse_str(value)
+                    .map_err(|_| ApiError::validation("user_id", "is not a UUID"))?,
+            );
+            Ok(true)
+        }
+        "actor" => Err(ApiError::validation(
+            "actor",
+            "the activity report takes user_id",
+        )),
+        _ => Ok(false),
+    })?;
+    query.actor = Some(user.ok_or_else(|| ApiError::validation("user_id", "is required"))?);
+    let scan = query.clone();
+    let app = Arc::clone(&caller.app);
+    let principal = caller.principal.clone();
+    let (items, next) =
+        tokio::task::spawn_blocking(move || reports::activity(&app, &principal, &scan))
+            .await
+            .map_err(|_| ApiError::internal())?
+            .map_err(ApiError::from)?;
+    audit_log::record_query(
+        &caller.app,
+        &caller.principal,
+        &query,
+        items.len(),
+        next,
+        &caller.origin,
+    )
+    .await?;
+    Ok(Json(audit_log::events_page(items, next)))
+}
+
+/// `GET /api/v1/reports/secret-usage`: who resolved a secret, in which run,
+/// when (every `secret.resolved` event of it).
+#[utoipa::path(get, path = "/api/v1/reports/secret-usage", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("secret_id" = uuid::Uuid, Query), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page")), responses((status = 200, body = SecretUsage), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn secret_usage(
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<SecretUsage>, ApiError> {
+    let (mut secret, mut after) = (None, 0);
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+    {
+        match pair.split_once('=').unwrap_or((pair, "")) {
+            ("secret_id", value) => {
+                secret = Some(
+                    Uuid::parse_str(value)
+                        .map_err(|_| ApiError::validation("secret_id", "is not a UUID"))?,
+                )
+            }
+            ("after", value) => {
+                after = value
+                    .parse()
+                    .map_err(|_| ApiError::validation("after", "must be a seq (a whole number)"))?
+            }
+            _ => {
+                return Err(ApiError::validation(
+                    "query",
+                    "unknown parameter; expected secret_id and after",
+                ));
+            }
+        }
+    }
+    let secret = secret.ok_or_else(|| ApiError::validation("secret_id", "is required"))?;
+    let app = Arc::clone(&caller.app);
+    let principal = caller.principal.clone();
+    let usage =
+        tokio::task::spawn_blocking(move || reports::secret_usage(&app, &principal, secret, after))
+            .await
+            .map_err(|_| ApiError::internal())?
+            .map_err(ApiError::from)?;
+    let recorded = audit_log::AuditQuery {
+        text: format!("secret-usage secret_id={secret} after={after}"),
+        ..audit_log::AuditQuery::default()
+    };
+    let next = usage.next.as_deref().and_then(|next| next.parse().ok());
+    audit_log::record_query(
+        &caller.app,
+        &caller.principal,
+        &recorded,
+        usage.items.len(),
+        next,
+        &caller.origin,
+    )
+    .await?;
+    Ok(Json(usage))
+}
