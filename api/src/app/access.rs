@@ -153,8 +153,9 @@ pub struct ExplainQuery {
     pub at_seq: Option<u64>,
 }
 
-/// The path as data, for the API.
-fn path_fields(path: Option<AccessPath>) -> (Option<String>, Option<Uuid>, Option<Uuid>) {
+/// The path as data, for the API (explain, the access review): its name
+/// (`owner`, `grant`, `org_admin`, …), the grant and the group it went to.
+pub fn path_fields(path: Option<AccessPath>) -> (Option<String>, Option<Uuid>, Option<Uuid>) {
     let Some(path) = path else {
         return (None, None, None);
     };

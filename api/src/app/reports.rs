@@ -5,12 +5,13 @@
 //! are the org's audit viewers and admins, and superusers.
 
 use cairn_projections::Views;
-use cairn_projections::access::{AccessPath, Target, Who, authorize};
+use cairn_projections::access::{Target, Who, authorize};
 use cairn_schemas::AccessAction;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::access::path_fields;
 use super::audit_log::{AuditQuery, query_events, require_audit_reader};
 use super::principal::Principal;
 use super::{App, CommandError};
@@ -56,18 +57,6 @@ pub struct AccessReview {
     pub items: Vec<AccessReviewRow>,
 }
 
-fn path_name(path: AccessPath) -> &'static str {
-    match path {
-        AccessPath::Owner => "owner",
-        AccessPath::Superuser => "superuser",
-        AccessPath::OrgAdmin { .. } => "org_admin",
-        AccessPath::OrgRole { .. } => "org_role",
-        AccessPath::NamespaceOwner { .. } => "namespace_owner",
-        AccessPath::Grant { .. } => "grant",
-        AccessPath::PublicNamespace { .. } => "public_namespace",
-    }
-}
-
 /// The review of `org` in `views`: for every member and superuser and every
 /// resource of the org, `authorize` for every action; a resource the user
 /// cannot read is not listed.
@@ -105,14 +94,7 @@ pub fn review(views: &Views, org: Uuid) -> Vec<AccessReviewRow> {
                 .filter(|action| authorize(views, who, **action, target).allowed)
                 .map(|action| action.as_str().to_string())
                 .collect();
-            let (grant_id, via_group) = match path {
-                AccessPath::Grant {
-                    grant_id,
-                    via_group,
-                    ..
-                } => (Some(grant_id), via_group),
-                _ => (None, None),
-            };
+            let (path, grant_id, via_group) = path_fields(Some(path));
             rows.push(AccessReviewRow {
                 user_id,
                 username: user.username.clone(),
@@ -120,7 +102,7 @@ pub fn review(views: &Views, org: Uuid) -> Vec<AccessReviewRow> {
                 resource_id: entry.id,
                 resource_name: entry.name.clone(),
                 actions,
-                path: path_name(path).to_string(),
+                path: path.unwrap_or_default(),
                 grant_id,
                 via_group,
                 reason: read.explain(views, AccessAction::Read, entry.kind),

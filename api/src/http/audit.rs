@@ -12,14 +12,13 @@ use cairn_audit::export_stream::ExportFormat;
 use cairn_audit::time_format::parse_rfc3339_micros;
 use cairn_schemas::api::{AuditEventsPage, CheckpointBody, Page, PublicKeyBody, VerifyBody};
 use cairn_schemas::{Action, Outcome, ResourceKind};
-use uuid::Uuid;
 
 use crate::app::audit_export;
 use crate::app::audit_log::{self, AuditQuery};
 use crate::app::{App, CommandError, Principal};
 
 use super::caller::Caller;
-use super::params::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::params::{DEFAULT_LIMIT, MAX_LIMIT, query_pairs, seq_param, uuid_param};
 use super::problem::{ApiError, Problem};
 
 /// Runs blocking work (reading the log) off the async runtime.
@@ -46,12 +45,6 @@ fn limit(value: &str) -> Result<usize, ApiError> {
         })
 }
 
-fn seq(field: &'static str, value: &str) -> Result<u64, ApiError> {
-    value
-        .parse()
-        .map_err(|_| ApiError::validation(field, "must be a seq (a whole number)"))
-}
-
 fn time(field: &'static str, value: &str) -> Result<i64, ApiError> {
     parse_rfc3339_micros(&value.replace("%3A", ":").replace("%2B", "+"))
         .ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 time"))
@@ -73,22 +66,12 @@ pub(super) fn audit_query_with(
         text: query.unwrap_or("").to_string(),
         ..AuditQuery::default()
     };
-    for pair in query
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-    {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+    for (key, value) in query_pairs(query) {
         if extra(key, value)? {
             continue;
         }
         match key {
-            "actor" => {
-                parsed.actor = Some(
-                    Uuid::parse_str(value)
-                        .map_err(|_| ApiError::validation("actor", "is not a UUID"))?,
-                )
-            }
+            "actor" => parsed.actor = Some(uuid_param("actor", value)?),
             "action" => {
                 parsed.action = Some(Action::parse(value).ok_or_else(|| {
                     ApiError::validation("action", "is not an action (noun.past_tense)")
@@ -99,12 +82,7 @@ pub(super) fn audit_query_with(
                     ApiError::validation("resource_type", "is not a resource type")
                 })?)
             }
-            "resource_id" => {
-                parsed.resource_id = Some(
-                    Uuid::parse_str(value)
-                        .map_err(|_| ApiError::validation("resource_id", "is not a UUID"))?,
-                )
-            }
+            "resource_id" => parsed.resource_id = Some(uuid_param("resource_id", value)?),
             "outcome" => {
                 parsed.outcome = Some(Outcome::parse(value).ok_or_else(|| {
                     ApiError::validation("outcome", "must be success, denied or failure")
@@ -112,7 +90,7 @@ pub(super) fn audit_query_with(
             }
             "since" => parsed.since = Some(time("since", value)?),
             "until" => parsed.until = Some(time("until", value)?),
-            "after" => parsed.after = seq("after", value)?,
+            "after" => parsed.after = seq_param("after", value)?,
             "limit" => parsed.limit = limit(value)?,
             _ => {
                 return Err(ApiError::validation(
@@ -238,14 +216,9 @@ pub async fn checkpoints(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Page<CheckpointBody>>, ApiError> {
     let (mut after, mut size) = (0, DEFAULT_LIMIT);
-    for pair in query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-    {
-        match pair.split_once('=').unwrap_or((pair, "")) {
-            ("after", value) => after = seq("after", value)?,
+    for pair in query_pairs(query.as_deref()) {
+        match pair {
+            ("after", value) => after = seq_param("after", value)?,
             ("limit", value) => size = limit(value)?,
             _ => {
                 return Err(ApiError::validation(

@@ -12,6 +12,28 @@ pub const DEFAULT_LIMIT: usize = 50;
 /// The largest page size.
 pub const MAX_LIMIT: usize = 500;
 
+/// The `key=value` pairs of a query string, in order (a key without `=`
+/// has an empty value).
+pub fn query_pairs(query: Option<&str>) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
+/// A query parameter that must be a UUID.
+pub fn uuid_param(field: &'static str, value: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(value).map_err(|_| ApiError::validation(field, "is not a UUID"))
+}
+
+/// A query parameter that must be a seq.
+pub fn seq_param(field: &'static str, value: &str) -> Result<u64, ApiError> {
+    value
+        .parse()
+        .map_err(|_| ApiError::validation(field, "must be a seq (a whole number)"))
+}
+
 /// The UUIDs of a path, in order (`/orgs/{id}/members/{user_id}`).
 #[derive(Debug)]
 pub struct PathIds(pub Vec<Uuid>);

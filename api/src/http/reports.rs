@@ -6,7 +6,6 @@ use axum::Json;
 use axum::extract::RawQuery;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use uuid::Uuid;
 
 use cairn_schemas::api::AuditEventsPage;
 
@@ -15,6 +14,7 @@ use crate::app::reports::{self, AccessReview, SecretUsage};
 
 use super::audit::audit_query_with;
 use super::caller::Caller;
+use super::params::{query_pairs, seq_param, uuid_param};
 use super::problem::{ApiError, Problem};
 
 /// `GET /api/v1/reports/access-review`: who can reach what in the org, and
@@ -26,24 +26,10 @@ pub async fn access_review(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let (mut at_seq, mut org) = (None, None);
-    for pair in query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-    {
-        match pair.split_once('=').unwrap_or((pair, "")) {
-            ("at_seq", value) => {
-                at_seq = Some(value.parse::<u64>().map_err(|_| {
-                    ApiError::validation("at_seq", "must be a seq (a whole number)")
-                })?)
-            }
-            ("org_id", value) => {
-                org = Some(
-                    Uuid::parse_str(value)
-                        .map_err(|_| ApiError::validation("org_id", "is not a UUID"))?,
-                )
-            }
+    for pair in query_pairs(query.as_deref()) {
+        match pair {
+            ("at_seq", value) => at_seq = Some(seq_param("at_seq", value)?),
+            ("org_id", value) => org = Some(uuid_param("org_id", value)?),
             _ => {
                 return Err(ApiError::validation(
                     "query",
@@ -84,10 +70,7 @@ pub async fn activity(
     let mut user = None;
     let mut query = audit_query_with(query.as_deref(), &mut |key, value| match key {
         "user_id" => {
-            user = Some(
-                Uuid::parse_str(value)
-                    .map_err(|_| ApiError::validation("user_id", "is not a UUID"))?,
-            );
+            user = Some(uuid_param("user_id", value)?);
             Ok(true)
         }
         "actor" => Err(ApiError::validation(
@@ -125,24 +108,10 @@ pub async fn secret_usage(
     RawQuery(query): RawQuery,
 ) -> Result<Json<SecretUsage>, ApiError> {
     let (mut secret, mut after) = (None, 0);
-    for pair in query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-    {
-        match pair.split_once('=').unwrap_or((pair, "")) {
-            ("secret_id", value) => {
-                secret = Some(
-                    Uuid::parse_str(value)
-                        .map_err(|_| ApiError::validation("secret_id", "is not a UUID"))?,
-                )
-            }
-            ("after", value) => {
-                after = value
-                    .parse()
-                    .map_err(|_| ApiError::validation("after", "must be a seq (a whole number)"))?
-            }
+    for pair in query_pairs(query.as_deref()) {
+        match pair {
+            ("secret_id", value) => secret = Some(uuid_param("secret_id", value)?),
+            ("after", value) => after = seq_param("after", value)?,
             _ => {
                 return Err(ApiError::validation(
                     "query",

@@ -144,3 +144,22 @@ impl AdminServer {
         answer.json["id"].as_str().expect("id").to_string()
     }
 }
+
+/// Sends a request and asserts the status it answers; returns the answer.
+pub fn expect_status(
+    api: &AdminServer,
+    status: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Answer {
+    let answer = api.call(method, path, Some(token), body.as_ref());
+    assert_eq!(answer.status, status, "{method} {path}: {}", answer.text);
+    answer
+}
+
+/// The `id` of a created resource, from its answer.
+pub fn id_of(answer: &Answer) -> String {
+    answer.json["id"].as_str().expect("id").to_string()
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::api_client::{ADMIN_PASSWORD, AdminServer, Answer};
+use crate::api_client::{ADMIN_PASSWORD, AdminServer, Answer, expect_status as ok, id_of as id};
 use crate::support::{self, cairn, py_dir, python, run, texts};
 
 const PASSWORD: &str = "export-test-Pw#71xq";
@@ -30,23 +30,6 @@ const DB_PASSWORD_CANARY: &str = "canary-dbpass-a8f3e61c2b";
 const HOSTILE: &str = "ev\u{1b}[31mil\r\nCEF:0|x=y \"q\" 'a'|b\\c";
 /// What names may hold: quotes, `=`, `|`, `\`, a fake CEF header.
 const HOSTILE_NAME: &str = "ev\"il CEF:0|x=y 'a'|b\\c ]";
-
-fn ok(
-    api: &AdminServer,
-    status: u16,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Answer {
-    let answer = api.call(method, path, Some(token), body.as_ref());
-    assert_eq!(answer.status, status, "{method} {path}: {}", answer.text);
-    answer
-}
-
-fn id(answer: &Answer) -> String {
-    answer.json["id"].as_str().expect("id").to_string()
-}
 
 /// Drives the API through nearly every action Cairn records.
 fn rich_session(api: &AdminServer) -> String {

@@ -7,26 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::api_client::{AdminServer, Answer};
+use crate::api_client::{AdminServer, Answer, expect_status as ok, id_of as id};
 
 const PASSWORD: &str = "report-test-Pw#38vd";
-
-fn ok(
-    api: &AdminServer,
-    status: u16,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Answer {
-    let answer = api.call(method, path, Some(token), body.as_ref());
-    assert_eq!(answer.status, status, "{method} {path}: {}", answer.text);
-    answer
-}
-
-fn id(answer: &Answer) -> String {
-    answer.json["id"].as_str().expect("id").to_string()
-}
 
 fn items(answer: &Answer) -> Vec<Value> {
     answer.json["items"].as_array().expect("items").clone()
