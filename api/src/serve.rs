@@ -287,6 +287,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             "runs in flight when the server stopped are recorded failed"
         );
     }
+    // Erasures the log recorded whose keys a crash may have left.
+    crate::app::users::erase_recorded_subjects(&app)
+        .await
+        .map_err(|error| CliError::failure(format!("cannot finish recorded erasures: {error}")))?;
     let run_workers = jobs::run_workers::start(&app).map_err(CliError::failure)?;
     run_bootstrap(&app, bootstrap).await?;
     state.set_ready(Arc::clone(&app));

@@ -104,7 +104,8 @@ pub fn details_json(payload: &EventPayload) -> Value {
         }),
         EventPayload::UserActivated(user)
         | EventPayload::UserDeactivated(user)
-        | EventPayload::UserDeleted(user) => json!({"user_id": user.user_id.to_string()}),
+        | EventPayload::UserDeleted(user)
+        | EventPayload::UserErased(user) => json!({"user_id": user.user_id.to_string()}),
         EventPayload::UserPasswordChanged(changed) => json!({
             "user_id": changed.user_id.to_string(),
             "reset_by_admin": changed.reset_by_admin,

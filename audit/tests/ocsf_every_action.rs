@@ -487,6 +487,7 @@ fn every_action() -> Vec<Case> {
                 namespace_id: NAMESPACE,
             },
         )),
+        case(A::UserErased, ALICE_ACTS, bob).with(P::UserErased(user_ref)),
     ]
 }
 
@@ -607,6 +608,7 @@ fn mapped(line: &Value) -> (u64, u64) {
         "user.activated" => (3001, 2),
         "user.deactivated" => (3001, 5),
         "user.deleted" => (3001, 6),
+        "user.erased" => (3001, 99),
         "user.password_changed" => (3001, 3),
         "user.role_changed" | "group.member_role_changed" | "system.bootstrap_admin" => (3005, 1),
         "auth.login_succeeded" | "auth.login_failed" => (3002, 1),

@@ -593,6 +593,11 @@ pub struct StartRunRequest {}
 #[serde(deny_unknown_fields)]
 pub struct RevealSecretRequest {}
 
+/// `POST /api/v1/users/{id}/erase`: no body, or an empty object.
+#[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseUserRequest {}
+
 /// `GET /api/v1/audit/events`: events in the exported form (DESIGN.md
 /// section 3), oldest first.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]

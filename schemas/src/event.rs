@@ -111,6 +111,9 @@ named_enum! {
         NamespaceUpdated => "namespace.updated",
         /// An empty namespace was deleted.
         NamespaceDeleted => "namespace.deleted",
+        /// A deleted user's personal data was erased (their subject key
+        /// deleted; GDPR art. 17).
+        UserErased => "user.erased",
     }
 }
 
@@ -254,8 +257,12 @@ mod tests {
         );
         assert_eq!(names.iter().position(|n| *n == "http.request"), Some(42));
         assert_eq!(names.iter().position(|n| *n == "config.changed"), Some(49));
-        assert_eq!(names.last(), Some(&"namespace.deleted"));
-        assert_eq!(names.len(), 52);
+        assert_eq!(
+            names.iter().position(|n| *n == "namespace.deleted"),
+            Some(51)
+        );
+        assert_eq!(names.last(), Some(&"user.erased"));
+        assert_eq!(names.len(), 53);
     }
 
     #[test]

@@ -124,6 +124,8 @@ pub enum EventPayload {
     AuditQueried(AuditQueried),
     /// `audit.exported`.
     AuditExported(AuditExported),
+    /// `user.erased`.
+    UserErased(UserRef),
 }
 
 /// `audit.queried`: someone read the audit log; reading it is an event too.

@@ -158,6 +158,11 @@ impl App {
         &self.log
     }
 
+    /// The log, shared (for work moved off the async runtime).
+    pub fn log_handle(&self) -> Arc<EventLog> {
+        Arc::clone(&self.log)
+    }
+
     /// The checkpoint signer (its public key is published).
     pub fn signer(&self) -> &CheckpointSigner {
         &self.signer

@@ -401,6 +401,66 @@ pub async fn delete_user(
     Ok(())
 }
 
+/// `POST /api/v1/users/{id}/erase` (superusers, after the user was
+/// deleted): `user.erased` is recorded (durable), then the user's subject
+/// key is deleted, so their personal data reads as erased in every record,
+/// dump, query and export while the chain still verifies. A key left by a
+/// crash between the two is deleted at the next start
+/// ([`erase_recorded_subjects`]).
+pub async fn erase_user(
+    app: &App,
+    principal: &Principal,
+    id: Uuid,
+    origin: &Origin,
+) -> Result<(), CommandError> {
+    principal.require_superuser()?;
+    app.execute(|views| {
+        if views.users.get(&id).is_some() {
+            return Err(CommandError::Conflict(
+                "the user still exists: delete the user before erasing their personal data".into(),
+            ));
+        }
+        match views.users.deleted(&id) {
+            None => Err(CommandError::NotFound),
+            Some(true) => Err(CommandError::Conflict(
+                "the user's personal data is already erased".into(),
+            )),
+            Some(false) => Ok(vec![user_event(
+                principal,
+                Action::UserErased,
+                id,
+                principal.org_id,
+                origin,
+                EventPayload::UserErased(UserRef { user_id: id }),
+            )]),
+        }
+    })
+    .await?;
+    erase_subjects(app, vec![id]).await
+}
+
+/// Deletes the subject keys of users whose erasure the log recorded
+/// (at start-up: a crash may have come between the event and the key).
+pub async fn erase_recorded_subjects(app: &App) -> Result<(), CommandError> {
+    let erased: Vec<Uuid> = app.views().users.erased().copied().collect();
+    erase_subjects(app, erased).await
+}
+
+async fn erase_subjects(app: &App, subjects: Vec<Uuid>) -> Result<(), CommandError> {
+    if subjects.is_empty() {
+        return Ok(());
+    }
+    let log = app.log_handle();
+    tokio::task::spawn_blocking(move || {
+        subjects
+            .into_iter()
+            .try_for_each(|subject| log.erase_subject(subject).map(|_| ()))
+    })
+    .await
+    .map_err(|error| CommandError::Internal(error.to_string()))?
+    .map_err(|error| CommandError::Internal(error.to_string()))
+}
+
 /// `PUT /api/v1/users/me/password`: needs the current password; ends every
 /// session of the user, this one included.
 pub async fn change_own_password(

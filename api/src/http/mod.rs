@@ -80,6 +80,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/users/{id}", Access::Authenticated),
     ("PATCH", "/api/v1/users/{id}", Access::Authenticated),
     ("DELETE", "/api/v1/users/{id}", Access::Authenticated),
+    ("POST", "/api/v1/users/{id}/erase", Access::Authenticated),
     ("PUT", "/api/v1/users/me/password", Access::Authenticated),
     ("POST", "/api/v1/orgs", Access::Authenticated),
     ("GET", "/api/v1/orgs", Access::Authenticated),
@@ -258,6 +259,7 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
             "/api/v1/users/{id}",
             get(users::get).patch(users::update).delete(users::delete),
         )
+        .route("/api/v1/users/{id}/erase", post(users::erase))
         .route("/api/v1/orgs", post(orgs::create).get(orgs::list))
         .route("/api/v1/orgs/{id}/members", post(orgs::add_member))
         .route(

@@ -3,13 +3,13 @@
 use axum::Json;
 use axum::http::StatusCode;
 use cairn_schemas::api::{
-    ChangePasswordRequest, CreateUserRequest, Page, UpdateUserRequest, UserBody,
+    ChangePasswordRequest, CreateUserRequest, EraseUserRequest, Page, UpdateUserRequest, UserBody,
 };
 
 use crate::app::users;
 
 use super::caller::Caller;
-use super::json_body::JsonBody;
+use super::json_body::{JsonBody, OptionalJsonBody};
 use super::params::{ListParams, PathIds};
 use super::problem::{ApiError, Problem};
 
@@ -71,6 +71,17 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     users::delete_user(&caller.app, &caller.principal, first(&ids)?, &caller.origin).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/users/{id}/erase`.
+#[utoipa::path(post, path = "/api/v1/users/{id}/erase", tag = "users", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body(content = Option<EraseUserRequest>, description = "no body, or `{}`"), responses((status = 400, description = "malformed request", body = Problem, content_type = "application/problem+json"), (status = 204, description = "erased: the user's personal data reads as erased everywhere; the chain still verifies"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not a superuser", body = Problem, content_type = "application/problem+json"), (status = 404, description = "no deleted user with this id", body = Problem, content_type = "application/problem+json"), (status = 409, description = "the user still exists, or was already erased", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn erase(
+    caller: Caller,
+    PathIds(ids): PathIds,
+    OptionalJsonBody(_none): OptionalJsonBody<EraseUserRequest>,
+) -> Result<StatusCode, ApiError> {
+    users::erase_user(&caller.app, &caller.principal, first(&ids)?, &caller.origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

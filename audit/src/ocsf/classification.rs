@@ -145,6 +145,7 @@ pub(super) fn classify(action: Option<Action>, details: &Value) -> (Class, Activ
         UserActivated => (AccountChange, activity!("Account Change", 2, "Enable")),
         UserDeactivated => (AccountChange, activity!("Account Change", 5, "Disable")),
         UserDeleted => (AccountChange, activity!("Account Change", 6, "Delete")),
+        UserErased => (AccountChange, activity!("Account Change", other "Erase")),
         UserPasswordChanged => (
             AccountChange,
             activity!("Account Change", 3, "Password Change"),

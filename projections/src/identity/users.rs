@@ -34,6 +34,9 @@ pub struct UserRecord {
 pub struct Users {
     by_id: HashMap<Uuid, UserRecord>,
     by_name: HashMap<String, Uuid>,
+    /// Users that were deleted, and whether their personal data was
+    /// erased since (`user.erased`).
+    deleted: HashMap<Uuid, bool>,
 }
 
 impl Users {
@@ -52,6 +55,19 @@ impl Users {
     /// Every user, in no particular order.
     pub fn all(&self) -> impl Iterator<Item = &UserRecord> {
         self.by_id.values()
+    }
+
+    /// Whether this user was deleted: `Some(true)` once also erased.
+    pub fn deleted(&self, id: &Uuid) -> Option<bool> {
+        self.deleted.get(id).copied()
+    }
+
+    /// The users whose personal data was erased.
+    pub fn erased(&self) -> impl Iterator<Item = &Uuid> {
+        self.deleted
+            .iter()
+            .filter(|(_, erased)| **erased)
+            .map(|(id, _)| id)
     }
 
     /// Whether any superuser exists.
@@ -98,6 +114,12 @@ impl Users {
             EventPayload::UserDeleted(user) => {
                 if let Some(removed) = self.by_id.remove(&user.user_id) {
                     self.by_name.remove(&removed.username);
+                    self.deleted.insert(user.user_id, false);
+                }
+            }
+            EventPayload::UserErased(user) => {
+                if let Some(erased) = self.deleted.get_mut(&user.user_id) {
+                    *erased = true;
                 }
             }
             EventPayload::UserPasswordChanged(changed) => {

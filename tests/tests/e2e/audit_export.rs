@@ -425,6 +425,14 @@ fn rich_session(api: &AdminServer) -> String {
     ok(
         api,
         204,
+        "POST",
+        &format!("/api/v1/users/{doomed}/erase"),
+        &admin,
+        None,
+    );
+    ok(
+        api,
+        204,
         "DELETE",
         &format!("/api/v1/secrets/{secret_id}"),
         &admin,

@@ -12,6 +12,7 @@ mod crash_safety;
 mod crypto_interop;
 mod enumeration;
 mod erasure;
+mod erasure_api;
 mod identity_api;
 mod replay;
 mod reports;
