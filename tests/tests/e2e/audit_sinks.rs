@@ -168,6 +168,11 @@ fn an_http_sink_delivers_every_event_in_the_hec_envelope_through_failures() {
     );
     assert_eq!(sink["delivered"], body["seq"], "{body}");
     assert!(!body.to_string().contains(HEC_TOKEN));
+    assert!(
+        !body.to_string().contains(&receiver.port.to_string()),
+        "/health answers anyone: it names no sink target: {body}"
+    );
+    assert_eq!(sink["failing"], false, "{sink}");
 
     let accepted = receiver.accepted.lock().expect("lock").clone();
     assert_eq!(
