@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Sign a checkpoint at least this often, in seconds, also when idle.
     #[arg(long, env = "CAIRN_CHECKPOINT_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub checkpoint_interval: u64,
+    /// Write a snapshot of the views after this many events, so a start
+    /// folds at most this many.
+    #[arg(long, env = "CAIRN_SNAPSHOT_EVERY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub snapshot_every: u64,
     /// How long a login session lasts: seconds, or a number with s, m, h or d.
     #[arg(long, env = "CAIRN_SESSION_TTL", default_value = "1h", value_parser = parse_duration_secs)]
     pub session_ttl: u64,

@@ -106,6 +106,7 @@ fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
     }
     Ok(AppSettings {
         checkpoint_every: args.checkpoint_every,
+        snapshot_every: args.snapshot_every,
         session_ttl_secs: args.session_ttl,
         new_user_is_active: args.new_user_is_active,
         jwt_secret,
@@ -305,6 +306,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         jobs::scheduler::TICK,
     ));
     let sinks = jobs::sinks::start(&app, sink_specs, &sink_board);
+    let maintenance = tokio::spawn(jobs::maintenance::run(
+        Arc::clone(&app),
+        jobs::maintenance::TICK,
+    ));
     let outcome = tokio::select! {
         failure = jobs::durability_watch::wait_for_failure(Arc::clone(&app)) => {
             Err(CliError::failure(format!("the event log failed and the server stops: {failure}")))
@@ -321,6 +326,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     };
     checkpointer.abort();
     scheduler.abort();
+    maintenance.abort();
     for sink in &sinks {
         sink.abort();
     }
@@ -337,10 +343,15 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         }
     }
     let log = Arc::clone(&app);
-    tokio::task::spawn_blocking(move || log.log().close())
-        .await
-        .map_err(|error| CliError::failure(format!("closing the log: {error}")))?
-        .map_err(|error| CliError::failure(format!("closing the log: {error}")))?;
+    tokio::task::spawn_blocking(move || {
+        // A snapshot or a prune still running on the blocking pool
+        // finishes before the log closes under it.
+        let _maintenance = log.maintenance();
+        log.log().close()
+    })
+    .await
+    .map_err(|error| CliError::failure(format!("closing the log: {error}")))?
+    .map_err(|error| CliError::failure(format!("closing the log: {error}")))?;
     outcome
 }
 

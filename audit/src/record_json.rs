@@ -71,6 +71,22 @@ pub(crate) fn personal_items(view: &RecordView<'_>) -> Vec<Value> {
         .collect()
 }
 
+/// A retention policy as JSON: one object per class.
+pub fn policy_json(policy: &cairn_schemas::RetentionPolicy) -> Value {
+    let class = |class: &cairn_schemas::ClassPolicy| {
+        json!({
+            "cadence_secs": class.cadence_secs,
+            "max_age_days": class.max_age_days,
+            "max_count": class.max_count,
+        })
+    };
+    json!({
+        "security": class(&policy.security),
+        "activity": class(&policy.activity),
+        "operational": class(&policy.operational),
+    })
+}
+
 /// The payload's details as JSON (hashes and signatures as hex).
 pub fn details_json(payload: &EventPayload) -> Value {
     match payload {
@@ -161,6 +177,21 @@ pub fn details_json(payload: &EventPayload) -> Value {
             "query": exported.query,
             "from_seq": exported.from_seq,
             "to_seq": exported.to_seq,
+        }),
+        EventPayload::RetentionPolicySet(set) => json!({
+            "setting": "retention",
+            "policy": policy_json(&set.policy),
+            "previous": set.previous.as_ref().map(policy_json),
+        }),
+        EventPayload::RetentionPruned(pruned) => json!({
+            "snapshot_seq": pruned.snapshot_seq,
+            "horizons": pruned.horizons.iter().map(|horizon| json!({
+                "class": horizon.class.as_str(),
+                "up_to_seq": horizon.up_to_seq,
+                "up_to": (horizon.up_to_at > 0).then(|| rfc3339_micros(horizon.up_to_at)),
+                "pruned": horizon.pruned,
+            })).collect::<Vec<_>>(),
+            "policy": policy_json(&pruned.policy),
         }),
         EventPayload::BootstrapAdmin(bootstrap) => json!({
             "user_id": bootstrap.user_id.to_string(),

@@ -22,6 +22,7 @@ use cairn_audit::RecordView;
 use cairn_audit::export_line::{ExportedLine, export_line};
 use cairn_audit::ocsf::{OCSF_VERSION, OcsfEvent, ocsf_event};
 use cairn_core::log::{Personal, codec};
+use cairn_core::rules::DEFAULT_POLICY;
 use cairn_schemas::*;
 use serde_json::Value;
 use uuid::Uuid;
@@ -457,7 +458,16 @@ fn every_action() -> Vec<Case> {
             from_seq: 1,
             to_seq: 99,
         })),
-        case(A::RetentionPruned, system, AUDIT_LOG),
+        case(A::RetentionPruned, system, AUDIT_LOG).with(P::RetentionPruned(RetentionPruned {
+            snapshot_seq: 40,
+            horizons: vec![ClassHorizon {
+                class: RetentionClass::Operational,
+                up_to_seq: 30,
+                up_to_at: 1_795_341_600_000_000,
+                pruned: 12,
+            }],
+            policy: DEFAULT_POLICY,
+        })),
         case(A::CheckpointSigned, system, AUDIT_LOG).with(P::CheckpointSigned(CheckpointSigned {
             key_id: "0123456789abcdef".into(),
             seq: 41,
@@ -475,7 +485,12 @@ fn every_action() -> Vec<Case> {
             user_id: BOB,
             org_id: ORG,
         })),
-        case(A::ConfigChanged, ALICE_ACTS, ResourceRef::SYSTEM),
+        case(A::ConfigChanged, ALICE_ACTS, AUDIT_LOG).with(P::RetentionPolicySet(
+            RetentionPolicySet {
+                policy: DEFAULT_POLICY,
+                previous: None,
+            },
+        )),
         by_alice(A::NamespaceUpdated, R::Namespace, NAMESPACE).with(P::NamespaceUpdated(
             NamespaceUpdated {
                 namespace_id: NAMESPACE,

@@ -13,6 +13,7 @@ pub mod activity;
 mod fast_map;
 pub mod identity;
 pub mod personal_source;
+pub mod retention;
 pub mod secrets;
 pub mod sharing;
 pub mod system_status;
@@ -26,7 +27,7 @@ pub use sharing::{Catalog, Grants, Groups};
 pub use system_status::SystemStatus;
 
 /// Every view, with the seq of the last record applied.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Views {
     applied_seq: u64,
     /// When the server started and what was checkpointed.
@@ -55,6 +56,8 @@ pub struct Views {
     pub runs: activity::Runs,
     /// Schedules and the last due time accounted for.
     pub schedules: activity::Schedules,
+    /// The retention policy, the last prune and the events per class.
+    pub retention: retention::Retention,
 }
 
 /// A record that cannot be applied.
@@ -82,6 +85,18 @@ impl Views {
     /// Empty views (before the first record).
     pub fn new() -> Views {
         Views::default()
+    }
+
+    /// The shape of these views in a snapshot. Bump it whenever a view's
+    /// fields change: a snapshot of another shape is not read (the views
+    /// are folded from the log instead).
+    pub const SNAPSHOT_VERSION: u32 = 1;
+
+    /// Opens the personal data the views keep (users' names and emails)
+    /// again, after the views were read from a snapshot, which holds it
+    /// only sealed.
+    pub fn reopen_personal(&mut self, personal: &dyn PersonalSource) {
+        self.users.reopen_personal(personal);
     }
 
     /// The seq of the last record applied.
@@ -126,6 +141,7 @@ impl Views {
             self.runs.apply(payload, at);
             self.schedules.apply(payload, at);
         }
+        self.retention.apply(record, payload.as_ref());
         self.system.apply(record);
         self.applied_seq = seq;
         Ok(())

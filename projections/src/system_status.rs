@@ -5,7 +5,7 @@ use cairn_core::log::codec;
 use cairn_schemas::{Action, CheckpointSigned, EventPayload, Record};
 
 /// The answer to "what has this instance been doing?".
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SystemStatus {
     /// How many `system.started` events the log holds.
     pub starts: u64,

@@ -658,3 +658,72 @@ pub struct PublicKeyBody {
     /// The public key (hex, 32 bytes).
     pub public_key: String,
 }
+
+/// One class's retention: how often it is pruned, how old and how many
+/// payloads it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassPolicyBody {
+    /// How often the class is pruned, in seconds (at least 60).
+    pub cadence_secs: u64,
+    /// Payloads older than this many days are dropped (at least the
+    /// class's floor: security 90, activity 7, operational 1).
+    pub max_age_days: u32,
+    /// At most this many of the class's newest events keep their payload
+    /// (at least 100); `null`: no limit by count. Never prunes a payload
+    /// younger than the class's floor.
+    pub max_count: Option<u64>,
+}
+
+/// `PUT /api/v1/audit/retention`: the whole policy, one entry per class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionPolicyBody {
+    /// Auth, admin, grants, secrets, config.
+    pub security: ClassPolicyBody,
+    /// Runs and schedules.
+    pub activity: ClassPolicyBody,
+    /// Per-request records (`http.request`).
+    pub operational: ClassPolicyBody,
+}
+
+/// Where one class stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ClassRetentionBody {
+    /// `security`, `activity` or `operational`.
+    pub class: String,
+    /// No payload younger than this many days is ever dropped.
+    pub floor_days: u32,
+    /// Events of this class in the log (pruned or not).
+    pub events: u64,
+    /// Every payload of this class up to this seq may be gone (0: none).
+    pub pruned_up_to_seq: u64,
+    /// The time of the last pruned event of this class (RFC 3339).
+    pub pruned_up_to: Option<String>,
+}
+
+/// The last prune.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LastPruneBody {
+    /// The seq of its `retention.pruned` event.
+    pub seq: u64,
+    /// When it ran (RFC 3339).
+    pub time: String,
+    /// The snapshot of the views written before it.
+    pub snapshot_seq: u64,
+    /// Payloads it dropped, per class.
+    pub pruned: std::collections::BTreeMap<String, u64>,
+}
+
+/// `GET`/`PUT /api/v1/audit/retention`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RetentionBody {
+    /// The policy in force.
+    pub policy: RetentionPolicyBody,
+    /// Whether it is the default policy (none was set).
+    pub default: bool,
+    /// Each class's floor, size and horizon.
+    pub classes: Vec<ClassRetentionBody>,
+    /// The last prune, if any.
+    pub last_prune: Option<LastPruneBody>,
+}

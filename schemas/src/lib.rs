@@ -59,6 +59,7 @@ pub mod identity;
 pub mod password;
 pub mod payload;
 pub mod record;
+pub mod retention;
 pub mod runs;
 pub mod secrets;
 pub mod sharing;
@@ -74,6 +75,9 @@ pub use payload::{
     AuditExported, AuditQueried, CheckpointSigned, EventPayload, HttpRequest, SystemStarted,
 };
 pub use record::{Header, PersonalData, RECORD_FORMAT, Record, Sealed};
+pub use retention::{
+    ClassHorizon, ClassPolicy, RetentionPolicy, RetentionPolicySet, RetentionPruned,
+};
 pub use runs::{
     FireOutcome, RunFinished, RunRef, RunRequested, RunStatus, RunStepFinished, ScheduleCreated,
     ScheduleDeleted, ScheduleFired, StepStatus,

@@ -8,6 +8,7 @@ use crate::identity::{
     ApiKeyCreated, ApiKeyRevoked, BootstrapAdmin, LoginFailed, LoginSucceeded, Logout, OrgCreated,
     OrgMemberAdded, OrgMemberRemoved, UserCreated, UserPasswordChanged, UserRef, UserRoleChanged,
 };
+use crate::retention::{RetentionPolicySet, RetentionPruned};
 use crate::runs::{
     RunFinished, RunRef, RunRequested, RunStepFinished, ScheduleCreated, ScheduleDeleted,
     ScheduleFired,
@@ -126,6 +127,10 @@ pub enum EventPayload {
     AuditExported(AuditExported),
     /// `user.erased`.
     UserErased(UserRef),
+    /// `config.changed`: the retention policy was set.
+    RetentionPolicySet(RetentionPolicySet),
+    /// `retention.pruned`.
+    RetentionPruned(RetentionPruned),
 }
 
 /// `audit.queried`: someone read the audit log; reading it is an event too.

@@ -25,16 +25,20 @@ pub mod origin;
 pub mod passwords;
 pub mod principal;
 pub mod reports;
+pub mod retention;
 pub mod runs;
 pub mod schedules;
 pub mod secrets;
+pub mod snapshots;
 pub mod tokens;
 pub mod users;
 pub mod vault;
 
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cairn_core::crypto::{CheckpointSigner, Fingerprinter, MasterKey};
+use cairn_core::log::snapshots::{SnapshotError, SnapshotInfo, Snapshots};
 use cairn_core::log::{AppendError, DurabilityError, EventLog, NewEvent, ReadError};
 use cairn_core::{Clock, Entropy};
 use cairn_projections::{ApplyError, Views};
@@ -50,6 +54,8 @@ pub use principal::Principal;
 pub struct AppSettings {
     /// Sign a checkpoint after this many events.
     pub checkpoint_every: u64,
+    /// Write a snapshot of the views after this many events.
+    pub snapshot_every: u64,
     /// How long a login session lasts, in seconds.
     pub session_ttl_secs: u64,
     /// Whether new users are active unless the creator says otherwise.
@@ -71,6 +77,7 @@ impl Default for AppSettings {
     fn default() -> Self {
         AppSettings {
             checkpoint_every: 1000,
+            snapshot_every: 100_000,
             session_ttl_secs: 3600,
             new_user_is_active: false,
             jwt_secret: None,
@@ -98,6 +105,23 @@ pub enum CommitError {
     /// Reading the log failed.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// The views could not be rebuilt from the snapshots and the log.
+    #[error(transparent)]
+    Rebuild(#[from] snapshots::RebuildError),
+}
+
+/// Why a snapshot was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotFailure {
+    /// Writing the file failed.
+    #[error(transparent)]
+    Write(#[from] SnapshotError),
+    /// Reading the record the snapshot names failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The state to snapshot never became durable.
+    #[error(transparent)]
+    Durability(#[from] DurabilityError),
 }
 
 /// The running application: the log, the views folded from it, and the
@@ -117,6 +141,14 @@ pub struct App {
     entropy: Arc<dyn Entropy>,
     /// Wakes the checkpoint job when enough events have accumulated.
     pub(crate) checkpoint_due: Notify,
+    /// Wakes the maintenance job when the retention policy changed.
+    pub(crate) retention_due: Notify,
+    /// The snapshot files of the data dir.
+    snapshots: Snapshots,
+    /// The seq of the latest snapshot written or loaded (0: none).
+    last_snapshot: AtomicU64,
+    /// Held by snapshot writing and retention, so they never interleave.
+    maintenance: Mutex<()>,
 }
 
 impl App {
@@ -129,12 +161,21 @@ impl App {
         clock: Arc<dyn Clock>,
         entropy: Arc<dyn Entropy>,
     ) -> Result<App, CommitError> {
-        let mut views = Views::new();
+        let snapshots = Snapshots::new(log.reader().dir(), master, Views::SNAPSHOT_VERSION);
         let head = log.head().seq;
-        for record in log.reader().records(1, head) {
-            views.apply(&record?, log.reader())?;
-        }
+        let started = std::time::Instant::now();
+        let (views, from_snapshot) = snapshots::rebuild(log.reader(), &snapshots, head)?;
+        tracing::info!(
+            head,
+            snapshot = from_snapshot,
+            folded = head - from_snapshot.unwrap_or(0),
+            millis = started.elapsed().as_millis() as u64,
+            "views rebuilt"
+        );
         Ok(App {
+            snapshots,
+            last_snapshot: AtomicU64::new(from_snapshot.unwrap_or(0)),
+            maintenance: Mutex::new(()),
             views: RwLock::new(views),
             signer: CheckpointSigner::new(master),
             fingerprinter: Fingerprinter::new(master),
@@ -150,6 +191,7 @@ impl App {
             clock,
             entropy,
             checkpoint_due: Notify::new(),
+            retention_due: Notify::new(),
         })
     }
 
@@ -196,12 +238,68 @@ impl App {
                 format!("must be from 1 to the head of the log ({head})"),
             ));
         }
-        let mut views = Views::new();
-        for record in self.log.reader().records(1, seq) {
-            let record = record.map_err(|error| CommandError::Internal(error.to_string()))?;
-            views.apply(&record, self.log.reader())?;
+        match snapshots::rebuild(self.log.reader(), &self.snapshots, seq) {
+            Ok((views, _)) => Ok(views),
+            Err(snapshots::RebuildError::Pruned { seq: pruned }) => Err(CommandError::invalid(
+                "at_seq",
+                format!(
+                    "the state at seq {seq} can no longer be rebuilt: retention pruned the payload of record {pruned} and every snapshot before it; ask for a later seq"
+                ),
+            )),
+            Err(snapshots::RebuildError::Apply(error)) => Err(error.into()),
+            Err(error) => Err(CommandError::Internal(error.to_string())),
         }
-        Ok(views)
+    }
+
+    /// The snapshot files.
+    pub fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
+    }
+
+    /// The seq of the latest snapshot written or loaded (0: none).
+    pub fn last_snapshot_seq(&self) -> u64 {
+        self.last_snapshot.load(Ordering::Acquire)
+    }
+
+    /// Holds off other maintenance (snapshots, retention) while alive.
+    pub(crate) fn maintenance(&self) -> MutexGuard<'_, ()> {
+        match self.maintenance.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Writes a snapshot of the views as they are now, once the state it
+    /// captures is durable, and keeps only the `keep` newest snapshots
+    /// (blocking: run it off the async runtime). The caller holds
+    /// [`App::maintenance`].
+    pub(crate) fn write_snapshot_locked(
+        &self,
+        keep: usize,
+    ) -> Result<SnapshotInfo, SnapshotFailure> {
+        // A copy, so commands wait only for the copy, not for the disk.
+        let views = self.views().clone();
+        let seq = views.applied_seq();
+        self.log.wait_durable(seq)?;
+        let hash = match self.log.reader().read(seq)? {
+            Some(record) => record.hash,
+            None => cairn_core::log::chain::GENESIS_HASH,
+        };
+        let info = self.snapshots.write(seq, &hash, &views)?;
+        drop(views);
+        let mut kept: Vec<u64> = self.snapshots.list()?.iter().map(|info| info.seq).collect();
+        kept.sort_unstable();
+        let keep_from = kept.len().saturating_sub(keep.max(1));
+        self.snapshots.remove_all_but(&kept[keep_from..])?;
+        self.last_snapshot.store(seq, Ordering::Release);
+        Ok(info)
+    }
+
+    /// Writes a snapshot now (see [`App::write_snapshot_locked`]), keeping
+    /// the two newest.
+    pub fn write_snapshot(&self) -> Result<SnapshotInfo, SnapshotFailure> {
+        let _maintenance = self.maintenance();
+        self.write_snapshot_locked(2)
     }
 
     fn views_mut(&self) -> RwLockWriteGuard<'_, Views> {

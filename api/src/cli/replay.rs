@@ -28,8 +28,10 @@ use uuid::Uuid;
 
 use super::{CliError, open_reader};
 use crate::app::grants::SHAREABLE;
+use crate::app::snapshots;
 use crate::config::DataDirArgs;
 use crate::master_key;
+use cairn_core::log::snapshots::Snapshots;
 
 /// The arguments of `cairn replay`.
 #[derive(Debug, Args)]
@@ -91,7 +93,8 @@ pub(super) fn run(args: ReplayArgs) -> Result<(), CliError> {
         )));
     };
     let reader = open_reader(&args.data, &master)?;
-    let mut replay = Replay::new(&reader)?;
+    let snapshots = Snapshots::new(&args.data.data_dir, &master, Views::SNAPSHOT_VERSION);
+    let mut replay = Replay::new(&reader, snapshots)?;
     let out = match request {
         Request::At(point, question) => {
             replay.fold_to_point(point)?;
@@ -208,10 +211,12 @@ struct Replay<'r> {
     last: Head,
     /// Its time (micros).
     last_at: i64,
+    /// The snapshots a fold may start from.
+    snapshots: Snapshots,
 }
 
 impl<'r> Replay<'r> {
-    fn new(reader: &'r LogReader) -> Result<Replay<'r>, CliError> {
+    fn new(reader: &'r LogReader, snapshots: Snapshots) -> Result<Replay<'r>, CliError> {
         let head = reader
             .stored_head()
             .map_err(|error| CliError::failure(error.to_string()))?
@@ -222,6 +227,7 @@ impl<'r> Replay<'r> {
             views: Views::new(),
             last: Head::EMPTY,
             last_at: 0,
+            snapshots,
         })
     }
 
@@ -256,6 +262,7 @@ impl<'r> Replay<'r> {
 
     /// Folds the records after the current point up to `seq`.
     fn fold_to(&mut self, seq: u64) -> Result<(), CliError> {
+        self.start_from_snapshot(|record| record.header.seq <= seq);
         for record in self.reader.records(self.seq() + 1, seq) {
             let record = record.map_err(|error| CliError::failure(error.to_string()))?;
             self.apply(&record)?;
@@ -272,7 +279,8 @@ impl<'r> Replay<'r> {
     /// Folds every record whose time is at or before `until`. Times never
     /// go backwards in the log, so the first later one ends the fold.
     fn fold_until(&mut self, until: i64) -> Result<(), CliError> {
-        for record in self.reader.records(1, self.head) {
+        self.start_from_snapshot(|record| record.header.at <= until);
+        for record in self.reader.records(self.seq() + 1, self.head) {
             let record = record.map_err(|error| CliError::failure(error.to_string()))?;
             if record.header.at > until {
                 if self.seq() == 0 {
@@ -292,12 +300,36 @@ impl<'r> Replay<'r> {
         Ok(())
     }
 
+    /// Before the first record is folded: starts from the newest snapshot
+    /// whose record `fits` instead (retention may have pruned the payloads
+    /// before it). The snapshot's own record is checked against the log.
+    fn start_from_snapshot(&mut self, fits: impl Fn(&Record) -> bool) {
+        if self.seq() != 0 {
+            return;
+        }
+        if let Some((views, record)) = snapshots::latest_usable(self.reader, &self.snapshots, fits)
+        {
+            self.views = views;
+            self.last = Head {
+                seq: record.header.seq,
+                hash: record.hash,
+            };
+            self.last_at = record.header.at;
+        }
+    }
+
     /// Checks one record against its predecessor and applies it.
     fn apply(&mut self, record: &Record) -> Result<(), CliError> {
         let seq = record.header.seq;
         let fault = match check_record(record) {
-            // A payload removed by retention leaves its header in the chain.
-            Ok(()) | Err(RecordFault::PayloadMissing) => None,
+            Ok(()) => None,
+            // A payload removed by retention leaves its header in the
+            // chain, but the views cannot be folded through it.
+            Err(RecordFault::PayloadMissing) => {
+                return Err(CliError::usage(format!(
+                    "the state at that point can no longer be rebuilt: retention pruned the payload of record {seq} and no snapshot after it comes before the point asked for; ask for a later point"
+                )));
+            }
             Err(fault) => Some(fault.to_string()),
         };
         let fault = fault.or_else(|| {

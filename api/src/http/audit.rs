@@ -10,14 +10,19 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use cairn_audit::export_stream::ExportFormat;
 use cairn_audit::time_format::parse_rfc3339_micros;
-use cairn_schemas::api::{AuditEventsPage, CheckpointBody, Page, PublicKeyBody, VerifyBody};
+use cairn_schemas::api::{
+    AuditEventsPage, CheckpointBody, Page, PublicKeyBody, RetentionBody, RetentionPolicyBody,
+    VerifyBody,
+};
 use cairn_schemas::{Action, Outcome, ResourceKind};
 
 use crate::app::audit_export;
 use crate::app::audit_log::{self, AuditQuery};
+use crate::app::retention as app_retention;
 use crate::app::{App, CommandError, Principal};
 
 use super::caller::Caller;
+use super::json_body::JsonBody;
 use super::params::{DEFAULT_LIMIT, MAX_LIMIT, query_pairs, seq_param, uuid_param};
 use super::problem::{ApiError, Problem};
 
@@ -242,4 +247,22 @@ pub async fn checkpoints(
 #[utoipa::path(get, path = "/api/v1/audit/public-key", tag = "audit", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = PublicKeyBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json")))]
 pub async fn public_key(caller: Caller) -> Result<Json<PublicKeyBody>, ApiError> {
     Ok(Json(audit_log::public_key(&caller.app, &caller.principal)?))
+}
+
+/// `GET /api/v1/audit/retention`: the policy in force and the last prune.
+#[utoipa::path(get, path = "/api/v1/audit/retention", tag = "audit", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = RetentionBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json")))]
+pub async fn retention(caller: Caller) -> Result<Json<RetentionBody>, ApiError> {
+    Ok(Json(app_retention::get(&caller.app, &caller.principal)?))
+}
+
+/// `PUT /api/v1/audit/retention`: sets the whole policy (superusers; a
+/// class below its floor is a 422 naming the member and the floor).
+#[utoipa::path(put, path = "/api/v1/audit/retention", tag = "audit", security(("bearer" = []), ("cookie" = [])), request_body = RetentionPolicyBody, responses((status = 200, body = RetentionBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid or below its floor", body = Problem, content_type = "application/problem+json")))]
+pub async fn set_retention(
+    caller: Caller,
+    JsonBody(request): JsonBody<RetentionPolicyBody>,
+) -> Result<Json<RetentionBody>, ApiError> {
+    Ok(Json(
+        app_retention::set(&caller.app, &caller.principal, request, &caller.origin).await?,
+    ))
 }

@@ -124,6 +124,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/audit/verify", Access::Authenticated),
     ("GET", "/api/v1/audit/checkpoints", Access::Authenticated),
     ("GET", "/api/v1/audit/public-key", Access::Authenticated),
+    ("GET", "/api/v1/audit/retention", Access::Authenticated),
+    ("PUT", "/api/v1/audit/retention", Access::Authenticated),
     (
         "GET",
         "/api/v1/reports/access-review",
@@ -299,6 +301,10 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/audit/checkpoints", get(audit::checkpoints))
         .route("/api/v1/audit/public-key", get(audit::public_key))
+        .route(
+            "/api/v1/audit/retention",
+            get(audit::retention).put(audit::set_retention),
+        )
         .route("/api/v1/reports/access-review", get(reports::access_review))
         .route("/api/v1/reports/activity", get(reports::activity))
         .route("/api/v1/reports/secret-usage", get(reports::secret_usage))

@@ -9,14 +9,15 @@ use utoipa::{Modify, OpenApi};
 
 use cairn_schemas::api::{
     AddGroupMemberRequest, AddMemberRequest, ApiKeyBody, AuditEventsPage, ChainHeadBody,
-    ChangePasswordRequest, CheckpointBody, ConnectionBody, CreateApiKeyRequest,
-    CreateConnectionRequest, CreateFlowRequest, CreateGrantRequest, CreateGroupRequest,
-    CreateNamespaceRequest, CreateOrgRequest, CreateSecretRequest, CreateUserRequest,
-    CreatedApiKeyBody, EraseUserRequest, ExplainBody, FlowBody, GrantBody, GroupBody,
-    GroupMemberBody, LoginRequest, LoginResponse, MeResponse, MemberBody, NamespaceBody, OrgBody,
-    PublicKeyBody, RevealSecretRequest, RevealedSecretBody, RotateSecretRequest, SecretBody,
-    UpdateConnectionRequest, UpdateFlowRequest, UpdateGroupMemberRequest, UpdateNamespaceRequest,
-    UpdateUserRequest, UserBody, VerifyBody,
+    ChangePasswordRequest, CheckpointBody, ClassPolicyBody, ClassRetentionBody, ConnectionBody,
+    CreateApiKeyRequest, CreateConnectionRequest, CreateFlowRequest, CreateGrantRequest,
+    CreateGroupRequest, CreateNamespaceRequest, CreateOrgRequest, CreateSecretRequest,
+    CreateUserRequest, CreatedApiKeyBody, EraseUserRequest, ExplainBody, FlowBody, GrantBody,
+    GroupBody, GroupMemberBody, LastPruneBody, LoginRequest, LoginResponse, MeResponse, MemberBody,
+    NamespaceBody, OrgBody, PublicKeyBody, RetentionBody, RetentionPolicyBody, RevealSecretRequest,
+    RevealedSecretBody, RotateSecretRequest, SecretBody, UpdateConnectionRequest,
+    UpdateFlowRequest, UpdateGroupMemberRequest, UpdateNamespaceRequest, UpdateUserRequest,
+    UserBody, VerifyBody,
 };
 
 use super::problem::Problem;
@@ -43,6 +44,7 @@ use cairn_schemas::api::{
         flows::create, flows::list, flows::get, flows::update, flows::delete,
         grants::create, grants::list, grants::revoke, grants::explain,
         audit::events, audit::export, audit::verify, audit::checkpoints, audit::public_key,
+        audit::retention, audit::set_retention,
         reports::access_review, reports::activity, reports::secret_usage,
         secrets::create, secrets::list, secrets::get, secrets::rotate, secrets::delete, secrets::reveal,
         connections::create, connections::list, connections::get, connections::update, connections::delete,
@@ -55,6 +57,7 @@ use cairn_schemas::api::{
         UpdateGroupMemberRequest, CreateNamespaceRequest, UpdateNamespaceRequest, NamespaceBody, CreateFlowRequest,
         UpdateFlowRequest, FlowBody, CreateGrantRequest, GrantBody, ExplainBody,
         AuditEventsPage, ChainHeadBody, VerifyBody, CheckpointBody, PublicKeyBody,
+        RetentionBody, RetentionPolicyBody, ClassPolicyBody, ClassRetentionBody, LastPruneBody,
         CreateSecretRequest, RotateSecretRequest, SecretBody, RevealedSecretBody, RevealSecretRequest, EraseUserRequest,
         CreateConnectionRequest, UpdateConnectionRequest, ConnectionBody,
         StartRunRequest, RunBody, RunStepBody, RunActorBody, CreateScheduleRequest, ScheduleBody,

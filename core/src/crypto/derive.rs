@@ -38,6 +38,9 @@ pub mod info {
     /// The check value that tells whether a master key is the one a data
     /// dir was created with (stored in the log's `meta`).
     pub const MASTER_KEY_CHECK: &[u8] = b"master-key-check";
+    /// The HMAC key that authenticates snapshots of the views, so a
+    /// snapshot edited on disk is refused instead of believed.
+    pub const SNAPSHOT_MAC: &[u8] = b"snapshot-mac";
     /// The prefix of per-owner secret-value keys; see [`secret_key`].
     pub const SECRET_KEY_PREFIX: &[u8] = b"secret-key:";
 

@@ -96,6 +96,28 @@ pub fn decode<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, CodecE
     Ok(value)
 }
 
+/// Encodes a large value (a snapshot of the views) straight into `writer`,
+/// without building it in memory first.
+pub fn encode_into_writer<T: Serialize, W: std::io::Write>(
+    value: &T,
+    writer: &mut W,
+) -> Result<usize, CodecError> {
+    bincode::serde::encode_into_std_write(value, writer, bincode::config::standard())
+        .map_err(|error| CodecError::Malformed(error.to_string()))
+}
+
+/// Decodes a large value written by [`encode_into_writer`] from `reader`.
+/// It has no size limit: call it only on bytes whose authenticity was
+/// checked first (snapshots carry an HMAC under a master-derived key).
+pub fn decode_authenticated_from_reader<T: DeserializeOwned, R: std::io::Read>(
+    reader: &mut R,
+) -> Result<T, CodecError> {
+    Ok(bincode::serde::decode_from_std_read(
+        reader,
+        bincode::config::standard(),
+    )?)
+}
+
 /// Encodes a record, refusing one over [`MAX_RECORD_BYTES`].
 pub fn encode_record(record: &Record) -> Result<Vec<u8>, CodecError> {
     let bytes = encode(record)?;

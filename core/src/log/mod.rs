@@ -11,6 +11,8 @@
 //! - `personal`: personal data sealed under per-subject keys.
 //! - [`recovery`]: what happens on open (torn tail, tail verification).
 //! - [`verify`]: whole-chain verification with checkpoints.
+//! - [`snapshots`]: authenticated snapshot files of the views.
+//! - [`retention`]: finding and dropping prunable payloads.
 //!
 //! Architecture invariant: a record is acknowledged only after fdatasync;
 //! seqs are gapless from 1; the stored head in `meta` is never ahead of the
@@ -23,6 +25,8 @@ mod error;
 mod event;
 mod personal;
 pub mod recovery;
+pub mod retention;
+pub mod snapshots;
 pub mod store;
 pub mod verify;
 

@@ -37,6 +37,11 @@ pub mod meta_key {
     /// 16 bytes derived from the master key (HKDF info
     /// `master-key-check`): a wrong key is refused at open.
     pub const MASTER_KEY_CHECK: &[u8] = b"master_key_check";
+    /// How far retention has dropped payloads, per class (security,
+    /// activity, operational: three u64 big-endian), written after each
+    /// drop is synced. A `retention.pruned` record beyond it is a prune
+    /// whose drop a crash cut short: the next pass completes it.
+    pub const RETENTION_APPLIED: &[u8] = b"retention_applied";
 }
 
 /// The store format this build writes and reads.
@@ -117,6 +122,9 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     fn remove_tail(&self, seq: u64) -> Result<(), StoreError>;
     /// Makes everything stored so far durable (fdatasync).
     fn sync(&self) -> Result<(), StoreError>;
+    /// Replaces the stored bytes of an existing record (retention only:
+    /// the same record without its payload; header and hash unchanged).
+    fn replace(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError>;
     /// Reads a `meta` value.
     fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes a `meta` value.
@@ -437,6 +445,13 @@ impl EventStore for SledStore {
         self.meta
             .insert(meta_key::HEAD_SEQ, &seq_key(head))
             .map_err(engine("recording the head"))?;
+        Ok(())
+    }
+
+    fn replace(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.events
+            .insert(seq_key(seq), bytes)
+            .map_err(engine("replacing a record"))?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@
 //! altered record is the predecessor (its successor's own hash covers the
 //! link), so that one is named.
 
-use cairn_schemas::{Action, EventPayload, Record};
+use cairn_schemas::{Action, EventPayload, Record, RetentionClass};
 
 use super::chain::{self, GENESIS_HASH};
 use super::codec::{self, CodecError};
@@ -42,6 +42,9 @@ pub struct VerifyReport {
     pub head: Head,
     /// Checkpoints whose signature was verified.
     pub checkpoints_verified: u64,
+    /// Payloads dropped by retention (each covered by a `retention.pruned`
+    /// record; the headers, and so the chain, are intact).
+    pub payloads_pruned: u64,
     /// The first violation, if any.
     pub first_bad: Option<Violation>,
 }
@@ -60,6 +63,52 @@ pub(crate) struct ChainWalker<'k> {
     prev_hash: [u8; 32],
     public_key: Option<&'k [u8; 32]>,
     pub(crate) checkpoints_verified: u64,
+    pruned: PrunedPayloads,
+}
+
+/// Payloads found missing, waiting for the `retention.pruned` record that
+/// covers them. Retention writes that record (durably) before it drops
+/// any payload, so every legitimately missing payload comes before a
+/// retention record whose horizon for its class reaches it; anything
+/// still uncovered at the end was removed by someone else.
+#[derive(Debug, Default)]
+pub(crate) struct PrunedPayloads {
+    /// Missing payloads not yet covered, in seq order.
+    uncovered: Vec<(u64, RetentionClass)>,
+    /// Payloads found missing and covered by a retention record.
+    pub(crate) covered: u64,
+}
+
+impl PrunedPayloads {
+    fn missing(&mut self, seq: u64, action: Action) {
+        self.uncovered.push((seq, action.retention_class()));
+    }
+
+    fn retention_record(&mut self, payload: &[u8]) {
+        let Ok(EventPayload::RetentionPruned(pruned)) = codec::decode_payload(payload) else {
+            return;
+        };
+        let before = self.uncovered.len();
+        self.uncovered.retain(|(seq, class)| {
+            !pruned
+                .horizons
+                .iter()
+                .any(|horizon| horizon.class == *class && *seq <= horizon.up_to_seq)
+        });
+        self.covered += (before - self.uncovered.len()) as u64;
+    }
+
+    /// The first missing payload no retention record covers.
+    pub(crate) fn first_uncovered(&self) -> Option<Violation> {
+        self.uncovered.first().map(|(seq, class)| {
+            violation(
+                *seq,
+                format!(
+                    "record {seq}: its payload is missing and no retention record covers it (class {class})"
+                ),
+            )
+        })
+    }
 }
 
 fn violation(seq: u64, problem: impl Into<String>) -> Violation {
@@ -81,6 +130,7 @@ impl<'k> ChainWalker<'k> {
             prev_hash,
             public_key,
             checkpoints_verified: 0,
+            pruned: PrunedPayloads::default(),
         }
     }
 
@@ -107,8 +157,18 @@ impl<'k> ChainWalker<'k> {
             CodecError::NewerFormat { .. } => violation(seq, format!("{error}")),
             other => violation(seq, format!("record does not decode ({other})")),
         })?;
-        chain::check_record(&record)
-            .map_err(|fault| violation(seq, format!("record {seq}: {fault}")))?;
+        match chain::check_record(&record) {
+            Ok(()) => {}
+            // Pruned by retention, or removed: told apart when the walk
+            // reaches (or never reaches) the retention record covering it.
+            // The retention record itself is never pruned.
+            Err(chain::RecordFault::PayloadMissing)
+                if record.header.action != Action::RetentionPruned =>
+            {
+                self.pruned.missing(seq, record.header.action);
+            }
+            Err(fault) => return Err(violation(seq, format!("record {seq}: {fault}"))),
+        }
         let claimed = record.header.seq;
         if claimed != seq {
             // A genuine record in the wrong place. When it claims an earlier
@@ -143,6 +203,11 @@ impl<'k> ChainWalker<'k> {
         }
         if record.header.action == Action::CheckpointSigned {
             self.check_checkpoint(&record)?;
+        }
+        if record.header.action == Action::RetentionPruned
+            && let Some(payload) = &record.payload
+        {
+            self.pruned.retention_record(payload);
         }
         self.prev_hash = record.hash;
         self.expected = seq + 1;
@@ -207,6 +272,9 @@ pub fn verify_chain(
             break;
         }
     }
+    if first_bad.is_none() {
+        first_bad = walker.pruned.first_uncovered();
+    }
     let head = walker.head();
     if first_bad.is_none() {
         first_bad = missing_tail(reader, head.seq)?;
@@ -215,6 +283,7 @@ pub fn verify_chain(
         checked: head.seq,
         head,
         checkpoints_verified: walker.checkpoints_verified,
+        payloads_pruned: walker.pruned.covered,
         first_bad,
     })
 }

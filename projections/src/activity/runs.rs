@@ -6,7 +6,7 @@ use cairn_schemas::{EventPayload, RunStatus, StepStatus};
 use uuid::Uuid;
 
 /// One finished step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepRecord {
     /// Its position.
     pub index: u32,
@@ -19,7 +19,7 @@ pub struct StepRecord {
 }
 
 /// One run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunRecord {
     /// Its id.
     pub id: Uuid,
@@ -46,7 +46,7 @@ pub struct RunRecord {
 }
 
 /// The answer to "what happened to run X?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Runs {
     by_id: HashMap<Uuid, RunRecord>,
     by_org: HashMap<Uuid, BTreeSet<Uuid>>,

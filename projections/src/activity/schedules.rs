@@ -8,7 +8,7 @@ use cairn_schemas::EventPayload;
 use uuid::Uuid;
 
 /// One schedule.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScheduleRecord {
     /// Its id.
     pub id: Uuid,
@@ -27,7 +27,7 @@ pub struct ScheduleRecord {
 }
 
 /// The answer to "what is scheduled, and what was last done about it?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Schedules {
     by_id: BTreeMap<Uuid, ScheduleRecord>,
     /// org -> schedules.

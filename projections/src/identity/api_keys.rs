@@ -6,7 +6,7 @@ use cairn_schemas::EventPayload;
 use uuid::Uuid;
 
 /// One API key (never the key itself).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeyRecord {
     /// Its id.
     pub id: Uuid,
@@ -34,7 +34,7 @@ impl ApiKeyRecord {
 }
 
 /// The answer to "which key has this digest, and is it live?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeys {
     by_id: BTreeMap<Uuid, ApiKeyRecord>,
     by_digest: HashMap<[u8; 32], Uuid>,

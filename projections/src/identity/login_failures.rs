@@ -16,7 +16,7 @@ pub const LOCKOUT_MICROS: i64 = 15 * 60 * 1_000_000;
 /// Prune forgotten counters once every this many failures.
 const PRUNE_EVERY: u64 = 4096;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct FailureState {
     consecutive: u32,
     last_failure_at: i64,
@@ -24,7 +24,7 @@ struct FailureState {
 }
 
 /// The answer to "is this username locked, and until when?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoginFailures {
     by_fingerprint: HashMap<[u8; 32], FailureState>,
     failures_seen: u64,

@@ -8,7 +8,7 @@ use cairn_schemas::{EventPayload, OrgRole};
 use uuid::Uuid;
 
 /// One organization.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrgRecord {
     /// Its id.
     pub id: Uuid,
@@ -19,7 +19,7 @@ pub struct OrgRecord {
 }
 
 /// The answer to "which orgs exist, and who is in them as what?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Orgs {
     orgs: BTreeMap<Uuid, OrgRecord>,
     by_name: HashMap<String, Uuid>,

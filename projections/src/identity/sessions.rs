@@ -7,7 +7,7 @@ use cairn_schemas::EventPayload;
 use uuid::Uuid;
 
 /// One session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionRecord {
     /// Its owner.
     pub user_id: Uuid,
@@ -29,7 +29,7 @@ impl SessionRecord {
 }
 
 /// The answer to "is session S live, and whose is it?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sessions {
     by_id: HashMap<Uuid, SessionRecord>,
     by_user: HashMap<Uuid, Vec<Uuid>>,

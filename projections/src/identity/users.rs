@@ -8,14 +8,22 @@ use uuid::Uuid;
 use crate::PersonalSource;
 
 /// One account.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserRecord {
     /// Its id.
     pub id: Uuid,
     /// The normalized username (empty if the personal data is unreadable).
+    /// Opened from `personal`; never written into a snapshot, so a
+    /// snapshot holds no personal data in the clear and erasing the
+    /// subject's key erases it there too.
+    #[serde(skip)]
     pub username: String,
-    /// The email, if given.
+    /// The email, if given (opened from `personal` like the username).
+    #[serde(skip)]
     pub email: Option<String>,
+    /// The user's personal data as the log sealed it at creation: what
+    /// `username` and `email` are opened from after a snapshot is loaded.
+    pub personal: Option<Sealed>,
     /// Whether the user may log in.
     pub is_active: bool,
     /// A global admin.
@@ -30,9 +38,11 @@ pub struct UserRecord {
 }
 
 /// The answer to "who is user X / who is called N?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Users {
     by_id: HashMap<Uuid, UserRecord>,
+    /// Rebuilt from the opened names after a snapshot is loaded.
+    #[serde(skip)]
     by_name: HashMap<String, Uuid>,
     /// Users that were deleted, and whether their personal data was
     /// erased since (`user.erased`).
@@ -84,11 +94,14 @@ impl Users {
     ) {
         match payload {
             EventPayload::UserCreated(created) => {
-                let data = record
+                let sealed = record
                     .header
                     .personal
                     .iter()
                     .find(|sealed| sealed.subject == created.user_id)
+                    .cloned();
+                let data = sealed
+                    .as_ref()
                     .and_then(|sealed| personal.open(sealed))
                     .unwrap_or_default();
                 let username = data.name.unwrap_or_default();
@@ -104,6 +117,7 @@ impl Users {
                         is_active: created.is_active,
                         is_superuser: created.is_superuser,
                         credential: created.credential.clone(),
+                        personal: sealed,
                         created_at: record.header.at,
                         credential_changed_at: record.header.at,
                     },
@@ -129,6 +143,24 @@ impl Users {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Opens every user's name and email again from their sealed personal
+    /// data (after a snapshot, which holds them only sealed, is loaded).
+    pub fn reopen_personal(&mut self, personal: &dyn PersonalSource) {
+        self.by_name.clear();
+        for user in self.by_id.values_mut() {
+            let data = user
+                .personal
+                .as_ref()
+                .and_then(|sealed| personal.open(sealed))
+                .unwrap_or_default();
+            user.username = data.name.unwrap_or_default();
+            user.email = data.email;
+            if !user.username.is_empty() {
+                self.by_name.insert(user.username.clone(), user.id);
+            }
         }
     }
 

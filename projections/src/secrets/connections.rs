@@ -6,7 +6,7 @@ use cairn_schemas::{ConnectionKind, EventPayload};
 use uuid::Uuid;
 
 /// One connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionRecord {
     /// Its id.
     pub id: Uuid,
@@ -21,7 +21,7 @@ pub struct ConnectionRecord {
 }
 
 /// The answer to "where does connection X point, with which credentials?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Connections {
     by_id: HashMap<Uuid, ConnectionRecord>,
 }

@@ -7,7 +7,7 @@ use cairn_schemas::EventPayload;
 use uuid::Uuid;
 
 /// One version of a secret's value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SecretValue {
     /// Its version (the first value is 1).
     pub version: u32,
@@ -20,7 +20,7 @@ pub struct SecretValue {
 }
 
 /// A secret's values.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SecretRecord {
     /// The secret.
     pub id: Uuid,
@@ -31,7 +31,7 @@ pub struct SecretRecord {
 }
 
 /// The answer to "what is secret X's sealed value now?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Secrets {
     by_id: HashMap<Uuid, SecretRecord>,
 }
@@ -74,6 +74,23 @@ impl Secrets {
             }
             EventPayload::SecretDeleted(deleted) => {
                 self.by_id.remove(&deleted.secret_id);
+            }
+            // The ciphertext of a superseded value lived in the payload of
+            // the event that set it: once retention dropped that payload,
+            // the view lets go of it too.
+            EventPayload::RetentionPruned(pruned) => {
+                let Some(security) = pruned
+                    .horizons
+                    .iter()
+                    .find(|horizon| horizon.class == cairn_schemas::RetentionClass::Security)
+                else {
+                    return;
+                };
+                for record in self.by_id.values_mut() {
+                    record
+                        .superseded
+                        .retain(|value| value.since > security.up_to_at);
+                }
             }
             _ => {}
         }

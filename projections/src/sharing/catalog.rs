@@ -14,7 +14,7 @@ use uuid::Uuid;
 pub const MAX_NAMESPACE_DEPTH: usize = 8;
 
 /// One resource of the catalog.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CatalogEntry {
     /// Its id.
     pub id: Uuid,
@@ -37,7 +37,7 @@ pub struct CatalogEntry {
 }
 
 /// The answer to "what is resource X, who owns it, and where is it?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Catalog {
     entries: HashMap<Uuid, CatalogEntry>,
     /// Flow definitions (validated JSON text).

@@ -9,7 +9,7 @@ use cairn_schemas::{EventPayload, GrantLevel, GranteeKind, ResourceKind};
 use uuid::Uuid;
 
 /// One grant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GrantRecord {
     /// Its id.
     pub id: Uuid,
@@ -35,7 +35,7 @@ pub struct GrantRecord {
 /// grants are kept together, inline, because `authorize` reads them for the
 /// resource and every namespace above it on every request: one lookup per
 /// resource rather than one per grant (see docs/performance.md).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Grants {
     /// resource -> its grants.
     on_resource: HashMap<Uuid, Vec<GrantRecord>>,

@@ -8,7 +8,7 @@ use cairn_schemas::{EventPayload, GroupRole};
 use uuid::Uuid;
 
 /// One group.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupRecord {
     /// Its id.
     pub id: Uuid,
@@ -33,7 +33,7 @@ impl GroupRecord {
 }
 
 /// The answer to "which groups exist, and who is in them as what?".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Groups {
     groups: HashMap<Uuid, GroupRecord>,
     by_name: HashMap<(Uuid, String), Uuid>,

@@ -108,6 +108,8 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/audit/verify", Access::Authenticated),
     ("GET", "/api/v1/audit/checkpoints", Access::Authenticated),
     ("GET", "/api/v1/audit/public-key", Access::Authenticated),
+    ("GET", "/api/v1/audit/retention", Access::Authenticated),
+    ("PUT", "/api/v1/audit/retention", Access::Authenticated),
     (
         "GET",
         "/api/v1/reports/access-review",

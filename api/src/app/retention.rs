@@ -1,0 +1,266 @@
+//! Retention: the policy (`GET`/`PUT /api/v1/audit/retention`) and the
+//! prune pass the maintenance job runs.
+//!
+//! A pass, per class that is due: the newest seq whose payload may go is
+//! the later of the age limit and the count limit, but never a payload
+//! younger than the class's floor. When any class moves, the pass writes a
+//! snapshot of the views, records `retention.pruned` (durable), drops the
+//! payloads, and writes a fresh snapshot that replaces every older one (the
+//! older ones were made from what is now pruned). The retention policy is
+//! instance-wide (one log serves every org): only superusers set it; audit
+//! viewers and admins may read it.
+
+use cairn_audit::time_format::rfc3339_micros;
+use cairn_core::log::retention::{ClassSeqs, class_index};
+use cairn_core::log::{DurabilityError, NewEvent, ReadError};
+use cairn_core::rules::retention_policy::DAY_MICROS;
+use cairn_core::rules::{check_retention_policy, protected_days};
+use cairn_projections::Views;
+use cairn_schemas::api::{
+    ClassPolicyBody, ClassRetentionBody, LastPruneBody, RetentionBody, RetentionPolicyBody,
+};
+use cairn_schemas::{
+    Action, ActorRef, ClassHorizon, ClassPolicy, EventPayload, Outcome, ResourceKind, ResourceRef,
+    RetentionClass, RetentionPolicy, RetentionPolicySet, RetentionPruned,
+};
+
+use super::principal::Principal;
+use super::{App, CommandError, CommitError, Origin, SnapshotFailure};
+
+/// The audit log as the resource retention acts on.
+const AUDIT_LOG: ResourceRef = ResourceRef {
+    kind: ResourceKind::AuditLog,
+    id: None,
+};
+
+/// Why a prune pass failed (it changed nothing it had not recorded).
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    /// Reading or rewriting the log failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// A snapshot could not be written (nothing was pruned).
+    #[error("snapshot before pruning: {0}")]
+    Snapshot(#[from] SnapshotFailure),
+    /// The `retention.pruned` record could not be made durable (nothing
+    /// was pruned).
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    /// The record was appended but did not become durable.
+    #[error(transparent)]
+    Durability(#[from] DurabilityError),
+}
+
+fn class_body(policy: &ClassPolicy) -> ClassPolicyBody {
+    ClassPolicyBody {
+        cadence_secs: policy.cadence_secs,
+        max_age_days: policy.max_age_days,
+        max_count: policy.max_count,
+    }
+}
+
+fn class_policy(body: &ClassPolicyBody) -> ClassPolicy {
+    ClassPolicy {
+        cadence_secs: body.cadence_secs,
+        max_age_days: body.max_age_days,
+        max_count: body.max_count,
+    }
+}
+
+/// The retention state as the API shows it.
+pub fn status(views: &Views) -> RetentionBody {
+    let retention = &views.retention;
+    let policy = retention.policy();
+    let classes = RetentionClass::ALL
+        .iter()
+        .map(|class| {
+            let horizon = retention.horizon(*class);
+            ClassRetentionBody {
+                class: class.as_str().into(),
+                floor_days: protected_days(*class).max(1),
+                events: retention.count(*class),
+                pruned_up_to_seq: horizon.up_to_seq,
+                pruned_up_to: (horizon.up_to_at > 0).then(|| rfc3339_micros(horizon.up_to_at)),
+            }
+        })
+        .collect();
+    let last_prune = retention.last_prune().map(|last| LastPruneBody {
+        seq: last.seq,
+        time: rfc3339_micros(last.at),
+        snapshot_seq: last.pruned.snapshot_seq,
+        pruned: last
+            .pruned
+            .horizons
+            .iter()
+            .map(|horizon| (horizon.class.as_str().to_string(), horizon.pruned))
+            .collect(),
+    });
+    RetentionBody {
+        policy: RetentionPolicyBody {
+            security: class_body(&policy.security),
+            activity: class_body(&policy.activity),
+            operational: class_body(&policy.operational),
+        },
+        default: retention.policy_set().is_none(),
+        classes,
+        last_prune,
+    }
+}
+
+/// `GET /api/v1/audit/retention`: superusers, and audit viewers and
+/// admins (the policy is instance-wide and holds nothing of any org).
+pub fn get(app: &App, principal: &Principal) -> Result<RetentionBody, CommandError> {
+    if !principal.is_superuser {
+        super::audit_log::require_audit_reader(principal)?;
+    }
+    Ok(status(&app.views()))
+}
+
+/// `PUT /api/v1/audit/retention`: superusers set the whole policy; a class
+/// below its floor is refused naming the member and the floor. The
+/// maintenance job applies it at once.
+pub async fn set(
+    app: &App,
+    principal: &Principal,
+    body: RetentionPolicyBody,
+    origin: &Origin,
+) -> Result<RetentionBody, CommandError> {
+    principal.require_superuser()?;
+    let policy = RetentionPolicy {
+        security: class_policy(&body.security),
+        activity: class_policy(&body.activity),
+        operational: class_policy(&body.operational),
+    };
+    check_retention_policy(&policy)
+        .map_err(|error| CommandError::invalid(error.field, error.problem))?;
+    app.execute(|views| {
+        Ok::<_, CommandError>(vec![principal.event(
+            Action::ConfigChanged,
+            AUDIT_LOG,
+            principal.org_id,
+            origin,
+            EventPayload::RetentionPolicySet(RetentionPolicySet {
+                policy,
+                previous: views.retention.policy_set().copied(),
+            }),
+        )])
+    })
+    .await?;
+    app.retention_due.notify_one();
+    Ok(status(&app.views()))
+}
+
+/// The newest seq of `class` whose payload the policy lets go, as of `now`
+/// over the records `1..=head` (0: none).
+fn cutoff(
+    app: &App,
+    views: &Views,
+    class: RetentionClass,
+    now: i64,
+    head: u64,
+) -> Result<u64, ReadError> {
+    let reader = app.log().reader();
+    let policy = views.retention.policy();
+    let policy = policy.of(class);
+    let days = |days: u32| now.saturating_sub(i64::from(days).saturating_mul(DAY_MICROS));
+    let protected = reader.last_seq_before(days(protected_days(class)), head)?;
+    let mut cut = reader.last_seq_before(days(policy.max_age_days), head)?;
+    if let Some(max_count) = policy.max_count {
+        let total = views.retention.count(class);
+        if total > max_count {
+            let ordinal = total - max_count;
+            if let Some((from, from_ordinal)) = views.retention.mark_before(class, ordinal)
+                && let Some(seq) =
+                    reader.class_ordinal_seq(class, from, from_ordinal, ordinal, head)?
+            {
+                cut = cut.max(seq);
+            }
+        }
+    }
+    Ok(cut.min(protected))
+}
+
+/// One prune pass over the classes marked `due` (blocking: run it off the
+/// async runtime). Returns the `retention.pruned` record's seq and payload
+/// when anything was pruned.
+pub fn prune_pass(app: &App, due: [bool; 3]) -> Result<Option<(u64, RetentionPruned)>, PruneError> {
+    let _maintenance = app.maintenance();
+    let log = app.log();
+    // A drop a crash cut short: its record is durable, so finish it.
+    let recorded: ClassSeqs = {
+        let views = app.views();
+        per_class(|class| views.retention.horizon(class).up_to_seq)
+    };
+    let applied = log.reader().retention_applied()?;
+    if (0..3).any(|index| recorded[index] > applied[index]) {
+        let dropped = log.drop_payloads(recorded)?;
+        tracing::warn!(?dropped, "completed a prune that a stop had cut short");
+    }
+
+    let now = app.now();
+    let (cutoffs, policy) = {
+        let views = app.views();
+        let head = views.applied_seq();
+        let mut cutoffs = recorded;
+        for class in RetentionClass::ALL {
+            let index = class_index(*class);
+            if due[index] {
+                cutoffs[index] = recorded[index].max(cutoff(app, &views, *class, now, head)?);
+            }
+        }
+        (cutoffs, views.retention.policy())
+    };
+    if cutoffs == recorded {
+        return Ok(None);
+    }
+    let pruned = log.count_prunable(cutoffs)?;
+    let snapshot = app.write_snapshot_locked(usize::MAX)?;
+    let mut horizons = Vec::with_capacity(3);
+    for class in RetentionClass::ALL {
+        let index = class_index(*class);
+        let up_to_at = match cutoffs[index] {
+            0 => 0,
+            seq => log
+                .reader()
+                .read(seq)?
+                .map(|record| record.header.at)
+                .unwrap_or(0),
+        };
+        horizons.push(ClassHorizon {
+            class: *class,
+            up_to_seq: cutoffs[index],
+            up_to_at,
+            pruned: pruned[index],
+        });
+    }
+    let payload = RetentionPruned {
+        snapshot_seq: snapshot.seq,
+        horizons,
+        policy,
+    };
+    let event = NewEvent::new(
+        Action::RetentionPruned,
+        ActorRef::SYSTEM,
+        AUDIT_LOG,
+        Outcome::Success,
+    )
+    .with_payload(EventPayload::RetentionPruned(payload.clone()));
+    let records = app.append(|_| Ok::<_, CommitError>(vec![event]))?;
+    let seq = records.last().map(|record| record.header.seq).unwrap_or(0);
+    log.wait_durable(seq)?;
+    let dropped = log.drop_payloads(cutoffs)?;
+    tracing::info!(seq, ?dropped, "retention pruned payloads");
+    // The snapshots made before the prune hold what it pruned (superseded
+    // secret ciphertexts, old runs): one made now replaces them all.
+    app.write_snapshot_locked(1)?;
+    Ok(Some((seq, payload)))
+}
+
+/// One value per class, in the order of [`ClassSeqs`].
+fn per_class<T>(f: impl Fn(RetentionClass) -> T) -> [T; 3] {
+    [
+        f(RetentionClass::Security),
+        f(RetentionClass::Activity),
+        f(RetentionClass::Operational),
+    ]
+}
