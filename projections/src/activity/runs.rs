@@ -124,6 +124,31 @@ impl Runs {
                     run.finished_at = Some(at);
                 }
             }
+            // A finished run whose events retention pruned (its outputs
+            // lived in their payloads) leaves the view: what remains of it
+            // is the headers in the log.
+            EventPayload::RetentionPruned(pruned) => {
+                let Some(activity) = pruned
+                    .horizons
+                    .iter()
+                    .find(|horizon| horizon.class == cairn_schemas::RetentionClass::Activity)
+                else {
+                    return;
+                };
+                let gone: Vec<Uuid> = self
+                    .by_id
+                    .values()
+                    .filter(|run| run.finished_at.is_some_and(|end| end <= activity.up_to_at))
+                    .map(|run| run.id)
+                    .collect();
+                for id in gone {
+                    if let Some(run) = self.by_id.remove(&id)
+                        && let Some(runs) = self.by_org.get_mut(&run.org_id)
+                    {
+                        runs.remove(&id);
+                    }
+                }
+            }
             _ => {}
         }
     }
