@@ -290,6 +290,7 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
             "first_bad": report.first_bad.as_ref().map(|bad| bad.seq),
             "problem": report.first_bad.as_ref().map(|bad| bad.problem.clone()),
             "checkpoints_verified": report.checkpoints_verified,
+            "payloads_pruned": report.payloads_pruned,
         });
         println!("{line}");
     }
@@ -297,11 +298,12 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
         None => {
             if !args.json {
                 println!(
-                    "ok: {} records verified, head seq {} hash {}, {} checkpoint signatures verified",
+                    "ok: {} records verified, head seq {} hash {}, {} checkpoint signatures verified, {} payloads pruned by retention",
                     report.checked,
                     report.head.seq,
                     hex::encode(report.head.hash),
-                    report.checkpoints_verified
+                    report.checkpoints_verified,
+                    report.payloads_pruned
                 );
             }
             Ok(())

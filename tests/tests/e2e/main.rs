@@ -16,6 +16,7 @@ mod erasure_api;
 mod identity_api;
 mod replay;
 mod reports;
+mod retention;
 mod rsyslog;
 mod runs;
 mod secrets_api;
