@@ -13,6 +13,7 @@ pub mod client_ip;
 mod command_error;
 mod connections;
 pub mod cors;
+pub mod csrf;
 mod flows;
 mod grants;
 mod groups;
