@@ -109,11 +109,14 @@ async function render() {
   for (const leave of leaving) leave();
   leaving = [];
   const main = document.getElementById('main');
+  // Tests (and assistive tools) can tell when a page is complete: main
+  // carries its address once it has rendered, and not before.
+  main.removeAttribute('data-ready');
+  const address = window.location.hash.replace(/^#/, '') || '/';
   const { route, params } = path();
   if (route === '/login') {
     me = null;
     renderChrome();
-    main.removeAttribute('data-ready');
     await login.render(main, {
       done: async () => {
         me = await loadMe();
@@ -121,7 +124,7 @@ async function render() {
       },
     });
     document.title = 'Log in · Cairn';
-    main.setAttribute('data-ready', route);
+    main.setAttribute('data-ready', address);
     return;
   }
   if (!me) me = await loadMe();
@@ -144,7 +147,6 @@ async function render() {
   }
   renderChrome();
   replace(main);
-  main.removeAttribute('data-ready');
   const notice = sessionStorage.getItem('cairn:notice');
   if (notice) {
     sessionStorage.removeItem('cairn:notice');
@@ -168,7 +170,7 @@ async function render() {
   if (stale()) return;
   const title = container.querySelector('h1');
   document.title = `${title ? title.textContent : 'Cairn'} · Cairn`;
-  main.setAttribute('data-ready', route);
+  main.setAttribute('data-ready', address);
   main.focus({ preventScroll: true });
 }
 

@@ -36,8 +36,15 @@ async function renderGroup(container, ctx) {
   const members = h('div', { id: 'members' });
   const say = (kind, text) => replace(status, note(kind, text));
   let group = await get(`/api/v1/groups/${ctx.id}`);
+  // Owners and managers manage the members (and admins); others only see them.
+  const mine = group.members.find((member) => member.user_id === ctx.me.user.id);
+  const manages = ctx.me.canAdmin || Boolean(mine && ['owner', 'manager'].includes(mine.role));
 
   function refreshMembers() {
+    if (!manages) {
+      replace(members, table(['User', 'Group role'], group.members.map((member) => [people.name(member.user_id), member.role]), 'No members.'));
+      return;
+    }
     replace(members, 
       table(
         ['User', 'Group role', 'Actions'],
@@ -93,7 +100,7 @@ async function renderGroup(container, ctx) {
       `Group ${group.name}`,
       status,
       panel('Members', members),
-      panel(
+      manages ? panel(
         'Add a member',
         form({
           id: 'add-member',
@@ -108,7 +115,7 @@ async function renderGroup(container, ctx) {
             await reload();
           },
         }),
-      ),
+      ) : null,
       remove ? panel('Danger zone', remove) : null,
     ),
   );

@@ -28,6 +28,7 @@ const echoUrl = env('CONSOLE_ECHO_URL');
 const secretValue = env('CONSOLE_SECRET_VALUE');
 const artifacts = env('CONSOLE_ARTIFACTS');
 const casey = { username: 'casey', password: 'Velvet-Harbor-93!kq' };
+const dana = { username: 'dana', password: 'Orchid-Meadow-58!vz', reset: 'Granite-Fjord-27!mw' };
 const WIDE = { width: 1280, height: 800 };
 const NARROW = { width: 390, height: 800 };
 const PATIENCE = 30_000;
@@ -81,7 +82,7 @@ async function ready(page, route) {
   await page.waitForSelector(`main[data-ready="${route}"]`, { timeout: PATIENCE });
 }
 
-async function open(page, hash, route = hash.slice(1).split('?')[0]) {
+async function open(page, hash, route = hash.slice(1)) {
   await page.evaluate((target) => { window.location.hash = target; }, hash);
   await ready(page, route);
 }
@@ -191,6 +192,28 @@ try {
     await snap(page, 'user-created');
   });
 
+  await step('administer-user', async () => {
+    // Created inactive, then activated, given a role and a new password.
+    await page.fill('#create-user-username', dana.username);
+    await page.fill('#create-user-password', dana.password);
+    await page.selectOption('#create-user-role', 'viewer');
+    await page.uncheck('#create-user-is_active');
+    await page.click('#create-user button[type="submit"]');
+    const row = page.locator(`tr[data-username="${dana.username}"]`);
+    await row.filter({ hasText: 'Activate' }).waitFor({ timeout: PATIENCE });
+    check(await row.getByRole('button', { name: 'Deactivate' }).count() === 0, 'created inactive');
+    await row.getByRole('button', { name: 'Activate' }).click();
+    await row.getByRole('button', { name: 'Deactivate' }).waitFor({ timeout: PATIENCE });
+    await row.locator('select[name="role"]').selectOption('audit_viewer');
+    await row.getByRole('button', { name: 'Set role' }).click();
+    await page.locator('.status .note.ok').filter({ hasText: `${dana.username} is now audit_viewer` }).waitFor({ timeout: PATIENCE });
+    await row.locator('summary').click();
+    await row.locator('input[name="password"]').fill(dana.reset);
+    await row.getByRole('button', { name: 'Reset password' }).click();
+    await page.locator('.status .note.ok').filter({ hasText: `password of ${dana.username} was reset` }).waitFor({ timeout: PATIENCE });
+    await snap(page, 'user-administered');
+  });
+
   await step('create-group', async () => {
     await open(page, '#/groups');
     await page.fill('#create-group-name', 'operators');
@@ -246,6 +269,14 @@ try {
   });
 
   await step('share-flow', async () => {
+    // A grant to a user, seen and revoked.
+    await page.selectOption('#share-grantee_id', { label: `user ${dana.username}` });
+    await page.click('#share button[type="submit"]');
+    const danaGrant = page.locator('#grants tr[data-grant]').filter({ hasText: `user ${dana.username}` });
+    await danaGrant.waitFor({ timeout: PATIENCE });
+    await danaGrant.getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('.share .note.ok').filter({ hasText: 'revoked' }).first().waitFor({ timeout: PATIENCE });
+    check(await danaGrant.count() === 0, 'the revoked grant is gone');
     await page.selectOption('#share-grantee_id', { label: 'group operators' });
     await page.selectOption('#share-level', 'use');
     await page.click('#share button[type="submit"]');
@@ -271,9 +302,11 @@ try {
 
   await step('member-sent-away', async () => {
     for (const hash of ['#/users', '#/audit', '#/review']) {
+      // From another page, so that arriving at #/flows is news.
+      await open(page, '#/runs');
       await page.evaluate((target) => { window.location.hash = target; }, hash);
+      await page.waitForURL(/#\/flows$/, { timeout: PATIENCE });
       await ready(page, '/flows');
-      check(page.url().endsWith('#/flows'), `${hash} sent the member to ${page.url()}`);
       await page.locator('main .note.error').filter({ hasText: 'administrators' }).waitFor({ timeout: PATIENCE });
     }
     await snap(page, 'member-sent-away');
@@ -321,6 +354,27 @@ try {
     await open(page, '#/runs');
     await page.locator(`a[href="#/runs/${summary.run_id}"]`).waitFor({ timeout: PATIENCE });
     await snap(page, 'member-runs');
+    // The groups they are in, without the admin's actions.
+    await open(page, '#/groups');
+    check(await page.locator('#create-group').count() === 0, 'only admins create groups');
+    await page.locator(`a[href="#/groups/${summary.group_id}"]`).click();
+    await ready(page, `/groups/${summary.group_id}`);
+    check(await page.locator('#add-member').count() === 0, 'a plain member manages no members');
+    await page.locator('#members tr').filter({ hasText: casey.username }).waitFor({ timeout: PATIENCE });
+    await snap(page, 'member-group');
+    await logout(page);
+  });
+
+  await step('auditor', async () => {
+    await login(page, { username: dana.username, password: dana.reset });
+    const nav = await page.textContent('#nav');
+    check(nav.includes('Audit log') && nav.includes('Access review'), `an audit viewer reads the audit log: ${nav}`);
+    check(!nav.includes('Users'), `but administers no users: ${nav}`);
+    await open(page, '#/review');
+    await page.evaluate(() => { window.location.hash = '#/users'; });
+    await page.waitForURL(/#\/flows$/, { timeout: PATIENCE });
+    await ready(page, '/flows');
+    await snap(page, 'auditor');
     await logout(page);
   });
 
@@ -332,7 +386,7 @@ try {
     check(/Latest checkpoint\s*seq \d+/.test(chain), `a latest signed checkpoint is shown: ${chain}`);
     await page.fill('#audit-filters-action', 'run.requested');
     await page.click('#audit-filters button[type="submit"]');
-    await ready(page, '/audit');
+    await ready(page, '/audit?action=run.requested');
     const row = page.locator(`tr[data-resource="${summary.run_id}"]`);
     await row.waitFor({ timeout: PATIENCE });
     await row.locator('button.link').click();
@@ -366,7 +420,7 @@ try {
     const seq = await page.locator('#review-at-at_seq').getAttribute('placeholder');
     await page.fill('#review-at-at_seq', '3');
     await page.click('#review-at button[type="submit"]');
-    await ready(page, '/review');
+    await ready(page, '/review?at_seq=3');
     check(page.url().includes('at_seq=3'), 'as of a chosen seq');
     check(await page.locator('tr').filter({ hasText: 'echo-flow' }).count() === 0, `nothing was shared at seq 3 (now ${seq})`);
     await snap(page, 'access-review-at-seq');

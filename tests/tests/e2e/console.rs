@@ -2,8 +2,10 @@
 //! console on its own origin with a strict policy, and a real headless
 //! Chromium (Debian's `/usr/bin/chromium`, driven by playwright-core from
 //! `tests/browser/console.spec.mjs`) goes through it: the bootstrap admin
-//! logs in, creates a user and a group, shares a secret and a flow with the
-//! group; the user logs in, is sent away from the admin pages (and the API
+//! logs in, creates a user and a group, administers another user
+//! (activation, role, password reset), shares a secret and a flow with the
+//! group (and revokes a grant); an audit viewer sees the audit pages but not
+//! the users page; the user logs in, is sent away from the admin pages (and the API
 //! refuses their calls), runs the flow and sees its output masked; the
 //! admin finds the run in the audit log, exports it, and reads the access
 //! review now and as of an earlier seq. Every page is checked for console
@@ -147,6 +149,17 @@ fn the_console_walks_through_admin_member_and_audit_in_chromium() {
     assert_eq!(casey["role"], "flow_executor", "{casey}");
     assert_eq!(casey["is_active"], true, "{casey}");
     let casey_id = text(casey, "id");
+    let dana = users.json["items"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|user| user["username"] == "dana")
+        .unwrap_or_else(|| panic!("the console created dana: {}", users.text));
+    assert_eq!(
+        dana["role"], "audit_viewer",
+        "role set in the console: {dana}"
+    );
+    assert_eq!(dana["is_active"], true, "activated in the console: {dana}");
 
     let group = api.call(
         "GET",
@@ -176,6 +189,11 @@ fn the_console_walks_through_admin_member_and_audit_in_chromium() {
                 && grant["grantee_id"] == group.json["id"]
                 && grant["level"] == "use"),
         "the flow is shared with the group: {}",
+        grants.text
+    );
+    assert!(
+        !grants.text.contains(text(dana, "id")),
+        "the grant to dana was revoked in the console: {}",
         grants.text
     );
 
