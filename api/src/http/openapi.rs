@@ -90,8 +90,11 @@ impl Modify for Security {
         );
         components.add_security_scheme(
             "cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 super::caller::SESSION_COOKIE,
+                "The web console's session cookie, set by login. A write it authenticates must \
+                 come from this site (Origin) and repeat the cairn_csrf cookie's value in the \
+                 X-CSRF-Token header.",
             ))),
         );
     }
