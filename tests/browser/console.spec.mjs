@@ -437,10 +437,12 @@ try {
     await open(page, '#/secrets');
     // The owner's explicit reveal shows the value, and hiding removes it.
     const row = page.locator('tr[data-secret="echo_token"]');
+    check(!(await row.locator('code.revealed').isVisible()), 'no value shown before the reveal');
     await row.getByRole('button', { name: 'Reveal value' }).click();
     await row.locator('code.revealed').filter({ hasText: secretValue }).waitFor({ timeout: PATIENCE });
     await row.getByRole('button', { name: 'Reveal value' }).click();
     check(!(await page.content()).includes(secretValue), 'hidden again');
+    check(!(await row.locator('code.revealed').isVisible()), 'the value box is gone');
     await snap(page, 'secrets');
     const namespaces = await page.evaluate(async () => (await (await fetch('/api/v1/namespaces')).json()).items);
     const general = namespaces.find((namespace) => namespace.name === 'default');
@@ -453,6 +455,12 @@ try {
   await context.close();
 } catch (error) {
   failed = error;
+  // What the page showed when it failed, to tell why.
+  for (const page of browser.contexts().flatMap((context) => context.pages())) {
+    await page.screenshot({ path: join(artifacts, `FAILED-${currentStep}.png`), fullPage: true }).catch(() => {});
+    const shown = await page.textContent('main').catch(() => '');
+    console.error(`the page at ${page.url()} showed:\n${shown}`);
+  }
 }
 await browser.close();
 
