@@ -395,6 +395,15 @@ try {
     check(event.action === 'run.requested' && event.resource.id === summary.run_id, `the event is the run: ${detail}`);
     summary.run_event_actor = event.actor.id;
     await snap(page, 'audit-run-found');
+    // Paging: two events a page, the next page starts after the last seq.
+    await open(page, '#/audit?limit=2');
+    const firstPage = await page.locator('#audit-results tr[data-seq]').evaluateAll((rows) => rows.map((row) => Number(row.dataset.seq)));
+    check(firstPage.length === 2, `two events a page: ${firstPage}`);
+    await page.click('#next-page');
+    await ready(page, `/audit?limit=2&after=${firstPage[1]}`);
+    const secondPage = await page.locator('#audit-results tr[data-seq]').evaluateAll((rows) => rows.map((row) => Number(row.dataset.seq)));
+    check(secondPage.length === 2 && secondPage[0] > firstPage[1], `the next page follows: ${firstPage} then ${secondPage}`);
+    await snap(page, 'audit-second-page');
     // A bad filter is refused by the API and shown at its field.
     await page.fill('#audit-filters-since', 'yesterday');
     await expectRefusal(422, async () => {
