@@ -224,6 +224,18 @@ try {
     await page.selectOption('#add-member-user_id', { label: casey.username });
     await page.click('#add-member button[type="submit"]');
     await page.locator('#members tr[data-user]').filter({ hasText: casey.username }).waitFor({ timeout: PATIENCE });
+    // Another member, made manager, then removed.
+    await page.selectOption('#add-member-user_id', { label: dana.username });
+    await page.click('#add-member button[type="submit"]');
+    const member = page.locator('#members tr[data-user]').filter({ hasText: dana.username });
+    await member.waitFor({ timeout: PATIENCE });
+    await member.locator('select[name="role"]').selectOption('manager');
+    await member.getByRole('button', { name: 'Set' }).click();
+    await page.locator('.status .note.ok').filter({ hasText: 'Role changed' }).waitFor({ timeout: PATIENCE });
+    check(await member.locator('select[name="role"]').inputValue() === 'manager', 'dana manages the group');
+    await member.getByRole('button', { name: 'Remove' }).click();
+    await page.locator('.status .note.ok').filter({ hasText: 'Member removed' }).waitFor({ timeout: PATIENCE });
+    check(await member.count() === 0, 'dana is no longer a member');
     await snap(page, 'group-created');
   });
 
@@ -452,6 +464,20 @@ try {
     await row.getByRole('button', { name: 'Reveal value' }).click();
     check(!(await page.content()).includes(secretValue), 'hidden again');
     check(!(await row.locator('code.revealed').isVisible()), 'the value box is gone');
+    // Another secret: rotated to version 2, then deleted.
+    await page.fill('#create-secret-name', 'scratch');
+    await page.fill('#create-secret-value', 'first-value-Jq4');
+    await page.click('#create-secret button[type="submit"]');
+    const scratch = page.locator('tr[data-secret="scratch"]');
+    await scratch.waitFor({ timeout: PATIENCE });
+    await scratch.locator('summary').click();
+    await scratch.locator('input[name="value"]').fill('second-value-Lw7');
+    await scratch.getByRole('button', { name: 'Rotate' }).click();
+    await page.locator('.status .note.ok').filter({ hasText: 'scratch is now at version 2' }).waitFor({ timeout: PATIENCE });
+    check((await scratch.locator('td').nth(1).textContent()) === '2', 'version 2 listed');
+    await scratch.getByRole('button', { name: 'Delete' }).click();
+    await page.locator('.status .note.ok').filter({ hasText: 'scratch deleted' }).waitFor({ timeout: PATIENCE });
+    check(await scratch.count() === 0, 'scratch is gone');
     await snap(page, 'secrets');
     const namespaces = await page.evaluate(async () => (await (await fetch('/api/v1/namespaces')).json()).items);
     const general = namespaces.find((namespace) => namespace.name === 'default');
