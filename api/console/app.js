@@ -81,7 +81,8 @@ function renderChrome() {
     nav,
     ROUTES.filter(([, , allowed, label]) => label && allowed(me)).map(([, , , label]) => {
       const href = NAV[label];
-      const active = current === href.slice(1) || current.startsWith(`${href.slice(1, -1)}/`);
+      const base = href.slice(1);
+      const active = current === base || current.startsWith(`${base}/`) || (base === '/flows' && current.startsWith('/namespaces/'));
       return h('a', { href, class: active ? 'active' : '', 'aria-current': active ? 'page' : false }, label);
     }),
   );
@@ -120,7 +121,9 @@ async function render() {
     await login.render(main, {
       done: async () => {
         me = await loadMe();
-        go(params.get('next') || HOME);
+        // Back to the page that asked for the login (a fragment only).
+        const next = params.get('next') || '';
+        go(/^#\/[a-z]/.test(next) ? next : HOME);
       },
     });
     document.title = 'Log in · Cairn';

@@ -344,6 +344,7 @@ try {
     await page.locator(`a[href="#/flows/${summary.flow_id}"]`).first().click();
     await ready(page, `/flows/${summary.flow_id}`);
     check(await page.locator('#share').count() === 0, 'a use grantee has no Share action');
+    check(await page.locator('#nav a.active').textContent() === 'Flows', 'a flow belongs to Flows');
     await page.click('#run-flow');
     await page.waitForURL(/#\/runs\/[0-9a-f-]{36}$/, { timeout: PATIENCE });
     summary.run_id = page.url().split('/').pop();
@@ -391,8 +392,15 @@ try {
   });
 
   await step('audit-find-run', async () => {
-    await login(page, admin);
-    await open(page, '#/audit');
+    // Opened while logged out: the login comes first, then the page.
+    await page.evaluate(() => { window.location.hash = '#/audit'; });
+    await page.waitForURL(/#\/login\?next=/, { timeout: PATIENCE });
+    await ready(page, '/login?next=%23%2Faudit');
+    await page.fill('#login-username', admin.username);
+    await page.fill('#login-password', admin.password);
+    await page.click('#login button[type="submit"]');
+    await ready(page, '/audit');
+    check(await page.locator('#nav a.active').textContent() === 'Audit log', 'the audit log is the current page');
     await page.locator('#chain .note.ok').filter({ hasText: 'Chain verified' }).waitFor({ timeout: PATIENCE });
     const chain = await page.textContent('#chain-facts');
     check(/Latest checkpoint\s*seq \d+/.test(chain), `a latest signed checkpoint is shown: ${chain}`);
