@@ -19,6 +19,16 @@ if ! cmp -s "$requirements" "$stamp"; then
 fi
 export CAIRN_TEST_PYTHON="$PWD/$venv/bin/python"
 
+# The web console's browser test (tests/tests/e2e/console.rs) drives
+# Debian's /usr/bin/chromium with playwright-core, pinned by
+# tests/browser/package-lock.json (no browser download); Node.js >= 20.
+browser=tests/browser
+browser_stamp="$browser/node_modules/.cairn-lock"
+if ! cmp -s "$browser/package-lock.json" "$browser_stamp"; then
+  (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$browser/package-lock.json" "$browser_stamp"
+fi
+
 # The timing test (unknown user vs wrong password, medians within 10%)
 # measures latencies: it runs alone, after everything else, so the other
 # tests' load on this 2-core machine does not skew it.

@@ -1,4 +1,5 @@
-//! `/api/v1/auth`: login, logout, me, API keys.
+//! `/api/v1/auth`: login (which sets the session and CSRF cookies), logout
+//! (which clears them), me, API keys.
 
 use axum::Json;
 use axum::extract::State;
@@ -16,6 +17,7 @@ use super::refusals::RefusalRecorded;
 
 use super::ServerState;
 use super::caller::{Caller, SESSION_COOKIE, Visitor};
+use super::csrf;
 use super::json_body::JsonBody;
 use super::params::PathIds;
 use super::problem::{ApiError, Problem};
@@ -56,6 +58,11 @@ pub async fn login(
         }
     };
     let cookie = session_cookie(&outcome.token, outcome.expires_in, state.secure_cookies());
+    let csrf = csrf::csrf_cookie(
+        &csrf::new_token(visitor.app.entropy()),
+        outcome.expires_in,
+        state.secure_cookies(),
+    );
     let body = LoginResponse {
         access_token: outcome.token,
         token_type: "Bearer".into(),
@@ -63,8 +70,8 @@ pub async fn login(
         user: outcome.user,
     };
     let mut response = Json(body).into_response();
-    if let Some(cookie) = cookie {
-        response.headers_mut().insert(SET_COOKIE, cookie);
+    for cookie in [cookie, csrf].into_iter().flatten() {
+        response.headers_mut().append(SET_COOKIE, cookie);
     }
     Ok(response)
 }
@@ -77,8 +84,12 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     login::logout(&caller.app, &caller.principal, &caller.origin).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Some(cookie) = session_cookie("", 0, state.secure_cookies()) {
-        response.headers_mut().insert(SET_COOKIE, cookie);
+    let cleared = [
+        session_cookie("", 0, state.secure_cookies()),
+        csrf::csrf_cookie("", 0, state.secure_cookies()),
+    ];
+    for cookie in cleared.into_iter().flatten() {
+        response.headers_mut().append(SET_COOKIE, cookie);
     }
     Ok(response)
 }

@@ -4,7 +4,8 @@
 //!
 //! A cookie rides along with every browser request, so a write
 //! authenticated by the cookie alone must also come from this site: its
-//! `Origin` must be the server's own origin or an allowed one (CSRF).
+//! `Origin` must be the server's own origin or an allowed one, and it must
+//! repeat the CSRF cookie in `X-CSRF-Token` (`csrf.rs`).
 
 use std::sync::Arc;
 
@@ -81,7 +82,7 @@ impl FromRequestParts<ServerState> for Visitor {
 }
 
 /// The value of one cookie.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -117,7 +118,7 @@ impl FromRequestParts<ServerState> for Caller {
         state: &ServerState,
     ) -> Result<Self, Self::Rejection> {
         let Visitor { app, origin } = visitor(parts, state).await?;
-        let principal = match parts.headers.get(AUTHORIZATION) {
+        let (principal, by_cookie) = match parts.headers.get(AUTHORIZATION) {
             Some(value) => {
                 let value = value.to_str().map_err(|_| ApiError::unauthorized())?;
                 let (scheme, credential) =
@@ -125,24 +126,27 @@ impl FromRequestParts<ServerState> for Caller {
                 if !scheme.eq_ignore_ascii_case("bearer") {
                     return Err(ApiError::unauthorized());
                 }
-                principal::authenticate(&app, credential.trim())?
+                (principal::authenticate(&app, credential.trim())?, false)
             }
             None => {
                 let token =
                     cookie(&parts.headers, SESSION_COOKIE).ok_or_else(ApiError::unauthorized)?;
-                let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-                if !safe && !same_site(&parts.headers, state.allowed_origins()) {
-                    return Err(ApiError::forbidden(
-                        "a cookie-authenticated write must come from this site (Origin check failed)",
-                    ));
-                }
-                principal::from_token(&app, &token)?
+                (principal::from_token(&app, &token)?, true)
             }
         };
         // The refusal recorder names the caller in the event of any 4xx
-        // this request ends with.
+        // this request ends with (a failed CSRF check below included).
         if let Some(slot) = parts.extensions.get::<super::refusals::CallerSlot>() {
             slot.fill(principal.actor(), principal.user_id, principal.org_id);
+        }
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if by_cookie && !safe {
+            if !same_site(&parts.headers, state.allowed_origins()) {
+                return Err(ApiError::forbidden(
+                    "a cookie-authenticated write must come from this site (Origin check failed)",
+                ));
+            }
+            super::csrf::check(&parts.headers)?;
         }
         Ok(Caller {
             app,

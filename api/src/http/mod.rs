@@ -12,7 +12,9 @@ pub mod caller;
 pub mod client_ip;
 mod command_error;
 mod connections;
+mod console;
 pub mod cors;
+pub mod csrf;
 mod flows;
 mod grants;
 mod groups;
@@ -49,7 +51,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone (health, login).
+    /// Anyone (health, login, the web console's static files).
     Public,
     /// An authenticated caller; the command checks the caller's role (and
     /// answers only about the caller, their org, or what a superuser may
@@ -65,6 +67,8 @@ pub enum Access {
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/health", Access::Public),
     ("GET", "/openapi.json", Access::Public),
+    ("GET", "/", Access::Public),
+    ("GET", "/console/{asset}", Access::Public),
     ("POST", "/api/v1/auth/login", Access::Public),
     ("POST", "/api/v1/auth/logout", Access::Authenticated),
     ("GET", "/api/v1/auth/me", Access::Authenticated),
@@ -339,6 +343,8 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
     let mut router = Router::new()
         .route("/health", get(health::health))
         .route("/openapi.json", get(openapi::serve))
+        .route("/", get(console::index))
+        .route("/console/{asset}", get(console::asset))
         .merge(auth)
         .merge(api)
         .fallback(|| async { ApiError::not_found() })

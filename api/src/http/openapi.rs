@@ -24,7 +24,7 @@ use super::problem::Problem;
 use super::{
     audit, auth, connections, flows, grants, groups, health, namespaces, orgs, secrets, users,
 };
-use super::{reports, runs, schedules};
+use super::{console, reports, runs, schedules};
 use crate::app::reports::{AccessReview, AccessReviewRow, SecretUsage, SecretUseRow};
 use cairn_schemas::api::{
     CreateScheduleRequest, RunActorBody, RunBody, RunStepBody, ScheduleBody, StartRunRequest,
@@ -35,7 +35,7 @@ use cairn_schemas::api::{
 #[openapi(
     info(title = "Cairn", description = "An audit-first control plane: identity, sharing, secrets, runs and their audit trail."),
     paths(
-        health::health, serve,
+        health::health, serve, console::index, console::asset,
         auth::login, auth::logout, auth::me, auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
         users::create, users::list, users::get, users::update, users::delete, users::erase, users::change_own_password,
         orgs::create, orgs::list, orgs::add_member, orgs::remove_member,
@@ -75,6 +75,7 @@ use cairn_schemas::api::{
         (name = "secrets", description = "Secrets and connections: used, never seen"),
         (name = "runs", description = "Runs of flows and their schedules; outputs masked"),
         (name = "system", description = "Health"),
+        (name = "console", description = "The web console's static files (same origin, embedded in the binary)"),
     )
 )]
 pub struct ApiDoc;
@@ -92,8 +93,11 @@ impl Modify for Security {
         );
         components.add_security_scheme(
             "cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 super::caller::SESSION_COOKIE,
+                "The web console's session cookie, set by login. A write it authenticates must \
+                 come from this site (Origin) and repeat the cairn_csrf cookie's value in the \
+                 X-CSRF-Token header.",
             ))),
         );
     }

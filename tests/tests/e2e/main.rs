@@ -7,6 +7,7 @@ mod audit_api;
 mod audit_export;
 mod audit_sinks;
 mod bootstrap;
+mod console;
 mod cookie_session;
 mod crash_safety;
 mod crypto_interop;

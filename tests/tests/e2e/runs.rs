@@ -29,8 +29,8 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// body echoing the request's method, path and headers. A request to
 /// `/slow` first reports itself on `slow` and then waits until the test
 /// drops `release` (at most two minutes).
-struct Echo {
-    url: String,
+pub(crate) struct Echo {
+    pub(crate) url: String,
     /// The head of every request received, as text.
     seen: Receiver<String>,
     /// One message per `/slow` request received.
@@ -40,7 +40,7 @@ struct Echo {
 }
 
 impl Echo {
-    fn start() -> Echo {
+    pub(crate) fn start() -> Echo {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the echo server");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let (seen_tx, seen) = channel();
@@ -67,7 +67,7 @@ impl Echo {
     }
 
     /// Every request head received so far.
-    fn heads(&self) -> Vec<String> {
+    pub(crate) fn heads(&self) -> Vec<String> {
         self.seen.try_iter().collect()
     }
 
