@@ -122,7 +122,8 @@ impl Views {
         // details were snapshotted before the prune.
         let payload = match &record.payload {
             Some(bytes) => Some(
-                codec::decode_payload(bytes).map_err(|error| ApplyError::Payload { seq, error })?,
+                codec::decode_payload_for_fold(bytes)
+                    .map_err(|error| ApplyError::Payload { seq, error })?,
             ),
             None => None,
         };

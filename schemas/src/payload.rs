@@ -185,6 +185,7 @@ pub struct CheckpointSigned {
     /// When it was signed, in microseconds since the Unix epoch.
     pub at: i64,
     /// The 64-byte Ed25519 signature.
+    #[serde(with = "serde_bytes")]
     pub signature: Vec<u8>,
 }
 

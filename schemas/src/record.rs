@@ -22,6 +22,7 @@ pub struct Record {
     /// Everything the hash covers.
     pub header: Header,
     /// The encoded [`crate::EventPayload`], or `None` once retention pruned it.
+    #[serde(with = "serde_bytes")]
     pub payload: Option<Vec<u8>>,
     /// `SHA-256("cairn/event/v1" || header.prev_hash || bincode(header))`.
     pub hash: [u8; 32],
@@ -67,6 +68,7 @@ pub struct Sealed {
     /// Random 24-byte nonce.
     pub nonce: [u8; 24],
     /// `crypto_secretbox` of the bincode encoding of [`PersonalData`].
+    #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
 }
 

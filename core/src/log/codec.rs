@@ -96,6 +96,33 @@ pub fn decode<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, CodecE
     Ok(value)
 }
 
+/// Decodes a stored value without the canonical-form check: for folding
+/// the views, where only the decoded value matters. Whether stored bytes
+/// are the one canonical encoding (so that no byte can change unnoticed)
+/// is verification's question, and [`decode_record`] answers it there;
+/// re-encoding every record costs as much as decoding it.
+fn decode_relaxed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, config())?;
+    if used != bytes.len() {
+        return Err(CodecError::TrailingBytes(bytes.len() - used));
+    }
+    Ok(value)
+}
+
+/// Decodes a record for folding: like [`decode_record`] (format byte
+/// first, size limit, no trailing bytes) without the canonical-form check.
+pub fn decode_record_for_fold(bytes: &[u8]) -> Result<Record, CodecError> {
+    check_format_byte(bytes)?;
+    decode_relaxed(bytes)
+}
+
+/// Decodes an event payload for folding (see [`decode_record_for_fold`]).
+/// A payload's digest covers its stored bytes, so verification still
+/// finds any change to them.
+pub fn decode_payload_for_fold(bytes: &[u8]) -> Result<EventPayload, CodecError> {
+    decode_relaxed(bytes)
+}
+
 /// Encodes a large value (a snapshot of the views) straight into `writer`,
 /// without building it in memory first.
 pub fn encode_into_writer<T: Serialize, W: std::io::Write>(
@@ -133,20 +160,21 @@ pub fn encode_record(record: &Record) -> Result<Vec<u8>, CodecError> {
 /// Decodes a record. The format byte comes first, so a record of a newer
 /// format is recognised before its (unknown) layout is parsed.
 pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
-    match bytes.first() {
-        None => return Err(CodecError::Truncated),
-        Some(&format) if format > RECORD_FORMAT => {
-            return Err(CodecError::NewerFormat {
-                found: format,
-                supported: RECORD_FORMAT,
-            });
-        }
-        Some(&0) => {
-            return Err(CodecError::Malformed("record format 0".into()));
-        }
-        Some(_) => {}
-    }
+    check_format_byte(bytes)?;
     decode(bytes)
+}
+
+/// Refuses a record of a newer (or no) format before its layout is parsed.
+fn check_format_byte(bytes: &[u8]) -> Result<(), CodecError> {
+    match bytes.first() {
+        None => Err(CodecError::Truncated),
+        Some(&format) if format > RECORD_FORMAT => Err(CodecError::NewerFormat {
+            found: format,
+            supported: RECORD_FORMAT,
+        }),
+        Some(&0) => Err(CodecError::Malformed("record format 0".into())),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Encodes a header: the bytes the hash covers.

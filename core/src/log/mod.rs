@@ -147,6 +147,20 @@ impl LogReader {
         })
     }
 
+    /// The records with seq in `from..=to`, decoded for folding the views
+    /// (without the canonical-form check, see
+    /// [`codec::decode_record_for_fold`]), in order.
+    pub fn records_for_fold(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Iterator<Item = Result<Record, ReadError>> + '_ {
+        self.store.read_range(from, to).map(|item| {
+            let (seq, bytes) = item?;
+            codec::decode_record_for_fold(&bytes).map_err(|error| ReadError::Decode { seq, error })
+        })
+    }
+
     /// The last stored record's seq and hash, as stored (unchecked).
     pub fn stored_head(&self) -> Result<Head, ReadError> {
         match self.store.tail()? {

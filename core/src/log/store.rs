@@ -51,6 +51,12 @@ pub const STORE_FORMAT_VERSION: u32 = 1;
 /// at most 64 KiB) never becomes an unsynced blob.
 const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 
+/// sled's page cache (its default is 1 GiB). Appends touch the tail and
+/// reads stream through the log once (folds, exports, verification), so a
+/// large cache only grows the process with the log: a start that folds a
+/// 2 GiB log would hold half of it twice (the page cache, and the views).
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// A storage failure, with the operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -213,6 +219,7 @@ impl SledStore {
         let config = sled::Config::new()
             .path(dir)
             .segment_size(SEGMENT_SIZE)
+            .cache_capacity(CACHE_BYTES)
             .flush_every_ms(None)
             .mode(sled::Mode::HighThroughput);
         let db = open_catching_panics(dir, config)?;

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::api_client::{AdminServer, expect_status as ok};
+use crate::api_client::{ADMIN_PASSWORD, AdminServer, expect_status as ok};
 use crate::support::{assert_one_error_line, cairn, run, texts};
 
 const PASSWORD: &str = "retention-Pw#84hq";
+const SECRET_CANARY: &str = "canary-snapshot-3f9d1c7ab2e4";
 
 fn policy(operational: Value) -> Value {
     json!({
@@ -108,6 +109,16 @@ fn a_count_limit_prunes_requests_and_the_restart_rebuilds_from_the_snapshot() {
         assert_eq!(unchanged[member], initial[member], "{member}");
     }
 
+    // A secret and a named person: neither may reach a snapshot in clear.
+    ok(
+        &api,
+        201,
+        "POST",
+        "/api/v1/secrets",
+        &root,
+        Some(json!({"name": "DEPLOY_TOKEN", "value": SECRET_CANARY})),
+    );
+
     // 250 refused requests: operational events, one each.
     for _ in 0..250 {
         let missing = uuid::Uuid::now_v7();
@@ -128,6 +139,17 @@ fn a_count_limit_prunes_requests_and_the_restart_rebuilds_from_the_snapshot() {
             .map(|_| ())
     });
     let users_before = ok(&api, 200, "GET", "/api/v1/users", &root, None).json;
+    for entry in std::fs::read_dir(&snapshots).expect("snapshots") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        for canary in [SECRET_CANARY, PASSWORD, ADMIN_PASSWORD, "audrey"] {
+            assert!(
+                !bytes
+                    .windows(canary.len())
+                    .any(|window| window == canary.as_bytes()),
+                "a snapshot holds {canary:?} in clear"
+            );
+        }
+    }
 
     // The count limit keeps the newest 100 requests' payloads.
     let set = ok(&api, 200, "PUT", path, &root, Some(wanted.clone())).json;
