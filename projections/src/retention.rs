@@ -7,6 +7,14 @@ use cairn_schemas::{
     ClassHorizon, EventPayload, Record, RetentionClass, RetentionPolicy, RetentionPruned,
 };
 
+/// The horizon a `retention.pruned` record gives `class`, if any.
+pub fn horizon_of(pruned: &RetentionPruned, class: RetentionClass) -> Option<&ClassHorizon> {
+    pruned
+        .horizons
+        .iter()
+        .find(|horizon| horizon.class == class)
+}
+
 /// The last prune, as recorded by `retention.pruned`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PruneRecord {
@@ -78,13 +86,7 @@ impl Retention {
     pub fn horizon(&self, class: RetentionClass) -> ClassHorizon {
         self.last_prune
             .as_ref()
-            .and_then(|last| {
-                last.pruned
-                    .horizons
-                    .iter()
-                    .find(|horizon| horizon.class == class)
-                    .copied()
-            })
+            .and_then(|last| horizon_of(&last.pruned, class).copied())
             .unwrap_or(ClassHorizon {
                 class,
                 up_to_seq: 0,

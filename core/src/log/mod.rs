@@ -141,10 +141,7 @@ impl LogReader {
         from: u64,
         to: u64,
     ) -> impl Iterator<Item = Result<Record, ReadError>> + '_ {
-        self.store.read_range(from, to).map(|item| {
-            let (seq, bytes) = item?;
-            decode_at(seq, &bytes)
-        })
+        self.decoded(from, to, codec::decode_record)
     }
 
     /// The records with seq in `from..=to`, decoded for folding the views
@@ -155,9 +152,18 @@ impl LogReader {
         from: u64,
         to: u64,
     ) -> impl Iterator<Item = Result<Record, ReadError>> + '_ {
-        self.store.read_range(from, to).map(|item| {
+        self.decoded(from, to, codec::decode_record_for_fold)
+    }
+
+    fn decoded(
+        &self,
+        from: u64,
+        to: u64,
+        decode: fn(&[u8]) -> Result<Record, codec::CodecError>,
+    ) -> impl Iterator<Item = Result<Record, ReadError>> + '_ {
+        self.store.read_range(from, to).map(move |item| {
             let (seq, bytes) = item?;
-            codec::decode_record_for_fold(&bytes).map_err(|error| ReadError::Decode { seq, error })
+            decode(&bytes).map_err(|error| ReadError::Decode { seq, error })
         })
     }
 

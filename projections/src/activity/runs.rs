@@ -128,10 +128,8 @@ impl Runs {
             // lived in their payloads) leaves the view: what remains of it
             // is the headers in the log.
             EventPayload::RetentionPruned(pruned) => {
-                let Some(activity) = pruned
-                    .horizons
-                    .iter()
-                    .find(|horizon| horizon.class == cairn_schemas::RetentionClass::Activity)
+                let Some(activity) =
+                    crate::retention::horizon_of(pruned, cairn_schemas::RetentionClass::Activity)
                 else {
                     return;
                 };

@@ -79,10 +79,8 @@ impl Secrets {
             // the event that set it: once retention dropped that payload,
             // the view lets go of it too.
             EventPayload::RetentionPruned(pruned) => {
-                let Some(security) = pruned
-                    .horizons
-                    .iter()
-                    .find(|horizon| horizon.class == cairn_schemas::RetentionClass::Security)
+                let Some(security) =
+                    crate::retention::horizon_of(pruned, cairn_schemas::RetentionClass::Security)
                 else {
                     return;
                 };
