@@ -19,7 +19,7 @@ pub mod sharing;
 pub mod system_status;
 
 use cairn_core::log::codec;
-use cairn_schemas::Record;
+use cairn_schemas::{EventPayload, Record};
 
 pub use identity::{ApiKeys, LoginFailures, Orgs, Sessions, Users};
 pub use personal_source::PersonalSource;
@@ -118,16 +118,42 @@ impl Views {
                 got: seq,
             });
         }
-        // A pruned payload leaves only the header: views that need the
-        // details were snapshotted before the prune.
-        let payload = match &record.payload {
-            Some(bytes) => Some(
-                codec::decode_payload_for_fold(bytes)
-                    .map_err(|error| ApplyError::Payload { seq, error })?,
-            ),
-            None => None,
-        };
-        if let Some(payload) = &payload {
+        let payload = Views::decode_payload(record)?;
+        self.apply_decoded(record, payload.as_ref(), personal)
+    }
+
+    /// A record's payload decoded for [`Views::apply_decoded`] (`None`
+    /// when it has none, or retention pruned it: views that needed its
+    /// details were snapshotted before the prune). Decoding needs no
+    /// views, so a fold can do it on another thread.
+    pub fn decode_payload(record: &Record) -> Result<Option<EventPayload>, ApplyError> {
+        match &record.payload {
+            Some(bytes) => codec::decode_payload_for_fold(bytes)
+                .map(Some)
+                .map_err(|error| ApplyError::Payload {
+                    seq: record.header.seq,
+                    error,
+                }),
+            None => Ok(None),
+        }
+    }
+
+    /// Applies the next record, its payload already decoded by
+    /// [`Views::decode_payload`].
+    pub fn apply_decoded(
+        &mut self,
+        record: &Record,
+        payload: Option<&EventPayload>,
+        personal: &dyn PersonalSource,
+    ) -> Result<(), ApplyError> {
+        let seq = record.header.seq;
+        if seq != self.applied_seq + 1 {
+            return Err(ApplyError::OutOfOrder {
+                applied: self.applied_seq,
+                got: seq,
+            });
+        }
+        if let Some(payload) = payload {
             let at = record.header.at;
             self.users.apply(record, payload, personal);
             self.orgs.apply(payload, at);
@@ -142,7 +168,7 @@ impl Views {
             self.runs.apply(payload, at);
             self.schedules.apply(payload, at);
         }
-        self.retention.apply(record, payload.as_ref());
+        self.retention.apply(record, payload);
         self.system.apply(record);
         self.applied_seq = seq;
         Ok(())

@@ -13,7 +13,7 @@ use cairn_core::log::chain::NO_PAYLOAD_DIGEST;
 use cairn_core::log::snapshots::{SnapshotError, SnapshotInfo, Snapshots};
 use cairn_core::log::{LogReader, ReadError};
 use cairn_projections::{ApplyError, Views};
-use cairn_schemas::Record;
+use cairn_schemas::{EventPayload, Record};
 
 /// Why the views could not be rebuilt.
 #[derive(Debug, thiserror::Error)]
@@ -126,12 +126,16 @@ pub fn fold(reader: &LogReader, views: &mut Views, from: u64, to: u64) -> Result
     }
     std::thread::scope(|scope| {
         let (batches, received) =
-            std::sync::mpsc::sync_channel::<Result<Vec<Record>, ReadError>>(FOLD_QUEUE);
+            std::sync::mpsc::sync_channel::<Result<Vec<Decoded>, RebuildError>>(FOLD_QUEUE);
         let reading = scope.spawn(move || {
             let mut batch = Vec::with_capacity(FOLD_BATCH);
             for record in reader.records_for_fold(from, to) {
-                match record {
-                    Ok(record) => batch.push(record),
+                let decoded = record.map_err(RebuildError::from).and_then(|record| {
+                    let payload = Views::decode_payload(&record)?;
+                    Ok((record, payload))
+                });
+                match decoded {
+                    Ok(decoded) => batch.push(decoded),
                     Err(error) => {
                         let _ = batches.send(Err(error));
                         return;
@@ -150,10 +154,7 @@ pub fn fold(reader: &LogReader, views: &mut Views, from: u64, to: u64) -> Result
         });
         let mut outcome = Ok(());
         for batch in received.iter() {
-            if let Err(error) = batch
-                .map_err(RebuildError::from)
-                .and_then(|batch| apply_all(reader, views, &batch))
-            {
+            if let Err(error) = batch.and_then(|batch| apply_all(reader, views, &batch)) {
                 outcome = Err(error);
                 break;
             }
@@ -165,18 +166,21 @@ pub fn fold(reader: &LogReader, views: &mut Views, from: u64, to: u64) -> Result
     })
 }
 
+/// A record with its payload decoded.
+type Decoded = (Record, Option<EventPayload>);
+
 fn apply_all(
     reader: &LogReader,
     views: &mut Views,
-    records: &[Record],
+    records: &[Decoded],
 ) -> Result<(), RebuildError> {
-    for record in records {
+    for (record, payload) in records {
         if record.payload.is_none() && record.header.payload_digest != NO_PAYLOAD_DIGEST {
             return Err(RebuildError::Pruned {
                 seq: record.header.seq,
             });
         }
-        views.apply(record, reader)?;
+        views.apply_decoded(record, payload.as_ref(), reader)?;
     }
     Ok(())
 }
