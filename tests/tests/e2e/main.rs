@@ -10,6 +10,7 @@ mod bootstrap;
 mod cookie_session;
 mod crash_safety;
 mod crypto_interop;
+mod docker_config;
 mod enumeration;
 mod erasure;
 mod erasure_api;
