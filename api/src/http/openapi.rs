@@ -21,7 +21,8 @@ use cairn_schemas::api::{
 
 use super::problem::Problem;
 use super::{
-    audit, auth, connections, flows, grants, groups, health, namespaces, orgs, secrets, users,
+    admin, audit, auth, connections, flows, grants, groups, health, namespaces, orgs, secrets,
+    users,
 };
 use super::{reports, runs, schedules};
 use crate::app::reports::{AccessReview, AccessReviewRow, SecretUsage, SecretUseRow};
@@ -43,7 +44,7 @@ use cairn_schemas::api::{
         flows::create, flows::list, flows::get, flows::update, flows::delete,
         grants::create, grants::list, grants::revoke, grants::explain,
         audit::events, audit::export, audit::verify, audit::checkpoints, audit::public_key,
-        reports::access_review, reports::activity, reports::secret_usage,
+        reports::access_review, reports::activity, reports::secret_usage, admin::backup,
         secrets::create, secrets::list, secrets::get, secrets::rotate, secrets::delete, secrets::reveal,
         connections::create, connections::list, connections::get, connections::update, connections::delete,
         runs::start, runs::list, runs::get, schedules::create, schedules::list, schedules::delete,

@@ -11,11 +11,13 @@
 //! - `personal`: personal data sealed under per-subject keys.
 //! - [`recovery`]: what happens on open (torn tail, tail verification).
 //! - [`verify`]: whole-chain verification with checkpoints.
+//! - [`backup`]: a consistent copy of the store as of a head, and restore.
 //!
 //! Architecture invariant: a record is acknowledged only after fdatasync;
 //! seqs are gapless from 1; the stored head in `meta` is never ahead of the
 //! events tree.
 
+pub mod backup;
 pub mod chain;
 pub mod codec;
 mod durability;

@@ -6,6 +6,7 @@ mod api_client;
 mod audit_api;
 mod audit_export;
 mod audit_sinks;
+mod backup;
 mod bootstrap;
 mod cookie_session;
 mod crash_safety;
