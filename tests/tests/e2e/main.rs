@@ -20,6 +20,7 @@ mod replay;
 mod reports;
 mod rsyslog;
 mod runs;
+mod schemathesis;
 mod secrets_api;
 mod serve;
 mod sharing_matrix;
