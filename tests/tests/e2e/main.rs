@@ -12,6 +12,7 @@ mod cookie_session;
 mod crash_safety;
 mod crypto_interop;
 mod docker_config;
+mod docs;
 mod enumeration;
 mod erasure;
 mod erasure_api;
