@@ -9,7 +9,9 @@ local flows = common.split(os.getenv("CAIRN_LOAD_FLOWS"))
 local groups = common.split(os.getenv("CAIRN_LOAD_GROUPS"))
 local headers = common.headers(true)
 local created = {}
-local n, pair = 0, 0
+-- Each wrk run starts where the previous ones stopped (the script passes
+-- the pairs they may have used), so no pair is granted twice.
+local n, pair = 0, tonumber(os.getenv("CAIRN_LOAD_PAIR_OFFSET") or "0")
 
 function request()
   n = n + 1
