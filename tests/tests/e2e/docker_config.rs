@@ -310,6 +310,58 @@ fn every_variable_the_docker_files_and_docs_name_is_one_the_code_reads() {
 }
 
 #[test]
+fn the_dockerfile_is_multi_stage_non_root_with_a_data_volume_and_a_healthcheck() {
+    let dockerfile = read(&root().join("docker/Dockerfile"));
+    let instructions: Vec<&str> = dockerfile
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect();
+    let starting = |word: &str| {
+        instructions
+            .iter()
+            .filter(|line| line.starts_with(word))
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    assert!(starting("FROM ").len() >= 2, "not multi-stage");
+    assert!(
+        starting("COPY --from=")
+            .iter()
+            .any(|line| line.contains("cairn")),
+        "the runtime stage does not take the binary from the build stage"
+    );
+    let users = starting("USER ");
+    let last_user = users.last().expect("a USER instruction");
+    assert!(
+        !last_user.contains("root") && !last_user.ends_with(" 0") && !last_user.contains(" 0:"),
+        "the image runs as root: {last_user}"
+    );
+    assert!(
+        starting("VOLUME ")
+            .iter()
+            .any(|line| line.contains("/data")),
+        "no /data volume"
+    );
+    assert!(
+        dockerfile.contains("CAIRN_DATA_DIR=/data"),
+        "CAIRN_DATA_DIR does not point at the volume"
+    );
+    let healthcheck = dockerfile
+        .split("HEALTHCHECK")
+        .nth(1)
+        .expect("a HEALTHCHECK");
+    assert!(
+        healthcheck.contains("/health"),
+        "the healthcheck is not /health"
+    );
+    // The build context is the repository root: target/ must stay out.
+    let ignore = read(&root().join(".dockerignore"));
+    assert!(ignore.lines().any(|line| line.trim() == "target/"));
+    assert!(ignore.lines().any(|line| line.trim().ends_with(".env")));
+}
+
+#[test]
 fn the_scan_catches_a_variable_the_code_does_not_know() {
     let known = KnownVariables::from_source();
     assert!(known.knows("CAIRN_RUN_WORKERS"));
