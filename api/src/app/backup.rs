@@ -50,5 +50,6 @@ pub fn write_planned(
     head: u64,
     out: &mut dyn std::io::Write,
 ) -> Result<BackupSummary, BackupError> {
-    write_backup(app.log().reader().store(), head, out)
+    let reader = app.log().reader();
+    write_backup(reader.store(), reader.dir(), head, out)
 }

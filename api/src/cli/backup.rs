@@ -184,7 +184,7 @@ fn from_data_dir(log: &EventLog, dir: &Path) -> Result<BackupSummary, CliError> 
     let path = dir.join(BACKUP_FILE);
     let file = create_file(&path)?;
     let mut out = BufWriter::with_capacity(256 * 1024, file);
-    let summary = write_backup(log.reader().store(), head, &mut out)
+    let summary = write_backup(log.reader().store(), log.reader().dir(), head, &mut out)
         .map_err(|error| CliError::failure(error.to_string()))?;
     finish_file(out, &path)?;
     log.close()
@@ -344,7 +344,7 @@ fn restore_into(
     let summary = {
         let store =
             SledStore::open(target, true).map_err(|error| CliError::failure(error.to_string()))?;
-        restore_backup(&mut input as &mut dyn Read, &store)
+        restore_backup(&mut input as &mut dyn Read, &store, target)
             .map_err(|error| CliError::failure(format!("{}: {error}", path.display())))?
     };
     let expected = (

@@ -14,6 +14,11 @@
 //! - `export_cursors`: each cursor clamped to the head, so a sink of the
 //!   restored server re-sends rather than skips.
 //! - `subject_keys` and any other tree: every entry.
+//! - the snapshot files of the data dir (`snapshots/snapshot-<seq>.bin`,
+//!   written whole and renamed into place, never changed after) whose seq
+//!   is at or before the head, as entries of the pseudo-tree
+//!   `file:snapshots` keyed by file name: once retention has dropped
+//!   payloads, the views can only be rebuilt from a snapshot.
 //!
 //! The stream (every integer big-endian):
 //!
@@ -29,6 +34,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -52,6 +58,12 @@ const MAX_VALUE: usize = 512 * 1024 * 1024;
 /// head belong to the backup.
 const SEQ_KEYED_TREES: [&str; 2] = ["checkpoints", "snapshots"];
 const EVENTS: &str = "events";
+/// Entries of trees named `file:<dir>` are files of the data dir's `<dir>`.
+const FILE_TREE_PREFIX: &str = "file:";
+/// The data dir's folder of snapshot files, and their names.
+const SNAPSHOT_DIR: &str = "snapshots";
+const SNAPSHOT_PREFIX: &str = "snapshot-";
+const SNAPSHOT_SUFFIX: &str = ".bin";
 const META: &str = "meta";
 const EXPORT_CURSORS: &str = "export_cursors";
 
@@ -128,10 +140,12 @@ impl<W: Write> HashingWriter<W> {
     }
 }
 
-/// Writes a backup of `store` as of `head` (which must be durable and
-/// stored) to `out`. Appends that happen meanwhile are not included.
+/// Writes a backup of `store` (and of the snapshot files of `data_dir`) as
+/// of `head` (which must be durable and stored) to `out`. Appends that
+/// happen meanwhile are not included.
 pub fn write_backup(
     store: &dyn EventStore,
+    data_dir: &Path,
     head: u64,
     out: &mut dyn Write,
 ) -> Result<BackupSummary, BackupError> {
@@ -239,6 +253,30 @@ pub fn write_backup(
             entries.insert(tree.clone(), count);
         }
     }
+    let snapshots = snapshot_files(data_dir, head)?;
+    if !snapshots.is_empty() {
+        let tree = format!("{FILE_TREE_PREFIX}{SNAPSHOT_DIR}");
+        let mut count = 0u64;
+        for (name, path) in snapshots {
+            // Retention may remove an old snapshot meanwhile: skip it.
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(BackupError::Io {
+                        context: "reading a snapshot",
+                        source,
+                    });
+                }
+            };
+            write_entry(&mut writer, &tree, name.as_bytes(), &bytes)?;
+            count += 1;
+        }
+        total += count;
+        if count > 0 {
+            entries.insert(tree, count);
+        }
+    }
 
     writer.put(&[END])?;
     writer.put(&total.to_be_bytes())?;
@@ -256,6 +294,49 @@ pub fn write_backup(
         digest,
         bytes: writer.bytes + 32,
     })
+}
+
+/// The snapshot files of `data_dir` at or before `head`, oldest first.
+fn snapshot_files(data_dir: &Path, head: u64) -> Result<Vec<(String, PathBuf)>, BackupError> {
+    let dir = data_dir.join(SNAPSHOT_DIR);
+    let listing = match std::fs::read_dir(&dir) {
+        Ok(listing) => listing,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(BackupError::Io {
+                context: "listing the snapshots",
+                source,
+            });
+        }
+    };
+    let mut found = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(io("listing the snapshots"))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if let Some(seq) = snapshot_seq(&name)
+            && seq <= head
+        {
+            found.push((seq, name, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found
+        .into_iter()
+        .map(|(_, name, path)| (name, path))
+        .collect())
+}
+
+/// The seq of a snapshot file name (`snapshot-<20 digits>.bin`).
+fn snapshot_seq(name: &str) -> Option<u64> {
+    let digits = name
+        .strip_prefix(SNAPSHOT_PREFIX)?
+        .strip_suffix(SNAPSHOT_SUFFIX)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 fn write_entry(
@@ -451,18 +532,56 @@ pub fn read_backup(
     }
 }
 
-/// Restores a backup stream into `store` (a new, empty store), then
-/// records its head and syncs. The caller verifies the chain afterwards.
+/// Restores a backup stream into `store` (a new, empty store in
+/// `data_dir`), writing its files (snapshots) into `data_dir`, then records
+/// its head and syncs. The caller verifies the chain afterwards.
 pub fn restore_backup(
     input: &mut dyn Read,
     store: &dyn EventStore,
+    data_dir: &Path,
 ) -> Result<BackupSummary, BackupError> {
-    let summary = read_backup(input, &mut |tree, key, value| {
-        Ok(store.tree_put(tree, key, value)?)
+    let mut written_dirs: Vec<PathBuf> = Vec::new();
+    let summary = read_backup(input, &mut |tree, key, value| match tree
+        .strip_prefix(FILE_TREE_PREFIX)
+    {
+        Some(dir) => {
+            let path = restored_file_path(data_dir, dir, key)?;
+            if let Some(parent) = path.parent()
+                && !written_dirs.iter().any(|seen| seen == parent)
+            {
+                std::fs::create_dir_all(parent).map_err(io("creating a folder"))?;
+                written_dirs.push(parent.to_path_buf());
+            }
+            let mut file = std::fs::File::create(&path).map_err(io("writing a file"))?;
+            file.write_all(value)
+                .and_then(|()| file.sync_all())
+                .map_err(io("writing a file"))
+        }
+        None => Ok(store.tree_put(tree, key, value)?),
     })?;
+    for dir in written_dirs {
+        std::fs::File::open(&dir)
+            .and_then(|handle| handle.sync_all())
+            .map_err(io("syncing a folder"))?;
+    }
     store.record_head(summary.head_seq)?;
     store.sync()?;
     Ok(summary)
+}
+
+/// Where a file entry goes: only the snapshot folder, only snapshot file
+/// names (a backup never writes anywhere else, whatever it says).
+fn restored_file_path(data_dir: &Path, dir: &str, key: &[u8]) -> Result<PathBuf, BackupError> {
+    let name = std::str::from_utf8(key)
+        .ok()
+        .filter(|name| snapshot_seq(name).is_some())
+        .ok_or_else(|| BackupError::Invalid("a file entry is not a snapshot file name".into()))?;
+    if dir != SNAPSHOT_DIR {
+        return Err(BackupError::Invalid(format!(
+            "a file entry names the folder {dir:?}"
+        )));
+    }
+    Ok(data_dir.join(SNAPSHOT_DIR).join(name))
 }
 
 #[cfg(test)]
@@ -523,7 +642,7 @@ mod tests {
         let (_dir, log) = log_with_events(20);
         let store = log.reader().store();
         let mut bytes = Vec::new();
-        let written = write_backup(store, 12, &mut bytes).expect("backup");
+        let written = write_backup(store, log.reader().dir(), 12, &mut bytes).expect("backup");
         assert_eq!(written.head_seq, 12);
         assert_eq!(written.entries.get("events"), Some(&12));
         assert_eq!(written.bytes, bytes.len() as u64);
@@ -534,7 +653,7 @@ mod tests {
         let data = target.path().join("data");
         {
             let restored = SledStore::open(&data, true).expect("open");
-            let read = restore_backup(&mut bytes.as_slice(), &restored).expect("restore");
+            let read = restore_backup(&mut bytes.as_slice(), &restored, &data).expect("restore");
             assert_eq!(read, written);
             assert_eq!(restored.recorded_head().expect("head"), Some(12));
         }
@@ -549,7 +668,7 @@ mod tests {
     fn a_damaged_or_truncated_backup_is_refused() {
         let (_dir, log) = log_with_events(5);
         let mut bytes = Vec::new();
-        write_backup(log.reader().store(), 5, &mut bytes).expect("backup");
+        write_backup(log.reader().store(), log.reader().dir(), 5, &mut bytes).expect("backup");
         let discard = &mut |_: &str, _: &[u8], _: &[u8]| Ok(());
 
         for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
@@ -579,7 +698,7 @@ mod tests {
         store.checkpoint_put(4, b"four").expect("checkpoint");
         store.checkpoint_put(8, b"eight").expect("checkpoint");
         let mut bytes = Vec::new();
-        write_backup(store, 6, &mut bytes).expect("backup");
+        write_backup(store, log.reader().dir(), 6, &mut bytes).expect("backup");
         let mut seen: Vec<(String, Vec<u8>, Vec<u8>)> = Vec::new();
         read_backup(&mut bytes.as_slice(), &mut |tree, key, value| {
             seen.push((tree.to_string(), key.to_vec(), value.to_vec()));
@@ -612,9 +731,58 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_files_up_to_the_head_travel_with_the_backup() {
+        let (_dir, log) = log_with_events(20);
+        let snapshots = log.reader().dir().join("snapshots");
+        std::fs::create_dir_all(&snapshots).expect("mkdir");
+        std::fs::write(snapshots.join(format!("snapshot-{:020}.bin", 5)), b"five").expect("5");
+        std::fs::write(
+            snapshots.join(format!("snapshot-{:020}.bin", 15)),
+            b"fifteen",
+        )
+        .expect("15");
+        std::fs::write(snapshots.join("snapshot-5.tmp"), b"partial").expect("tmp");
+        let mut bytes = Vec::new();
+        let written =
+            write_backup(log.reader().store(), log.reader().dir(), 12, &mut bytes).expect("backup");
+        assert_eq!(written.entries.get("file:snapshots"), Some(&1));
+
+        let target = tempfile::tempdir().expect("tempdir");
+        let data = target.path().join("data");
+        let restored = SledStore::open(&data, true).expect("open");
+        restore_backup(&mut bytes.as_slice(), &restored, &data).expect("restore");
+        let names: Vec<String> = std::fs::read_dir(data.join("snapshots"))
+            .expect("snapshots restored")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, [format!("snapshot-{:020}.bin", 5)]);
+        assert_eq!(
+            std::fs::read(data.join("snapshots").join(&names[0])).expect("read"),
+            b"five"
+        );
+    }
+
+    #[test]
+    fn a_file_entry_never_writes_outside_the_snapshot_folder() {
+        let data = Path::new("/data");
+        let good = format!("snapshot-{:020}.bin", 3);
+        assert!(restored_file_path(data, "snapshots", good.as_bytes()).is_ok());
+        assert!(restored_file_path(data, "..", good.as_bytes()).is_err());
+        assert!(restored_file_path(data, "snapshots", b"../../etc/passwd").is_err());
+        assert!(restored_file_path(data, "snapshots", b"db").is_err());
+    }
+
+    #[test]
     fn a_head_beyond_the_log_is_an_error_not_a_short_backup() {
         let (_dir, log) = log_with_events(3);
-        let error = write_backup(log.reader().store(), 7, &mut Vec::new()).expect_err("beyond");
+        let error = write_backup(log.reader().store(), log.reader().dir(), 7, &mut Vec::new())
+            .expect_err("beyond");
         assert!(matches!(error, BackupError::Inconsistent { .. }), "{error}");
     }
 }
