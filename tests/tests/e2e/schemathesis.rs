@@ -50,6 +50,12 @@ fn schemathesis_finds_no_failure_against_the_live_api() {
     assert_eq!(created.status, 201, "{}", created.text);
     let key = created.json["key"].as_str().expect("key").to_string();
 
+    // Real resources for the operations that take an id, so the fuzzer
+    // reaches the handlers and not only their 404s (it may delete them on
+    // the way: later cases then see 404s, which conform too).
+    let config = seeded_operations(&api, &key);
+    std::fs::write(temp.path().join("schemathesis.toml"), config).expect("schemathesis.toml");
+
     let reports = artifacts_dir();
     std::fs::create_dir_all(&reports).expect("test-artifacts/schemathesis");
     let junit = reports.join("junit.xml");
@@ -146,6 +152,58 @@ fn schemathesis_finds_no_failure_against_the_live_api() {
     let server_log = api.server.stderr_lines().join("\n");
     assert!(!server_log.contains("panick"), "{server_log}");
     assert_eq!(api.server.stop(), Some(0));
+}
+
+/// Creates one resource of each kind and returns a schemathesis config
+/// that uses their ids for the `{id}` (and `{user_id}`) path parameters.
+fn seeded_operations(api: &AdminServer, key: &str) -> String {
+    let create = |path: &str, body: serde_json::Value| -> String {
+        let answer = api.call("POST", path, Some(key), Some(&body));
+        assert!(
+            answer.status == 201 || answer.status == 202,
+            "{path}: {}",
+            answer.text
+        );
+        answer.json["id"].as_str().expect("id").to_string()
+    };
+    let namespace = create("/api/v1/namespaces", json!({"name": "fuzzed"}));
+    let flow = create(
+        "/api/v1/flows",
+        json!({"name": "fuzzed", "namespace_id": namespace,
+               "definition": {"steps": [{"id": "a", "type": "log", "message": "x"}]}}),
+    );
+    let secret = create("/api/v1/secrets", json!({"name": "fuzzed", "value": "v"}));
+    let group = create("/api/v1/groups", json!({"name": "fuzzed"}));
+    let user = create(
+        "/api/v1/users",
+        json!({"username": "fuzzed", "password": "correct-horse-battery-7",
+               "role": "viewer", "is_active": true}),
+    );
+    let connection = create(
+        "/api/v1/connections",
+        json!({"name": "fuzzed", "kind": "http", "target": {"url": "https://example.com"},
+               "credentials": {"token": "t"}}),
+    );
+    let run = create(&format!("/api/v1/flows/{flow}/runs"), json!({}));
+    [
+        ("namespaces", namespace.as_str(), None),
+        ("flows", flow.as_str(), None),
+        ("secrets", secret.as_str(), None),
+        ("groups", group.as_str(), Some(user.as_str())),
+        ("users", user.as_str(), None),
+        ("connections", connection.as_str(), None),
+        ("runs", run.as_str(), None),
+    ]
+    .iter()
+    .map(|(area, id, user_id)| {
+        let user_part = user_id
+            .map(|user| format!(", \"path.user_id\" = \"{user}\""))
+            .unwrap_or_default();
+        format!(
+            "[[operations]]\ninclude-path-regex = \"^/api/v1/{area}/\"\nparameters = {{ \"path.id\" = \"{id}\"{user_part} }}\n"
+        )
+    })
+    .collect()
 }
 
 /// A numeric attribute of the report's first `<testsuites>` or
