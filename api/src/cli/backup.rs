@@ -73,6 +73,23 @@ pub(super) struct RestoreArgs {
 
 pub(super) fn backup(args: BackupArgs) -> Result<(), CliError> {
     prepare_empty_dir(&args.dir, "the backup directory")?;
+    let taken = take_backup(&args);
+    if taken.is_err() {
+        // A cut stream must not pass for a backup: leave the directory empty.
+        let _ = std::fs::remove_file(args.dir.join(BACKUP_FILE));
+    }
+    let summary = taken?;
+    let manifest = manifest(&summary);
+    write_synced(
+        &args.dir.join(MANIFEST_FILE),
+        format!("{manifest:#}\n").as_bytes(),
+    )?;
+    sync_dir(&args.dir)?;
+    println!("{manifest}");
+    Ok(())
+}
+
+fn take_backup(args: &BackupArgs) -> Result<BackupSummary, CliError> {
     let summary = match &args.url {
         Some(url) => from_server(url, &args.dir)?,
         None => match master_key::for_offline(&args.data.data_dir)? {
@@ -95,14 +112,7 @@ pub(super) fn backup(args: BackupArgs) -> Result<(), CliError> {
             }
         },
     };
-    let manifest = manifest(&summary);
-    write_synced(
-        &args.dir.join(MANIFEST_FILE),
-        format!("{manifest:#}\n").as_bytes(),
-    )?;
-    sync_dir(&args.dir)?;
-    println!("{manifest}");
-    Ok(())
+    Ok(summary)
 }
 
 fn default_url(bind: SocketAddr) -> String {

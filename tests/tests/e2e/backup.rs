@@ -268,6 +268,13 @@ fn bad_backups_targets_keys_and_callers_are_refused_with_one_line() {
         .env("CAIRN_BIND", &address);
     let line = assert_one_error_line(&run(command), 1);
     assert!(line.contains("403") && line.contains("superuser"), "{line}");
+    assert_eq!(
+        std::fs::read_dir(&refused_dir)
+            .expect("refused dir")
+            .count(),
+        0,
+        "a refused backup leaves nothing that could pass for one"
+    );
     let direct = api.call("GET", "/api/v1/admin/backup", Some(&member), None);
     assert_eq!(direct.status, 403, "{}", direct.text);
     let anonymous = api.call("GET", "/api/v1/admin/backup", None, None);
