@@ -127,6 +127,9 @@ pub mod secret_env {
     pub const ADMIN_USER: &str = "CAIRN_ADMIN_USER";
     /// The bootstrap superuser's password.
     pub const ADMIN_PASSWORD: &str = "CAIRN_ADMIN_PASSWORD";
+    /// A superuser's token (JWT or API key) for `cairn backup` against a
+    /// running server.
+    pub const TOKEN: &str = "CAIRN_TOKEN";
 
     /// A variable's value, `None` when unset or empty.
     pub fn read(name: &str) -> Option<String> {

@@ -11,6 +11,7 @@ pub mod access;
 pub mod api_keys;
 pub mod audit_export;
 pub mod audit_log;
+pub mod backup;
 pub mod bootstrap;
 pub mod connections;
 pub mod error;

@@ -5,6 +5,7 @@
 
 mod admin;
 mod audit;
+mod backup;
 mod events;
 mod keygen;
 mod replay;
@@ -42,6 +43,12 @@ enum Command {
     /// summary, an authorization question answered as of then, or what
     /// changed between two points.
     Replay(replay::ReplayArgs),
+    /// Write a consistent backup into a new directory: through the running
+    /// server (a superuser's token in CAIRN_TOKEN), or from the data dir
+    /// of a stopped one.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new data dir, then verify its whole chain.
+    Restore(backup::RestoreArgs),
 }
 
 /// A failure with its exit code. The message is one line.
@@ -120,6 +127,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(command) => audit::run(command),
         Command::Events(command) => events::run(command),
         Command::Replay(args) => replay::run(args),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
     }
 }
 

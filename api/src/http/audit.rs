@@ -134,7 +134,7 @@ pub async fn events(
 
 /// Feeds an HTTP body from a blocking writer, chunk by chunk: the channel
 /// is bounded, so a slow client slows the export instead of growing memory.
-struct BodyWriter(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>);
+pub(super) struct BodyWriter(pub(super) tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>);
 
 impl std::io::Write for BodyWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {

@@ -6,6 +6,7 @@
 //! so without credentials they answer 401 before the handler runs. A test
 //! checks the table against the router.
 
+mod admin;
 mod audit;
 mod auth;
 pub mod caller;
@@ -137,6 +138,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ),
     ("GET", "/api/v1/reports/activity", Access::Authenticated),
     ("GET", "/api/v1/reports/secret-usage", Access::Authenticated),
+    ("GET", "/api/v1/admin/backup", Access::Authenticated),
     ("POST", "/api/v1/secrets", Access::Authorized),
     ("GET", "/api/v1/secrets", Access::Authorized),
     ("GET", "/api/v1/secrets/{id}", Access::Authorized),
@@ -312,6 +314,7 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         .route("/api/v1/reports/access-review", get(reports::access_review))
         .route("/api/v1/reports/activity", get(reports::activity))
         .route("/api/v1/reports/secret-usage", get(reports::secret_usage))
+        .route("/api/v1/admin/backup", get(admin::backup))
         .route("/api/v1/secrets", post(secrets::create).get(secrets::list))
         .route(
             "/api/v1/secrets/{id}",

@@ -22,7 +22,8 @@ use cairn_schemas::api::{
 
 use super::problem::Problem;
 use super::{
-    audit, auth, connections, flows, grants, groups, health, namespaces, orgs, secrets, users,
+    admin, audit, auth, connections, flows, grants, groups, health, namespaces, orgs, secrets,
+    users,
 };
 use super::{console, reports, runs, schedules};
 use crate::app::reports::{AccessReview, AccessReviewRow, SecretUsage, SecretUseRow};
@@ -45,7 +46,7 @@ use cairn_schemas::api::{
         grants::create, grants::list, grants::revoke, grants::explain,
         audit::events, audit::export, audit::verify, audit::checkpoints, audit::public_key,
         audit::retention, audit::set_retention,
-        reports::access_review, reports::activity, reports::secret_usage,
+        reports::access_review, reports::activity, reports::secret_usage, admin::backup,
         secrets::create, secrets::list, secrets::get, secrets::rotate, secrets::delete, secrets::reveal,
         connections::create, connections::list, connections::get, connections::update, connections::delete,
         runs::start, runs::list, runs::get, schedules::create, schedules::list, schedules::delete,
@@ -63,7 +64,7 @@ use cairn_schemas::api::{
         StartRunRequest, RunBody, RunStepBody, RunActorBody, CreateScheduleRequest, ScheduleBody,
         AccessReview, AccessReviewRow, SecretUsage, SecretUseRow,
     )),
-    modifiers(&Security),
+    modifiers(&Security, &EdgeResponses),
     tags(
         (name = "auth", description = "Login, sessions and API keys"),
         (name = "users", description = "User administration"),
@@ -100,6 +101,62 @@ impl Modify for Security {
                  X-CSRF-Token header.",
             ))),
         );
+    }
+}
+
+/// The answers the edge gives before a handler runs, documented on every
+/// operation they can come from: a JSON body that is not JSON, has the
+/// wrong shape (400), is too large (413) or is not `application/json`
+/// (415); and the per-client rate limit (429) on every `/api/v1` route.
+/// Without them the document promised fewer statuses than the server
+/// answers (schemathesis: "undocumented status code").
+struct EdgeResponses;
+
+impl Modify for EdgeResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| problem(description).into());
+                };
+                if operation.request_body.is_some() {
+                    add(
+                        "400",
+                        "the body is not JSON, or not a JSON object of the expected shape",
+                    );
+                    add("413", "the body is larger than the limit (64 KiB)");
+                    add("415", "the body is not sent as application/json");
+                }
+                if path.starts_with("/api/v1/") {
+                    add(
+                        "429",
+                        "too many requests from this client (see Retry-After)",
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -13,11 +13,13 @@
 //! - [`verify`]: whole-chain verification with checkpoints.
 //! - [`snapshots`]: authenticated snapshot files of the views.
 //! - [`retention`]: finding and dropping prunable payloads.
+//! - [`backup`]: a consistent copy of the store as of a head, and restore.
 //!
 //! Architecture invariant: a record is acknowledged only after fdatasync;
 //! seqs are gapless from 1; the stored head in `meta` is never ahead of the
 //! events tree.
 
+pub mod backup;
 pub mod chain;
 pub mod codec;
 mod durability;

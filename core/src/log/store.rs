@@ -102,6 +102,9 @@ fn engine(context: &str) -> impl Fn(sled::Error) -> StoreError + '_ {
 /// Encoded records (or checkpoints) with their seqs, in seq order.
 pub type StoredRecords<'a> = Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + 'a>;
 
+/// The raw keys and values of one tree, in key order (backup).
+pub type StoredEntries<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
+
 /// The operations the log needs from its storage. The embedded default is
 /// [`SledStore`]; a shared backend (PostgreSQL) for multi-instance
 /// deployments implements the same boundary.
@@ -153,6 +156,15 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// durable by the next sync: a cursor lost in a crash only means some
     /// events are delivered again (at least once), never skipped.
     fn export_cursor_put(&self, sink: &str, seq: u64) -> Result<(), StoreError>;
+    /// The names of every tree (key space) the store holds, for a backup
+    /// that copies them all, including trees this module adds later.
+    fn tree_names(&self) -> Result<Vec<String>, StoreError>;
+    /// Every key and value of one tree, in key order (backup). Readers see
+    /// each entry atomically; entries written meanwhile may or may not be
+    /// seen, which the backup's rules account for (see `log::backup`).
+    fn tree_entries(&self, tree: &str) -> StoredEntries<'_>;
+    /// Writes one key and value into a tree (restore, into a new store).
+    fn tree_put(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
 }
 
 /// The embedded store: one sled database in the data dir.
@@ -556,6 +568,44 @@ impl EventStore for SledStore {
             Some((key, value)) => Ok(Some((key_seq(&key)?, value.to_vec()))),
             None => Ok(None),
         }
+    }
+
+    fn tree_names(&self) -> Result<Vec<String>, StoreError> {
+        // sled's own default tree (`__sled__default`) holds nothing of ours.
+        Ok(self
+            .db
+            .tree_names()
+            .into_iter()
+            .filter_map(|name| String::from_utf8(name.to_vec()).ok())
+            .filter(|name| !name.starts_with("__sled__"))
+            .collect())
+    }
+
+    fn tree_entries(&self, tree: &str) -> StoredEntries<'_> {
+        let exists = self
+            .db
+            .tree_names()
+            .iter()
+            .any(|name| name == tree.as_bytes());
+        if !exists {
+            return Box::new(std::iter::empty());
+        }
+        match self.db.open_tree(tree) {
+            Ok(handle) => Box::new(handle.iter().map(|item| {
+                let (key, value) = item.map_err(engine("reading a tree for a backup"))?;
+                Ok((key.to_vec(), value.to_vec()))
+            })),
+            Err(error) => Box::new(std::iter::once(Err(engine("opening a tree")(error)))),
+        }
+    }
+
+    fn tree_put(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.db
+            .open_tree(tree)
+            .map_err(engine("opening a tree"))?
+            .insert(key, value)
+            .map_err(engine("restoring an entry"))?;
+        Ok(())
     }
 }
 
