@@ -111,13 +111,6 @@ impl Views {
         record: &Record,
         personal: &dyn PersonalSource,
     ) -> Result<(), ApplyError> {
-        let seq = record.header.seq;
-        if seq != self.applied_seq + 1 {
-            return Err(ApplyError::OutOfOrder {
-                applied: self.applied_seq,
-                got: seq,
-            });
-        }
         let payload = Views::decode_payload(record)?;
         self.apply_decoded(record, payload.as_ref(), personal)
     }
