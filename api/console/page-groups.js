@@ -57,8 +57,8 @@ async function renderGroup(container, ctx) {
             h('td', {}, h('div', { class: 'inline-controls' }, role, button('Set', async () => {
               try {
                 await patch(`/api/v1/groups/${group.id}/members/${member.user_id}`, { role: role.value });
-                say('ok', 'Role changed.');
                 await reload();
+                say('ok', 'Role changed.');
               } catch (problem) {
                 say('error', problem.message);
               }
@@ -66,8 +66,8 @@ async function renderGroup(container, ctx) {
             h('td', {}, button('Remove', async () => {
               try {
                 await del(`/api/v1/groups/${group.id}/members/${member.user_id}`);
-                say('ok', 'Member removed.');
                 await reload();
+                say('ok', 'Member removed.');
               } catch (problem) {
                 say('error', problem.message);
               }
@@ -111,8 +111,8 @@ async function renderGroup(container, ctx) {
           submitLabel: 'Add member',
           submit: (values) => post(`/api/v1/groups/${group.id}/members`, { user_id: values.user_id, role: values.role }),
           done: async () => {
-            say('ok', 'Member added.');
             await reload();
+            say('ok', 'Member added.');
           },
         }),
       ) : null,

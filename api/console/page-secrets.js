@@ -48,8 +48,8 @@ export async function render(container, ctx) {
       submitLabel: 'Rotate',
       submit: (values) => put(`/api/v1/secrets/${secret.id}`, { value: values.value }),
       done: async (answer) => {
-        say('ok', `${secret.name} is now at version ${answer.version}.`);
         await refresh();
+        say('ok', `${secret.name} is now at version ${answer.version}.`);
       },
     });
     const remove = button('Delete', async () => {
@@ -98,8 +98,8 @@ export async function render(container, ctx) {
           submitLabel: 'Create secret',
           submit: (values) => post('/api/v1/secrets', { name: values.name, value: values.value }),
           done: async (secret) => {
-            say('ok', `Created ${secret.name}.`);
             await refresh();
+            say('ok', `Created ${secret.name}.`);
           },
         }),
       ),

@@ -31,8 +31,8 @@ export async function render(container, ctx) {
     const toggle = button(user.is_active ? 'Deactivate' : 'Activate', async () => {
       try {
         await patch(`/api/v1/users/${user.id}`, { is_active: !user.is_active });
-        say('ok', `${user.username} ${user.is_active ? 'deactivated' : 'activated'}.`);
         await refresh();
+        say('ok', `${user.username} ${user.is_active ? 'deactivated' : 'activated'}.`);
       } catch (problem) {
         say('error', problem.message);
       }
@@ -40,8 +40,8 @@ export async function render(container, ctx) {
     const saveRole = button('Set role', async () => {
       try {
         await patch(`/api/v1/users/${user.id}`, { role: role.value });
-        say('ok', `${user.username} is now ${role.value}.`);
         await refresh();
+        say('ok', `${user.username} is now ${role.value}.`);
       } catch (problem) {
         say('error', problem.message);
       }
@@ -89,8 +89,8 @@ export async function render(container, ctx) {
             is_active: values.is_active,
           }),
           done: async (user) => {
-            say('ok', `Created ${user.username}.`);
             await refresh();
+            say('ok', `Created ${user.username}.`);
           },
         }),
       ),

@@ -51,8 +51,8 @@ export async function sharePanel(ctx, resourceType, resourceId) {
           h('td', {}, button('Revoke', async () => {
             try {
               await del(`/api/v1/grants/${grant.id}`);
-              say('ok', 'Grant revoked; it stops working with the next request.');
               await refresh();
+              say('ok', 'Grant revoked; it stops working with the next request.');
             } catch (problem) {
               say('error', problem.message);
             }
@@ -98,8 +98,8 @@ export async function sharePanel(ctx, resourceType, resourceId) {
       });
     },
     done: async () => {
-      say('ok', 'Shared.');
       await refresh();
+      say('ok', 'Shared.');
     },
   });
 

@@ -235,6 +235,8 @@ try {
     check(await member.locator('select[name="role"]').inputValue() === 'manager', 'dana manages the group');
     await member.getByRole('button', { name: 'Remove' }).click();
     await page.locator('.status .note.ok').filter({ hasText: 'Member removed' }).waitFor({ timeout: PATIENCE });
+    // Gone from the list (waited for: the list re-renders after the answer).
+    await member.waitFor({ state: 'detached', timeout: PATIENCE });
     check(await member.count() === 0, 'dana is no longer a member');
     await snap(page, 'group-created');
   });
@@ -288,6 +290,7 @@ try {
     await danaGrant.waitFor({ timeout: PATIENCE });
     await danaGrant.getByRole('button', { name: 'Revoke' }).click();
     await page.locator('.share .note.ok').filter({ hasText: 'revoked' }).first().waitFor({ timeout: PATIENCE });
+    await danaGrant.waitFor({ state: 'detached', timeout: PATIENCE });
     check(await danaGrant.count() === 0, 'the revoked grant is gone');
     await page.selectOption('#share-grantee_id', { label: 'group operators' });
     await page.selectOption('#share-level', 'use');
