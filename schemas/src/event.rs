@@ -239,6 +239,13 @@ impl ResourceRef {
         kind: ResourceKind::System,
         id: None,
     };
+
+    /// The audit log itself (what queries, exports, backups and retention
+    /// act on).
+    pub const AUDIT_LOG: ResourceRef = ResourceRef {
+        kind: ResourceKind::AuditLog,
+        id: None,
+    };
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! `audit.exported` event, durable before the first byte is sent.
 
 use cairn_audit::export_stream::{ExportError, ExportFormat, write_export};
-use cairn_schemas::{Action, AuditExported, EventPayload, ResourceKind, ResourceRef};
+use cairn_schemas::{Action, AuditExported, EventPayload, ResourceRef};
 
 use super::audit_log::{AuditQuery, require_audit_reader};
 use super::principal::Principal;
@@ -23,6 +23,32 @@ pub struct ExportPlan {
     pub to_seq: u64,
 }
 
+/// Records a read of the whole log up to `to_seq` by `principal` (an
+/// export or a backup) as `audit.exported`, durable before it returns.
+pub(crate) async fn record_read_of_the_log(
+    app: &App,
+    principal: &Principal,
+    origin: &Origin,
+    format: &str,
+    query: &str,
+    to_seq: u64,
+) -> Result<(), CommandError> {
+    let event = principal.event(
+        Action::AuditExported,
+        ResourceRef::AUDIT_LOG,
+        principal.org_id,
+        origin,
+        EventPayload::AuditExported(AuditExported {
+            format: format.into(),
+            query: query.chars().take(512).collect(),
+            from_seq: 1,
+            to_seq,
+        }),
+    );
+    app.execute(|_| Ok::<_, CommandError>(vec![event])).await?;
+    Ok(())
+}
+
 /// Checks the caller may export, fixes the range and records the
 /// `audit.exported` event (durable before this returns).
 pub async fn begin_export(
@@ -34,22 +60,7 @@ pub async fn begin_export(
 ) -> Result<ExportPlan, CommandError> {
     require_audit_reader(principal)?;
     let to_seq = app.log().durable_seq();
-    let event = principal.event(
-        Action::AuditExported,
-        ResourceRef {
-            kind: ResourceKind::AuditLog,
-            id: None,
-        },
-        principal.org_id,
-        origin,
-        EventPayload::AuditExported(AuditExported {
-            format: format.as_str().into(),
-            query: query.text.chars().take(512).collect(),
-            from_seq: 1,
-            to_seq,
-        }),
-    );
-    app.execute(|_| Ok::<_, CommandError>(vec![event])).await?;
+    record_read_of_the_log(app, principal, origin, format.as_str(), &query.text, to_seq).await?;
     Ok(ExportPlan {
         format,
         org: (!principal.is_superuser).then_some(principal.org_id),

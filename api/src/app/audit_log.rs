@@ -127,10 +127,7 @@ pub async fn record_query(
 ) -> Result<(), CommandError> {
     let event = principal.event(
         Action::AuditQueried,
-        ResourceRef {
-            kind: ResourceKind::AuditLog,
-            id: None,
-        },
+        ResourceRef::AUDIT_LOG,
         principal.org_id,
         origin,
         EventPayload::AuditQueried(AuditQueried {

@@ -4,7 +4,6 @@
 //! durable before the first byte is sent.
 
 use cairn_core::log::backup::{BackupError, BackupSummary, write_backup};
-use cairn_schemas::{Action, AuditExported, EventPayload, ResourceKind, ResourceRef};
 
 use super::principal::Principal;
 use super::{App, CommandError, Origin};
@@ -19,28 +18,10 @@ pub async fn begin_backup(
     principal: &Principal,
     origin: &Origin,
 ) -> Result<u64, CommandError> {
-    if !principal.is_superuser {
-        return Err(CommandError::Forbidden(
-            "only a superuser may take a backup".into(),
-        ));
-    }
+    principal.require_superuser()?;
     let head = app.log().durable_seq();
-    let event = principal.event(
-        Action::AuditExported,
-        ResourceRef {
-            kind: ResourceKind::AuditLog,
-            id: None,
-        },
-        principal.org_id,
-        origin,
-        EventPayload::AuditExported(AuditExported {
-            format: BACKUP_FORMAT.into(),
-            query: String::new(),
-            from_seq: 1,
-            to_seq: head,
-        }),
-    );
-    app.execute(|_| Ok::<_, CommandError>(vec![event])).await?;
+    super::audit_export::record_read_of_the_log(app, principal, origin, BACKUP_FORMAT, "", head)
+        .await?;
     Ok(head)
 }
 

@@ -20,18 +20,12 @@ use cairn_schemas::api::{
     ClassPolicyBody, ClassRetentionBody, LastPruneBody, RetentionBody, RetentionPolicyBody,
 };
 use cairn_schemas::{
-    Action, ActorRef, ClassHorizon, ClassPolicy, EventPayload, Outcome, ResourceKind, ResourceRef,
+    Action, ActorRef, ClassHorizon, ClassPolicy, EventPayload, Outcome, ResourceRef,
     RetentionClass, RetentionPolicy, RetentionPolicySet, RetentionPruned,
 };
 
 use super::principal::Principal;
 use super::{App, CommandError, CommitError, Origin, SnapshotFailure};
-
-/// The audit log as the resource retention acts on.
-const AUDIT_LOG: ResourceRef = ResourceRef {
-    kind: ResourceKind::AuditLog,
-    id: None,
-};
 
 /// Why a prune pass failed (it changed nothing it had not recorded).
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +130,7 @@ pub async fn set(
     app.execute(|views| {
         Ok::<_, CommandError>(vec![principal.event(
             Action::ConfigChanged,
-            AUDIT_LOG,
+            ResourceRef::AUDIT_LOG,
             principal.org_id,
             origin,
             EventPayload::RetentionPolicySet(RetentionPolicySet {
@@ -241,7 +235,7 @@ pub fn prune_pass(app: &App, due: [bool; 3]) -> Result<Option<(u64, RetentionPru
     let event = NewEvent::new(
         Action::RetentionPruned,
         ActorRef::SYSTEM,
-        AUDIT_LOG,
+        ResourceRef::AUDIT_LOG,
         Outcome::Success,
     )
     .with_payload(EventPayload::RetentionPruned(payload.clone()));

@@ -17,9 +17,7 @@ use cairn_audit::time_format::parse_rfc3339_micros;
 use cairn_core::crypto::CheckpointSigner;
 use cairn_core::log::{EventLog, LogConfig, NewEvent, OpenError, StoreError};
 use cairn_core::{OsEntropy, SystemClock};
-use cairn_schemas::{
-    Action, ActorRef, AuditExported, EventPayload, Outcome, ResourceKind, ResourceRef,
-};
+use cairn_schemas::{Action, ActorRef, AuditExported, EventPayload, Outcome, ResourceRef};
 
 use super::{CliError, open_reader};
 use crate::config::DataDirArgs;
@@ -206,29 +204,7 @@ fn export(args: ExportArgs) -> Result<(), CliError> {
     .flatten()
     .collect::<Vec<_>>()
     .join("&");
-    let event = NewEvent::new(
-        Action::AuditExported,
-        ActorRef::SYSTEM,
-        ResourceRef {
-            kind: ResourceKind::AuditLog,
-            id: None,
-        },
-        Outcome::Success,
-    )
-    .with_request_id("cli")
-    .with_payload(EventPayload::AuditExported(AuditExported {
-        format: args.format.as_str().into(),
-        query,
-        from_seq: 1,
-        to_seq,
-    }));
-    let recorded = log
-        .append(vec![event])
-        .map_err(|error| CliError::failure(format!("recording the export: {error}")))?;
-    if let Some(last) = recorded.last() {
-        log.wait_durable(last.header.seq)
-            .map_err(|error| CliError::failure(format!("recording the export: {error}")))?;
-    }
+    record_export(&log, args.format.as_str(), query, to_seq, "the export")?;
     let keep = |record: &cairn_schemas::Record| {
         args.since.is_none_or(|since| record.header.at >= since)
             && args.until.is_none_or(|until| record.header.at < until)
@@ -313,4 +289,36 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
             bad.seq, bad.problem
         ))),
     }
+}
+
+/// Records a read of the whole log by the command line (an export or a
+/// backup) as `audit.exported`, durable before the read begins.
+pub(super) fn record_export(
+    log: &EventLog,
+    format: &str,
+    query: String,
+    to_seq: u64,
+    what: &str,
+) -> Result<(), CliError> {
+    let event = NewEvent::new(
+        Action::AuditExported,
+        ActorRef::SYSTEM,
+        ResourceRef::AUDIT_LOG,
+        Outcome::Success,
+    )
+    .with_request_id("cli")
+    .with_payload(EventPayload::AuditExported(AuditExported {
+        format: format.into(),
+        query,
+        from_seq: 1,
+        to_seq,
+    }));
+    let recorded = log
+        .append(vec![event])
+        .map_err(|error| CliError::failure(format!("recording {what}: {error}")))?;
+    if let Some(last) = recorded.last() {
+        log.wait_durable(last.header.seq)
+            .map_err(|error| CliError::failure(format!("recording {what}: {error}")))?;
+    }
+    Ok(())
 }

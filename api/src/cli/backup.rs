@@ -23,11 +23,8 @@ use serde_json::json;
 
 use cairn_core::crypto::CheckpointSigner;
 use cairn_core::log::backup::{BackupSummary, read_backup, restore_backup, write_backup};
-use cairn_core::log::{EventLog, LogConfig, LogReader, NewEvent, OpenError, SledStore, StoreError};
+use cairn_core::log::{EventLog, LogConfig, LogReader, OpenError, SledStore, StoreError};
 use cairn_core::{OsEntropy, SystemClock};
-use cairn_schemas::{
-    Action, ActorRef, AuditExported, EventPayload, Outcome, ResourceKind, ResourceRef,
-};
 
 use super::CliError;
 use crate::app::backup::BACKUP_FORMAT;
@@ -168,29 +165,7 @@ fn open_for_backup(
 /// event, then the copy.
 fn from_data_dir(log: &EventLog, dir: &Path) -> Result<BackupSummary, CliError> {
     let head = log.head().seq;
-    let event = NewEvent::new(
-        Action::AuditExported,
-        ActorRef::SYSTEM,
-        ResourceRef {
-            kind: ResourceKind::AuditLog,
-            id: None,
-        },
-        Outcome::Success,
-    )
-    .with_request_id("cli")
-    .with_payload(EventPayload::AuditExported(AuditExported {
-        format: BACKUP_FORMAT.into(),
-        query: String::new(),
-        from_seq: 1,
-        to_seq: head,
-    }));
-    let recorded = log
-        .append(vec![event])
-        .map_err(|error| CliError::failure(format!("recording the backup: {error}")))?;
-    if let Some(last) = recorded.last() {
-        log.wait_durable(last.header.seq)
-            .map_err(|error| CliError::failure(format!("recording the backup: {error}")))?;
-    }
+    super::audit::record_export(log, BACKUP_FORMAT, String::new(), head, "the backup")?;
     let path = dir.join(BACKUP_FILE);
     let file = create_file(&path)?;
     let mut out = BufWriter::with_capacity(256 * 1024, file);
