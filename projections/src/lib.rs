@@ -162,7 +162,7 @@ impl Views {
             self.schedules.apply(payload, at);
         }
         self.retention.apply(record, payload);
-        self.system.apply(record);
+        self.system.apply(record, payload);
         self.applied_seq = seq;
         Ok(())
     }

@@ -1,7 +1,6 @@
 //! SystemStatus: how often the server started, and the latest signed
 //! checkpoint.
 
-use cairn_core::log::codec;
 use cairn_schemas::{Action, CheckpointSigned, EventPayload, Record};
 
 /// The answer to "what has this instance been doing?".
@@ -16,18 +15,15 @@ pub struct SystemStatus {
 }
 
 impl SystemStatus {
-    /// Folds one record.
-    pub fn apply(&mut self, record: &Record) {
-        match record.header.action {
-            Action::SystemStarted => {
+    /// Folds one record, with its payload as the views decoded it.
+    pub fn apply(&mut self, record: &Record, payload: Option<&EventPayload>) {
+        match (record.header.action, payload) {
+            (Action::SystemStarted, _) => {
                 self.starts += 1;
                 self.last_start_seq = Some(record.header.seq);
             }
-            Action::CheckpointSigned => {
-                let decoded = record.payload.as_deref().map(codec::decode_payload);
-                if let Some(Ok(EventPayload::CheckpointSigned(checkpoint))) = decoded {
-                    self.last_checkpoint = Some(checkpoint);
-                }
+            (Action::CheckpointSigned, Some(EventPayload::CheckpointSigned(checkpoint))) => {
+                self.last_checkpoint = Some(checkpoint.clone());
             }
             _ => {}
         }
@@ -37,6 +33,7 @@ impl SystemStatus {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use cairn_core::log::codec;
     use cairn_schemas::{ActorRef, Header, Outcome, RECORD_FORMAT, ResourceRef, SystemStarted};
 
     pub(crate) fn started_record(seq: u64) -> Record {
@@ -71,8 +68,8 @@ pub(crate) mod tests {
     #[test]
     fn counts_starts() {
         let mut status = SystemStatus::default();
-        status.apply(&started_record(1));
-        status.apply(&started_record(2));
+        status.apply(&started_record(1), None);
+        status.apply(&started_record(2), None);
         assert_eq!(status.starts, 2);
         assert_eq!(status.last_start_seq, Some(2));
     }

@@ -588,16 +588,12 @@ fn restored_file_path(data_dir: &Path, dir: &str, key: &[u8]) -> Result<PathBuf,
 mod tests {
     use std::sync::Arc;
 
-    use cairn_schemas::{
-        Action, ActorKind, ActorRef, EventPayload, HttpRequest, Outcome, ResourceRef,
-    };
-    use uuid::Uuid;
-
     use super::*;
     use crate::clock::ManualClock;
     use crate::crypto::MasterKey;
     use crate::entropy::SeededEntropy;
-    use crate::log::{EventLog, LogConfig, LogReader, NewEvent, SledStore};
+    use crate::log::testing::request_event;
+    use crate::log::{EventLog, LogConfig, LogReader, SledStore};
 
     fn master() -> MasterKey {
         MasterKey::from_bytes([9u8; 32])
@@ -616,21 +612,7 @@ mod tests {
         )
         .expect("open");
         for n in 0..count {
-            let event = NewEvent::new(
-                Action::HttpRequest,
-                ActorRef {
-                    kind: ActorKind::User,
-                    id: Some(Uuid::from_u128(1)),
-                },
-                ResourceRef::SYSTEM,
-                Outcome::Success,
-            )
-            .with_payload(EventPayload::HttpRequest(HttpRequest {
-                method: "GET".into(),
-                path: format!("/n/{n}"),
-                status: 200,
-                duration_micros: n,
-            }));
+            let event = request_event(n);
             let records = log.append(vec![event]).expect("append");
             log.wait_durable(records[0].header.seq).expect("durable");
         }

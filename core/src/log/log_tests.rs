@@ -3,15 +3,14 @@
 
 use std::sync::Arc;
 
-use cairn_schemas::{
-    Action, ActorKind, ActorRef, EventPayload, HttpRequest, Outcome, PersonalData, ResourceRef,
-};
+use cairn_schemas::{EventPayload, HttpRequest, Outcome, PersonalData};
 use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
 use crate::clock::ManualClock;
 use crate::entropy::SeededEntropy;
+use crate::log::testing::request_event;
 
 fn master() -> MasterKey {
     MasterKey::from_bytes([7u8; 32])
@@ -42,24 +41,6 @@ fn open_error(dir: &Path, key: &MasterKey, why: &str) -> OpenError {
         Arc::new(SeededEntropy::new(2)),
     )
     .expect_err(why)
-}
-
-fn request_event(n: u64) -> NewEvent {
-    NewEvent::new(
-        Action::HttpRequest,
-        ActorRef {
-            kind: ActorKind::User,
-            id: Some(Uuid::from_u128(1)),
-        },
-        ResourceRef::SYSTEM,
-        Outcome::Success,
-    )
-    .with_payload(EventPayload::HttpRequest(HttpRequest {
-        method: "GET".into(),
-        path: format!("/n/{n}"),
-        status: 200,
-        duration_micros: n,
-    }))
 }
 
 fn fill(dir: &Path, count: u64) -> Head {

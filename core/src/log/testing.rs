@@ -154,3 +154,22 @@ pub(crate) fn arbitrary_payload() -> impl Strategy<Value = EventPayload> {
         ),
     ]
 }
+
+/// An `http.request` event numbered `n` (its path and duration), by user 1.
+pub(crate) fn request_event(n: u64) -> super::NewEvent {
+    super::NewEvent::new(
+        Action::HttpRequest,
+        ActorRef {
+            kind: ActorKind::User,
+            id: Some(Uuid::from_u128(1)),
+        },
+        ResourceRef::SYSTEM,
+        Outcome::Success,
+    )
+    .with_payload(EventPayload::HttpRequest(HttpRequest {
+        method: "GET".into(),
+        path: format!("/n/{n}"),
+        status: 200,
+        duration_micros: n,
+    }))
+}
