@@ -136,7 +136,7 @@ fn day(day: u128) -> Vec<NewEvent> {
         2,
         on(ResourceKind::Group, group),
         EventPayload::GroupCreated(GroupCreated {
-            group_id: group_id(group),
+            group_id: id(group),
             org_id: id(1),
             name: format!("team{day}"),
             owner_id: id(2),
@@ -147,7 +147,7 @@ fn day(day: u128) -> Vec<NewEvent> {
         2,
         on(ResourceKind::Group, group),
         EventPayload::GroupMemberAdded(GroupMemberAdded {
-            group_id: group_id(group),
+            group_id: id(group),
             user_id: id(person),
             role: GroupRole::Member,
         }),
@@ -162,7 +162,7 @@ fn day(day: u128) -> Vec<NewEvent> {
             resource_kind: ResourceKind::Secret,
             resource_id: id(9),
             grantee_kind: GranteeKind::Group,
-            grantee_id: group_id(group),
+            grantee_id: id(group),
             level: GrantLevel::Use,
             granted_by: id(2),
         }),
@@ -245,10 +245,6 @@ fn day(day: u128) -> Vec<NewEvent> {
         ));
     }
     events
-}
-
-fn group_id(n: u128) -> Uuid {
-    id(n)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

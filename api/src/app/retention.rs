@@ -12,7 +12,7 @@
 
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::retention::{ClassSeqs, class_index};
-use cairn_core::log::{DurabilityError, NewEvent, ReadError};
+use cairn_core::log::{DurabilityError, LogReader, NewEvent, ReadError};
 use cairn_core::rules::retention_policy::DAY_MICROS;
 use cairn_core::rules::{check_retention_policy, protected_days};
 use cairn_projections::Views;
@@ -144,34 +144,48 @@ pub async fn set(
     Ok(status(&app.views()))
 }
 
-/// The newest seq of `class` whose payload the policy lets go, as of `now`
-/// over the records `1..=head` (0: none).
-fn cutoff(
-    app: &App,
-    views: &Views,
+/// What a pass needs of the views to find one class's cutoff, taken under
+/// their lock so that the reads of the log happen without it.
+#[derive(Clone, Copy, Debug)]
+struct ClassPlan {
     class: RetentionClass,
-    now: i64,
-    head: u64,
-) -> Result<u64, ReadError> {
-    let reader = app.log().reader();
-    let policy = views.retention.policy();
-    let policy = policy.of(class);
-    let days = |days: u32| now.saturating_sub(i64::from(days).saturating_mul(DAY_MICROS));
-    let protected = reader.last_seq_before(days(protected_days(class)), head)?;
-    let mut cut = reader.last_seq_before(days(policy.max_age_days), head)?;
-    if let Some(max_count) = policy.max_count {
-        let total = views.retention.count(class);
-        if total > max_count {
-            let ordinal = total - max_count;
-            if let Some((from, from_ordinal)) = views.retention.mark_before(class, ordinal)
-                && let Some(seq) =
-                    reader.class_ordinal_seq(class, from, from_ordinal, ordinal, head)?
-            {
-                cut = cut.max(seq);
-            }
+    max_age_days: u32,
+    /// For a count limit that bites: where to start looking for the newest
+    /// event it lets go (a seq of the class, its ordinal) and that event's
+    /// ordinal.
+    count_cut: Option<(u64, u64, u64)>,
+}
+
+impl ClassPlan {
+    fn of(views: &Views, class: RetentionClass) -> ClassPlan {
+        let policy = views.retention.policy();
+        let policy = policy.of(class);
+        let count_cut = policy.max_count.and_then(|max_count| {
+            let ordinal = views.retention.count(class).checked_sub(max_count)?;
+            let (from, from_ordinal) = views.retention.mark_before(class, ordinal)?;
+            Some((from, from_ordinal, ordinal))
+        });
+        ClassPlan {
+            class,
+            max_age_days: policy.max_age_days,
+            count_cut,
         }
     }
-    Ok(cut.min(protected))
+
+    /// The newest seq of the class whose payload the policy lets go, as of
+    /// `now` over the records `1..=head` (0: none).
+    fn cutoff(&self, reader: &LogReader, now: i64, head: u64) -> Result<u64, ReadError> {
+        let days = |days: u32| now.saturating_sub(i64::from(days).saturating_mul(DAY_MICROS));
+        let protected = reader.last_seq_before(days(protected_days(self.class)), head)?;
+        let mut cut = reader.last_seq_before(days(self.max_age_days), head)?;
+        if let Some((from, from_ordinal, ordinal)) = self.count_cut
+            && let Some(seq) =
+                reader.class_ordinal_seq(self.class, from, from_ordinal, ordinal, head)?
+        {
+            cut = cut.max(seq);
+        }
+        Ok(cut.min(protected))
+    }
 }
 
 /// One prune pass over the classes marked `due` (blocking: run it off the
@@ -192,18 +206,16 @@ pub fn prune_pass(app: &App, due: [bool; 3]) -> Result<Option<(u64, RetentionPru
     }
 
     let now = app.now();
-    let (cutoffs, policy) = {
+    let (plans, head, policy) = {
         let views = app.views();
-        let head = views.applied_seq();
-        let mut cutoffs = recorded;
-        for class in RetentionClass::ALL {
-            let index = class_index(*class);
-            if due[index] {
-                cutoffs[index] = recorded[index].max(cutoff(app, &views, *class, now, head)?);
-            }
-        }
-        (cutoffs, views.retention.policy())
+        let plans = per_class(|class| ClassPlan::of(&views, class));
+        (plans, views.applied_seq(), views.retention.policy())
     };
+    let mut cutoffs = recorded;
+    for plan in plans.iter().filter(|plan| due[class_index(plan.class)]) {
+        let index = class_index(plan.class);
+        cutoffs[index] = recorded[index].max(plan.cutoff(log.reader(), now, head)?);
+    }
     if cutoffs == recorded {
         return Ok(None);
     }
