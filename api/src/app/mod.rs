@@ -18,6 +18,7 @@ pub mod error;
 pub mod flows;
 pub mod grants;
 pub mod groups;
+pub mod jwt_hs256;
 pub mod listing;
 pub mod login;
 pub mod namespaces;

@@ -57,6 +57,7 @@ impl TokenKeys {
     /// Keys from the explicit secret, or derived with HKDF (info
     /// `jwt-signing`) from the master key.
     pub fn new(master: &MasterKey, secret: Option<&str>) -> TokenKeys {
+        super::jwt_hs256::install();
         let key: Zeroizing<Vec<u8>> = match secret {
             Some(secret) => Zeroizing::new(secret.as_bytes().to_vec()),
             None => Zeroizing::new(
