@@ -65,7 +65,7 @@ impl Masker {
         self.values
             .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         for spelling in base64_spellings(value.as_bytes()) {
-            if !self.base64.iter().any(|have| *have == spelling) {
+            if !self.base64.contains(&spelling) {
                 self.base64.push(spelling);
             }
         }
