@@ -59,3 +59,61 @@ impl Resolve for PolicyResolver {
 
 /// The most addresses of one name considered.
 const MAX_ADDRESSES: usize = 32;
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::str::FromStr;
+
+    use super::*;
+
+    async fn resolve(
+        policy: EgressPolicy,
+        name: &str,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, String> {
+        let resolver = PolicyResolver::new(Arc::new(policy), port);
+        match resolver
+            .resolve(Name::from_str(name).expect("a name"))
+            .await
+        {
+            Ok(addresses) => Ok(addresses.collect()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    #[tokio::test]
+    async fn given_the_default_policy_when_a_name_resolves_to_loopback_then_it_is_refused() {
+        let refused = resolve(EgressPolicy::default(), "localhost", 8080)
+            .await
+            .expect_err("refused");
+        assert!(
+            refused.starts_with("egress refused: ") && refused.contains("loopback"),
+            "{refused}"
+        );
+    }
+
+    #[tokio::test]
+    async fn given_an_allowed_name_when_it_resolves_then_its_addresses_keep_the_port() {
+        let policy = EgressPolicy::parse("localhost").expect("policy");
+        let addresses = resolve(policy, "localhost", 8081).await.expect("allowed");
+        assert!(!addresses.is_empty());
+        assert!(
+            addresses
+                .iter()
+                .all(|address| address.ip().is_loopback() && address.port() == 8081),
+            "{addresses:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_name_that_leads_to_the_server_itself_then_it_is_refused_whole() {
+        let policy = EgressPolicy::parse("localhost,127.0.0.0/8,::1")
+            .expect("policy")
+            .with_own_address("127.0.0.1:8080".parse().expect("address"));
+        let refused = resolve(policy, "localhost", 8080)
+            .await
+            .expect_err("refused");
+        assert!(refused.contains("own listen address"), "{refused}");
+    }
+}
