@@ -367,3 +367,22 @@ fn a_use_grantee_cannot_copy_a_shared_secret_through_cairns_own_api() {
         listed.text
     );
 }
+
+/// A bad `CAIRN_RUN_EGRESS_ALLOW` entry stops the start with one line
+/// naming it (a typo never silently opens or closes anything).
+#[test]
+fn a_bad_egress_allowlist_entry_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for bad in ["10.0.0.0/33", "exa mple.com", "300.1.1.1"] {
+        let mut command = crate::support::cairn(&dir.path().join("data"));
+        command
+            .arg("serve")
+            .env("CAIRN_BIND", "127.0.0.1:0")
+            .env("CAIRN_RUN_EGRESS_ALLOW", format!("127.0.0.1,{bad}"));
+        let line = crate::support::assert_one_error_line(&crate::support::run(command), 2);
+        assert!(
+            line.contains("CAIRN_RUN_EGRESS_ALLOW") && line.contains(bad),
+            "{bad}: {line}"
+        );
+    }
+}
