@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::app::runs::egress::AllowEntry;
+
 /// Where the data lives.
 #[derive(Clone, Debug, Args)]
 pub struct DataDirArgs {
@@ -76,6 +78,15 @@ pub struct ServeArgs {
     /// Runs executed at once (the worker pool).
     #[arg(long, env = "CAIRN_RUN_WORKERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub run_workers: u32,
+    /// Exceptions to the runs' egress policy (comma-separated CIDRs and host names; `*.domain` for its subdomains). By default an http step reaches public unicast addresses only; the server's own listen address is refused whatever this says.
+    #[arg(long, env = "CAIRN_RUN_EGRESS_ALLOW", value_delimiter = ',', value_parser = parse_egress_allow_entry)]
+    pub run_egress_allow: Vec<Option<AllowEntry>>,
+}
+
+/// One entry of `CAIRN_RUN_EGRESS_ALLOW` (blank entries are skipped); the
+/// error names the entry.
+pub fn parse_egress_allow_entry(text: &str) -> Result<Option<AllowEntry>, String> {
+    AllowEntry::parse(text)
 }
 
 /// One entry of `CAIRN_FLOW_ENV_ALLOW`: blank entries are skipped; a name

@@ -14,6 +14,7 @@ use cairn_schemas::{Action, EventPayload, RECORD_FORMAT, SystemStarted};
 use tokio::net::TcpListener;
 
 use crate::app::bootstrap::{self, BootstrapRequest};
+use crate::app::runs::egress::EgressPolicy;
 use crate::app::{App, AppSettings, CommandError, Origin};
 use crate::cli::CliError;
 use crate::config::{Environment, MIN_JWT_SECRET_CHARS, ServeArgs, secret_env};
@@ -112,6 +113,7 @@ fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
         jwt_secret,
         flow_env_allow: args.flow_env_allow.iter().flatten().cloned().collect(),
         run_workers: usize::try_from(args.run_workers).unwrap_or(4),
+        run_egress: EgressPolicy::new(args.run_egress_allow.iter().flatten().cloned().collect()),
         ..AppSettings::default()
     })
 }
@@ -178,7 +180,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         ),
     }
 
-    let settings = app_settings(&args)?;
+    let mut settings = app_settings(&args)?;
     let bootstrap = bootstrap::request_from(
         secret_env::read(secret_env::DISABLE_AUTO_ADMIN).as_deref(),
         secret_env::read(secret_env::ADMIN_USER),
@@ -216,6 +218,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         CliError::failure(format!("cannot read the listening address: {error}"))
     })?;
     tracing::info!("listening on http://{address}");
+    // Runs may never call the server itself (with a resolved secret).
+    settings.run_egress = settings.run_egress.with_own_address(address);
 
     let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn({

@@ -73,6 +73,9 @@ pub struct AppSettings {
     pub flow_env_allow: Vec<String>,
     /// Runs executed at once.
     pub run_workers: usize,
+    /// Where runs' http steps may connect (`CAIRN_RUN_EGRESS_ALLOW` and the
+    /// server's own listen address).
+    pub run_egress: runs::egress::EgressPolicy,
 }
 
 impl Default for AppSettings {
@@ -87,6 +90,7 @@ impl Default for AppSettings {
             hashing_queue: 64,
             flow_env_allow: Vec::new(),
             run_workers: 4,
+            run_egress: runs::egress::EgressPolicy::default(),
         }
     }
 }

@@ -17,8 +17,8 @@ pub fn start(app: &Arc<App>) -> Result<Vec<JoinHandle<()>>, String> {
     let Some(receiver) = app.run_queue().take_receiver() else {
         return Ok(Vec::new());
     };
-    let client =
-        http_client().map_err(|error| format!("cannot build the runs' HTTP client: {error}"))?;
+    let client = http_client(app.settings().run_egress.clone())
+        .map_err(|error| format!("cannot build the runs' HTTP client: {error}"))?;
     let receiver = Arc::new(Mutex::new(receiver));
     let workers = app.settings().run_workers.max(1);
     Ok((0..workers)

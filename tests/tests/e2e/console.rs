@@ -116,7 +116,10 @@ fn the_console_walks_through_admin_member_and_audit_in_chromium() {
     // A checkpoint every second, so the audit page has a signed one.
     let api = AdminServer::start(
         &dir.path().join("data"),
-        &[("CAIRN_CHECKPOINT_INTERVAL", "1")],
+        &[
+            ("CAIRN_CHECKPOINT_INTERVAL", "1"),
+            crate::support::LOOPBACK_EGRESS,
+        ],
     );
     let echo = Echo::start();
     let secret = format!("console-canary-{:016x}", rand::random::<u64>());

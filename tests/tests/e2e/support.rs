@@ -130,6 +130,10 @@ pub fn assert_one_error_line(output: &Output, code: i32) -> String {
     errors[0].to_string()
 }
 
+/// The environment a server needs for runs whose http steps call a test
+/// server on 127.0.0.1 (runs reach only public addresses by default).
+pub const LOOPBACK_EGRESS: (&str, &str) = ("CAIRN_RUN_EGRESS_ALLOW", "127.0.0.1");
+
 /// A running `cairn serve`, stopped (SIGTERM) on drop.
 pub struct Server {
     child: Option<Child>,

@@ -29,7 +29,7 @@ struct Plan {
 
 /// Executes the run; failures to record are logged (the run is then
 /// failed at the next start, like any run the server could not finish).
-pub async fn execute_run(app: &App, client: &reqwest::Client, run_id: Uuid) {
+pub async fn execute_run(app: &App, client: &super::steps::RunClient, run_id: Uuid) {
     if let Err(error) = execute(app, client, run_id).await {
         tracing::error!(%run_id, %error, "a run could not be recorded");
     }
@@ -142,7 +142,11 @@ fn step_event(
     }))
 }
 
-async fn execute(app: &App, client: &reqwest::Client, run_id: Uuid) -> Result<(), CommandError> {
+async fn execute(
+    app: &App,
+    client: &super::steps::RunClient,
+    run_id: Uuid,
+) -> Result<(), CommandError> {
     let Some(plan) = start(app, run_id).await? else {
         return Ok(());
     };

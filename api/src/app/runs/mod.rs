@@ -10,6 +10,7 @@
 //! running when the server stopped is recorded failed at the next start
 //! ([`fail_unfinished`]): nothing is resumed silently.
 
+pub mod egress;
 pub mod execute;
 pub mod masking;
 pub mod references;

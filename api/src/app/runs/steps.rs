@@ -3,12 +3,15 @@
 //! here, before anyone stores or shows it, and bounded: a response body is
 //! read up to [`READ_LIMIT`] and the output kept to [`OUTPUT_LIMIT`].
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_schemas::StepStatus;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
+use super::egress::{EgressPolicy, EgressRefusal, Host, PolicyResolver};
 use super::masking::{Masker, truncate_utf8};
 
 /// The most of a response body read.
@@ -41,19 +44,45 @@ impl StepOutcome {
     }
 }
 
-/// The HTTP client runs use: no redirects (a redirect would carry the
-/// step's headers, secrets included, to wherever the server points), and
-/// no proxy from the environment.
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// What the runs reach the network with: the egress policy, from which
+/// each http step builds its client (its resolver knows the step's port,
+/// so the server's own address can be told from another service on the
+/// same host).
+#[derive(Clone, Debug)]
+pub struct RunClient {
+    egress: Arc<EgressPolicy>,
+}
+
+/// The runs' client under `egress`. One client is built here already, so
+/// a TLS setup that cannot work stops the start rather than every step.
+pub fn http_client(egress: EgressPolicy) -> Result<RunClient, reqwest::Error> {
+    let client = RunClient {
+        egress: Arc::new(egress),
+    };
+    client.for_port(443)?;
+    Ok(client)
+}
+
+impl RunClient {
+    /// An HTTP client for one step to `port`: no redirects (a redirect
+    /// would carry the step's headers, secrets included, to wherever the
+    /// server points, past the egress check), no proxy from the
+    /// environment, and names resolved through the egress policy.
+    fn for_port(&self, port: u16) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(PolicyResolver::new(
+                Arc::clone(&self.egress),
+                port,
+            )))
+            .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
 }
 
 /// Executes a resolved step.
-pub async fn execute_step(client: &reqwest::Client, step: &Value, masker: &Masker) -> StepOutcome {
+pub async fn execute_step(client: &RunClient, step: &Value, masker: &Masker) -> StepOutcome {
     match step.get("type").and_then(Value::as_str) {
         Some("http") => http_step(client, step, masker).await,
         Some("log") => {
@@ -68,7 +97,7 @@ pub async fn execute_step(client: &reqwest::Client, step: &Value, masker: &Maske
     }
 }
 
-async fn http_step(client: &reqwest::Client, step: &Value, masker: &Masker) -> StepOutcome {
+async fn http_step(client: &RunClient, step: &Value, masker: &Masker) -> StepOutcome {
     let method = step.get("method").and_then(Value::as_str).unwrap_or("GET");
     let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {
         return StepOutcome::failed(masker, "method: not an HTTP method");
@@ -82,6 +111,21 @@ async fn http_step(client: &reqwest::Client, step: &Value, masker: &Masker) -> S
                 "url: not an absolute http:// or https:// URL once its references are resolved",
             );
         }
+    };
+    // The port is known for http and https.
+    let port = url.port_or_known_default().unwrap_or(80);
+    // An IP literal never reaches the resolver: it is checked here, before
+    // anything is sent.
+    if let Some(address) = literal_address(&url)
+        && let Err(refusal) = client
+            .egress
+            .decide(&Host::Literal, SocketAddr::new(address, port))
+    {
+        return StepOutcome::failed(masker, refusal.to_string());
+    }
+    let http = match client.for_port(port) {
+        Ok(http) => http,
+        Err(error) => return StepOutcome::failed(masker, request_error(&error)),
     };
     let mut headers = HeaderMap::new();
     if let Some(Value::Object(members)) = step.get("headers") {
@@ -104,7 +148,7 @@ async fn http_step(client: &reqwest::Client, step: &Value, masker: &Masker) -> S
         .get("timeout_ms")
         .and_then(Value::as_u64)
         .unwrap_or(DEFAULT_TIMEOUT_MS);
-    let mut request = client
+    let mut request = http
         .request(method, url)
         .headers(headers)
         .timeout(Duration::from_millis(timeout));
@@ -152,9 +196,28 @@ async fn http_step(client: &reqwest::Client, step: &Value, masker: &Masker) -> S
     }
 }
 
+/// The host of `url` when it is an IP literal.
+fn literal_address(url: &reqwest::Url) -> Option<IpAddr> {
+    let host = url.host_str()?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(host);
+    host.parse().ok()
+}
+
 /// A request error without its URL (which may hold a resolved value); the
-/// caller masks it all the same.
+/// caller masks it all the same. An egress refusal from the resolver is
+/// given as it is: it names the rule and the address.
 fn request_error(error: &reqwest::Error) -> String {
+    let mut source = std::error::Error::source(error);
+    for _ in 0..8 {
+        let Some(cause) = source else { break };
+        if let Some(refusal) = cause.downcast_ref::<EgressRefusal>() {
+            return refusal.to_string();
+        }
+        source = cause.source();
+    }
     let kind = if error.is_timeout() {
         "the request timed out"
     } else if error.is_connect() {
@@ -195,6 +258,12 @@ fn render_body(bytes: &[u8], cut: bool, masker: &Masker) -> Value {
     }
     let text = String::from_utf8_lossy(bytes);
     Value::String(masker.mask(&text))
+}
+
+/// [`render_body`], for the masking tests.
+#[cfg(test)]
+pub(super) fn render_body_for_tests(bytes: &[u8], cut: bool, masker: &Masker) -> Value {
+    render_body(bytes, cut, masker)
 }
 
 /// The output, within [`OUTPUT_LIMIT`] as JSON text: an oversized body is
@@ -272,7 +341,7 @@ mod tests {
     async fn a_log_step_masks_its_message() {
         let mut masker = Masker::new();
         masker.add("hunter2");
-        let client = http_client().expect("client");
+        let client = http_client(EgressPolicy::default()).expect("client");
         let outcome = execute_step(
             &client,
             &json!({"type": "log", "message": "pw=hunter2"}),
