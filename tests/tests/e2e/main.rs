@@ -17,6 +17,7 @@ mod docs;
 mod enumeration;
 mod erasure;
 mod erasure_api;
+mod floods;
 mod identity_api;
 mod replay;
 mod reports;
