@@ -282,10 +282,10 @@ fn explain_about_others_or_the_past_needs_a_reviewer_and_refuses_alike() {
     let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
         let asks: Vec<_> = (0..20)
             .map(|_| {
-                let root = root.clone();
+                let (root, carol) = (root.clone(), carol.as_str());
                 let explain = &explain;
                 scope.spawn(move || {
-                    let answer = explain(&root, Some(&carol), Some(point));
+                    let answer = explain(&root, Some(carol), Some(point));
                     (answer.status, answer.json)
                 })
             })
