@@ -314,6 +314,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         Arc::clone(&app),
         jobs::maintenance::TICK,
     ));
+    let throttle_summaries = tokio::spawn(http::throttled::run(state.throttled().clone()));
     let outcome = tokio::select! {
         failure = jobs::durability_watch::wait_for_failure(Arc::clone(&app)) => {
             Err(CliError::failure(format!("the event log failed and the server stops: {failure}")))
@@ -331,6 +332,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     checkpointer.abort();
     scheduler.abort();
     maintenance.abort();
+    throttle_summaries.abort();
     for sink in &sinks {
         sink.abort();
     }
@@ -341,6 +343,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let _ = stop_server.send(true);
     if outcome.is_ok() {
+        // The refusals counted since the last summaries: recorded, not lost.
+        state.throttled().flush_all().await;
         // A last signed checkpoint: the log's end is then anchored too.
         if let Err(error) = app.checkpoint().await {
             tracing::error!(%error, "signing the final checkpoint failed");

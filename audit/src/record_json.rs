@@ -109,6 +109,14 @@ pub fn details_json(payload: &EventPayload) -> Value {
             "status": request.status,
             "duration_micros": request.duration_micros,
         }),
+        EventPayload::HttpThrottled(throttled) => json!({
+            "rate_limited": throttled.rate_limited,
+            "shed": throttled.shed,
+            "first": rfc3339_micros(throttled.first_at),
+            "last": rfc3339_micros(throttled.last_at),
+            "window_secs": throttled.window_secs,
+            "overflow": throttled.overflow,
+        }),
         // Credentials (sealed PHC strings) and API key digests are never
         // rendered: they serve authentication, not review.
         EventPayload::UserCreated(created) => json!({

@@ -503,6 +503,17 @@ fn every_action() -> Vec<Case> {
             },
         )),
         case(A::UserErased, ALICE_ACTS, bob).with(P::UserErased(user_ref)),
+        case(A::HttpThrottled, NOBODY_ACTS, ResourceRef::SYSTEM)
+            .with(P::HttpThrottled(HttpThrottled {
+                rate_limited: 1300,
+                shed: 2,
+                first_at: 1_795_341_600_000_000,
+                last_at: 1_795_341_601_500_000,
+                window_secs: 60,
+                overflow: false,
+            }))
+            .outcome(Outcome::Denied)
+            .personal(vec![(ANONYMOUS_SUBJECT, person(None, "192.0.2.9"))]),
     ]
 }
 

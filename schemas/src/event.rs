@@ -114,6 +114,10 @@ named_enum! {
         /// A deleted user's personal data was erased (their subject key
         /// deleted; GDPR art. 17).
         UserErased => "user.erased",
+        /// The rate limits refused requests of one client (or, past the
+        /// tracked-client cap, of many): one summary per client per
+        /// window, instead of one event per refused request.
+        HttpThrottled => "http.throttled",
     }
 }
 
@@ -137,7 +141,7 @@ impl Action {
             RunRequested | RunStarted | RunStepFinished | RunFinished | ScheduleFired => {
                 RetentionClass::Activity
             }
-            HttpRequest => RetentionClass::Operational,
+            HttpRequest | HttpThrottled => RetentionClass::Operational,
             _ => RetentionClass::Security,
         }
     }
@@ -268,8 +272,14 @@ mod tests {
             names.iter().position(|n| *n == "namespace.deleted"),
             Some(51)
         );
-        assert_eq!(names.last(), Some(&"user.erased"));
-        assert_eq!(names.len(), 53);
+        assert_eq!(
+            names.iter().position(|n| *n == "user.erased"),
+            Some(52)
+        );
+        assert_eq!(
+            names.iter().position(|n| *n == "http.throttled"),
+            Some(53)
+        );
     }
 
     #[test]

@@ -72,7 +72,8 @@ pub use identity::{
 };
 pub use password::Password;
 pub use payload::{
-    AuditExported, AuditQueried, CheckpointSigned, EventPayload, HttpRequest, SystemStarted,
+    AuditExported, AuditQueried, CheckpointSigned, EventPayload, HttpRequest, HttpThrottled,
+    SystemStarted,
 };
 pub use record::{Header, PersonalData, RECORD_FORMAT, Record, Sealed};
 pub use retention::{

@@ -131,6 +131,8 @@ pub enum EventPayload {
     RetentionPolicySet(RetentionPolicySet),
     /// `retention.pruned`.
     RetentionPruned(RetentionPruned),
+    /// `http.throttled`.
+    HttpThrottled(HttpThrottled),
 }
 
 /// `audit.queried`: someone read the audit log; reading it is an event too.
@@ -202,6 +204,29 @@ pub struct HttpRequest {
     pub duration_micros: u64,
 }
 
+/// `http.throttled`: the requests the rate limits refused in one window,
+/// counted instead of recorded one by one (refusing must stay cheap, and a
+/// flood must not become a flood of events). The client's address is the
+/// event's sealed personal data; the summary of the clients beyond the
+/// tracked-client cap has none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpThrottled {
+    /// Requests answered 429: the client was over its limit.
+    pub rate_limited: u64,
+    /// Requests answered 503: the limiter tracked too many clients to take
+    /// on another.
+    pub shed: u64,
+    /// The first refusal of the window, in microseconds since the epoch.
+    pub first_at: i64,
+    /// The last refusal of the window.
+    pub last_at: i64,
+    /// The length of the window, in seconds.
+    pub window_secs: u32,
+    /// Whether this summary counts the clients beyond the tracked-client
+    /// cap together (then it names no address).
+    pub overflow: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +261,15 @@ mod tests {
         });
         let bytes = bincode::serde::encode_to_vec(&revoked, config).expect("encode");
         assert_eq!(bytes[0], 30);
+        let throttled = EventPayload::HttpThrottled(HttpThrottled {
+            rate_limited: 1,
+            shed: 0,
+            first_at: 0,
+            last_at: 0,
+            window_secs: 60,
+            overflow: false,
+        });
+        let bytes = bincode::serde::encode_to_vec(&throttled, config).expect("encode");
+        assert_eq!(bytes[0], 52);
     }
 }

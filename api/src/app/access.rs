@@ -2,13 +2,15 @@
 //! asks [`require`] (which asks `cairn_projections::access::authorize`)
 //! before it decides anything, and a refusal carries the explanation to
 //! the audit trail. `GET /api/v1/access/explain` answers the same question
-//! for any user the caller may ask about.
+//! for any user the caller may ask about ([`may_explain`]).
+
+use std::sync::Arc;
 
 use cairn_projections::Views;
 use cairn_projections::access::{AccessPath, Decision, Target, Who, authorize};
 use cairn_projections::sharing::CatalogEntry;
 use cairn_schemas::api::ExplainBody;
-use cairn_schemas::{AccessAction, Action, EventPayload, ResourceKind, ResourceRef};
+use cairn_schemas::{AccessAction, Action, EventPayload, OrgRole, ResourceKind, ResourceRef};
 use uuid::Uuid;
 
 use super::error::Denial;
@@ -210,38 +212,188 @@ fn explain_in(views: &Views, principal: &Principal, query: ExplainQuery) -> Expl
     }
 }
 
-/// `GET /api/v1/access/explain`. Anyone may ask about themselves; an admin
-/// about the members of their org; a superuser about anyone. A user the
-/// caller may not ask about is 404, like an unknown one.
-pub fn explain(
-    app: &App,
+/// Whom an explain question is about, as [`may_explain`] needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExplainSubject {
+    /// The caller themselves.
+    Caller,
+    /// Another user; `known` when the caller's org has them as a member
+    /// (for a superuser: when they exist at all).
+    Other {
+        /// The user asked about.
+        user: Uuid,
+        /// Whether the caller may know the user exists.
+        known: bool,
+    },
+}
+
+/// Why a question was refused, for the audit trail (the caller only ever
+/// sees "not found").
+const MAY_NOT_ASK: &str = "explaining another user's access, or access as of a past seq, requires the admin or audit_viewer role";
+
+/// May `principal` ask explain's question about `subject` (in the `past`,
+/// when `at_seq` is given)? Anyone may ask about themselves now. Asking
+/// about another user or about the past is a review of the org: it needs
+/// an admin or audit viewer of the caller's org (or a superuser), and the
+/// other user must be one the caller may know of. Every refusal is the
+/// same 404 whatever the reason (a user who exists and one who does not
+/// are not told apart), with the reason in the `authz.denied` event.
+pub fn may_explain(
+    principal: &Principal,
+    subject: ExplainSubject,
+    past: bool,
+) -> Result<(), CommandError> {
+    let reviewer =
+        principal.is_admin_of(principal.org_id) || principal.role == OrgRole::AuditViewer;
+    let (about, known) = match subject {
+        ExplainSubject::Caller if !past => return Ok(()),
+        ExplainSubject::Caller => (ResourceRef::AUDIT_LOG, true),
+        ExplainSubject::Other { user, known } => (
+            ResourceRef {
+                kind: ResourceKind::User,
+                id: Some(user),
+            },
+            known,
+        ),
+    };
+    let reason = match (reviewer, known) {
+        (true, true) => return Ok(()),
+        (false, _) => MAY_NOT_ASK,
+        (true, false) => "denied: not visible",
+    };
+    Err(CommandError::Denied(Box::new(Denial {
+        action: None,
+        resource: about,
+        visible: false,
+        reason: reason.into(),
+    })))
+}
+
+/// Whom `query` is about, seen by `principal` in `views`.
+fn subject_of(views: &Views, principal: &Principal, query: &ExplainQuery) -> ExplainSubject {
+    match query.user_id.filter(|user| *user != principal.user_id) {
+        None => ExplainSubject::Caller,
+        Some(user) => ExplainSubject::Other {
+            user,
+            known: if principal.is_superuser {
+                views.users.get(&user).is_some()
+            } else {
+                views.orgs.role_of(&user, &principal.org_id).is_some()
+            },
+        },
+    }
+}
+
+/// `GET /api/v1/access/explain`: see [`may_explain`] for who may ask what.
+/// A question about the past is answered from the bounded pool of past
+/// states ([`App::views_at`]), and only once the caller may ask it.
+pub async fn explain(
+    app: &Arc<App>,
     principal: &Principal,
     query: ExplainQuery,
 ) -> Result<ExplainBody, CommandError> {
-    if let Some(user) = query.user_id.filter(|user| *user != principal.user_id) {
-        let views = app.views();
-        let member = views.orgs.role_of(&user, &principal.org_id).is_some();
-        let known = views.users.get(&user).is_some();
-        if !(principal.is_superuser && known || principal.is_admin_of(principal.org_id) && member) {
-            let about = ResourceRef {
-                kind: ResourceKind::User,
-                id: Some(user),
-            };
-            return Err(if member {
-                role_denied(
-                    about,
-                    "explaining another user's access requires the admin role",
-                )
-            } else {
-                not_visible(about)
-            });
-        }
-    }
+    let subject = subject_of(&app.views(), principal, &query);
+    may_explain(principal, subject, query.at_seq.is_some())?;
     match query.at_seq {
         None => Ok(explain_in(&app.views(), principal, query)),
         Some(seq) => {
-            let views = app.views_at(seq)?;
+            let views = app.views_at(seq).await?;
             Ok(explain_in(&views, principal, query))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::principal::Credential;
+    use super::*;
+
+    fn principal(role: OrgRole) -> Principal {
+        Principal {
+            user_id: Uuid::from_u128(1),
+            org_id: Uuid::from_u128(0x0e),
+            role,
+            is_superuser: false,
+            credential: Credential::Session(Uuid::from_u128(0x55)),
+        }
+    }
+
+    const MEMBER: ExplainSubject = ExplainSubject::Other {
+        user: Uuid::from_u128(2),
+        known: true,
+    };
+    const STRANGER: ExplainSubject = ExplainSubject::Other {
+        user: Uuid::from_u128(3),
+        known: false,
+    };
+
+    /// The refusal as the caller sees it (status and body) and the trail.
+    fn refusal(outcome: Result<(), CommandError>) -> (bool, ResourceRef, String) {
+        match outcome {
+            Err(CommandError::Denied(denial)) => (denial.visible, denial.resource, denial.reason),
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn anyone_may_ask_about_themselves_now() {
+        for role in OrgRole::ALL {
+            assert!(may_explain(&principal(*role), ExplainSubject::Caller, false).is_ok());
+        }
+    }
+
+    #[test]
+    fn another_user_or_the_past_needs_an_admin_or_an_audit_viewer() {
+        let reviewers = [OrgRole::Admin, OrgRole::AuditViewer];
+        for role in OrgRole::ALL.iter().filter(|role| !reviewers.contains(role)) {
+            let role = *role;
+            for (subject, past) in [
+                (MEMBER, false),
+                (MEMBER, true),
+                (STRANGER, false),
+                (ExplainSubject::Caller, true),
+            ] {
+                // Given a member without a reviewing role, when they ask,
+                // then the answer is a 404 like a missing resource.
+                let (visible, _, reason) =
+                    refusal(may_explain(&principal(role), subject, past));
+                assert!(!visible, "{role:?} {subject:?} {past}");
+                assert!(reason.contains("admin or audit_viewer"), "{reason}");
+            }
+        }
+        for role in reviewers {
+            assert!(may_explain(&principal(role), MEMBER, true).is_ok());
+            assert!(may_explain(&principal(role), ExplainSubject::Caller, true).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_member_and_a_stranger_are_refused_alike() {
+        // A viewer asking about a member and about a stranger: the same
+        // answer (not visible), naming the user asked about in the trail.
+        let member = refusal(may_explain(&principal(OrgRole::Viewer), MEMBER, false));
+        let stranger = refusal(may_explain(&principal(OrgRole::Viewer), STRANGER, false));
+        assert_eq!((member.0, &member.2), (stranger.0, &stranger.2));
+        assert_eq!(member.1.id, Some(Uuid::from_u128(2)));
+        // A reviewer asking about a stranger: not visible either.
+        let (visible, resource, _) =
+            refusal(may_explain(&principal(OrgRole::Admin), STRANGER, false));
+        assert!(!visible);
+        assert_eq!(resource.id, Some(Uuid::from_u128(3)));
+        // The past about oneself names the audit log.
+        let (_, resource, _) = refusal(may_explain(
+            &principal(OrgRole::None),
+            ExplainSubject::Caller,
+            true,
+        ));
+        assert_eq!(resource, ResourceRef::AUDIT_LOG);
+    }
+
+    #[test]
+    fn a_superuser_may_ask_about_anyone_known() {
+        let mut root = principal(OrgRole::Admin);
+        root.is_superuser = true;
+        assert!(may_explain(&root, MEMBER, true).is_ok());
+        assert!(!refusal(may_explain(&root, STRANGER, false)).0);
     }
 }

@@ -25,6 +25,7 @@ pub mod namespaces;
 pub mod orgs;
 pub mod origin;
 pub mod passwords;
+pub mod past_views;
 pub mod principal;
 pub mod reports;
 pub mod retention;
@@ -155,6 +156,23 @@ pub struct App {
     last_snapshot: AtomicU64,
     /// Held by snapshot writing and retention, so they never interleave.
     maintenance: Mutex<()>,
+    /// Past states of the views (`at_seq`): bounded, shared rebuilds.
+    past_views: Arc<past_views::PastStates<Views, PastFailure>>,
+}
+
+/// Why a past state of the views could not be rebuilt (shared by every
+/// request waiting for that rebuild, so it is cloneable).
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum PastFailure {
+    /// Retention pruned a payload the fold needed.
+    #[error("record {seq}'s payload was pruned")]
+    Pruned {
+        /// The first pruned record met.
+        seq: u64,
+    },
+    /// Anything else (reading the log, applying a record).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl App {
@@ -182,6 +200,11 @@ impl App {
             snapshots,
             last_snapshot: AtomicU64::new(from_snapshot.unwrap_or(0)),
             maintenance: Mutex::new(()),
+            past_views: Arc::new(past_views::PastStates::new(
+                past_views::DEFAULT_CONCURRENCY,
+                past_views::DEFAULT_QUEUE,
+                past_views::DEFAULT_CACHED,
+            )),
             views: RwLock::new(views),
             signer: CheckpointSigner::new(master),
             fingerprinter: Fingerprinter::new(master),
@@ -234,9 +257,11 @@ impl App {
         }
     }
 
-    /// The views as of `seq`, folded afresh from the log (blocking: run it
-    /// off the async runtime). A seq beyond the head is refused.
-    pub fn views_at(&self, seq: u64) -> Result<Views, CommandError> {
+    /// The views as of `seq`: rebuilt from the nearest snapshot and the log
+    /// on the bounded pool of past states, or shared with a rebuild of the
+    /// same seq (under way or cached). A seq beyond the head is refused;
+    /// too many rebuilds at once are shed (`Overloaded`, a 503).
+    pub async fn views_at(self: &Arc<Self>, seq: u64) -> Result<Arc<Views>, CommandError> {
         let head = self.log.head().seq;
         if seq == 0 || seq > head {
             return Err(CommandError::invalid(
@@ -244,16 +269,58 @@ impl App {
                 format!("must be from 1 to the head of the log ({head})"),
             ));
         }
+        let app = Arc::clone(self);
+        let rebuilt = self
+            .past_views
+            .get(seq, self.past_epoch(), move || app.rebuild_views_at(seq))
+            .await;
+        rebuilt.map_err(|error| match error {
+            past_views::PastError::Busy => CommandError::Overloaded,
+            past_views::PastError::Rebuild(PastFailure::Pruned { seq: pruned }) => {
+                CommandError::invalid(
+                    "at_seq",
+                    format!(
+                        "the state at seq {seq} can no longer be rebuilt: retention pruned the payload of record {pruned} and every snapshot before it; ask for a later seq"
+                    ),
+                )
+            }
+            past_views::PastError::Rebuild(PastFailure::Failed(detail)) => {
+                CommandError::Internal(detail)
+            }
+            past_views::PastError::Stopped => {
+                CommandError::Internal("rebuilding a past state stopped".into())
+            }
+        })
+    }
+
+    /// How many past states were rebuilt since the start (answers shared
+    /// with a rebuild under way, or cached, rebuild nothing).
+    pub fn past_rebuilds(&self) -> u64 {
+        self.past_views.rebuilds()
+    }
+
+    /// What past states depend on besides their seq: erasures (a past
+    /// state rebuilt before one may hold the erased person's name) and
+    /// prunes (a point before one may no longer be rebuildable). Both only
+    /// grow, so their sum changes whenever either does.
+    fn past_epoch(&self) -> u64 {
+        let views = self.views();
+        let erased = u64::try_from(views.users.erased().count()).unwrap_or(u64::MAX);
+        let pruned = views
+            .retention
+            .last_prune()
+            .map(|prune| prune.seq)
+            .unwrap_or(0);
+        erased.saturating_add(pruned)
+    }
+
+    /// Folds the views as of `seq` (blocking: the pool runs it off the
+    /// async runtime).
+    fn rebuild_views_at(&self, seq: u64) -> Result<Views, PastFailure> {
         match snapshots::rebuild(self.log.reader(), &self.snapshots, seq) {
             Ok((views, _)) => Ok(views),
-            Err(snapshots::RebuildError::Pruned { seq: pruned }) => Err(CommandError::invalid(
-                "at_seq",
-                format!(
-                    "the state at seq {seq} can no longer be rebuilt: retention pruned the payload of record {pruned} and every snapshot before it; ask for a later seq"
-                ),
-            )),
-            Err(snapshots::RebuildError::Apply(error)) => Err(error.into()),
-            Err(error) => Err(CommandError::Internal(error.to_string())),
+            Err(snapshots::RebuildError::Pruned { seq }) => Err(PastFailure::Pruned { seq }),
+            Err(error) => Err(PastFailure::Failed(error.to_string())),
         }
     }
 

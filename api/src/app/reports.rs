@@ -4,6 +4,8 @@
 //! group X, org role, superuser), now or as of a seq of the log. Readers
 //! are the org's audit viewers and admins, and superusers.
 
+use std::sync::Arc;
+
 use cairn_projections::Views;
 use cairn_projections::access::{Target, Who, authorize};
 use cairn_schemas::AccessAction;
@@ -126,10 +128,12 @@ pub fn review(views: &Views, org: Uuid) -> Vec<AccessReviewRow> {
     rows
 }
 
-/// `GET /api/v1/reports/access-review` (blocking when `at_seq` folds the
-/// log: run it off the async runtime). A superuser may review another org.
-pub fn access_review(
-    app: &App,
+/// `GET /api/v1/reports/access-review`. A superuser may review another
+/// org. As of a seq, the views come from the bounded pool of past states;
+/// the review itself (every member × resource × action) runs on the
+/// blocking pool.
+pub async fn access_review(
+    app: &Arc<App>,
     principal: &Principal,
     at_seq: Option<u64>,
     org: Option<Uuid>,
@@ -144,13 +148,20 @@ pub fn access_review(
         Some(org) => org,
         None => principal.org_id,
     };
-    let (at_seq, items) = match at_seq {
-        Some(seq) => (seq, review(&app.views_at(seq)?, org_id)),
+    let past = match at_seq {
+        Some(seq) => Some((seq, app.views_at(seq).await?)),
+        None => None,
+    };
+    let app = Arc::clone(app);
+    let (at_seq, items) = tokio::task::spawn_blocking(move || match past {
+        Some((seq, views)) => (seq, review(&views, org_id)),
         None => {
             let views = app.views();
             (app.log().head().seq, review(&views, org_id))
         }
-    };
+    })
+    .await
+    .map_err(|error| CommandError::Internal(format!("the access review stopped: {error}")))?;
     Ok(AccessReview {
         org_id,
         at_seq,

@@ -106,17 +106,14 @@ fn explain_query(query: Option<&str>) -> Result<ExplainQuery, ApiError> {
 }
 
 /// `GET /api/v1/access/explain`.
-#[utoipa::path(get, path = "/api/v1/access/explain", tag = "sharing", security(("bearer" = []), ("cookie" = [])), params(("user_id" = Option<uuid::Uuid>, Query, description = "whose access (the caller when absent)"), ("resource_type" = String, Query), ("resource_id" = uuid::Uuid, Query), ("action" = String, Query, description = "read, run, edit, delete, share or reveal"), ("at_seq" = Option<u64>, Query, description = "as of this seq of the log")), responses((status = 200, body = ExplainBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/access/explain", tag = "sharing", security(("bearer" = []), ("cookie" = [])), params(("user_id" = Option<uuid::Uuid>, Query, description = "whose access (the caller when absent)"), ("resource_type" = String, Query), ("resource_id" = uuid::Uuid, Query), ("action" = String, Query, description = "read, run, edit, delete, share or reveal"), ("at_seq" = Option<u64>, Query, description = "as of this seq of the log")), responses((status = 200, body = ExplainBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found, not visible, or a question the caller may not ask", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json"), (status = 503, description = "too many past states being rebuilt; retry after the time given", body = Problem, content_type = "application/problem+json")))]
 pub async fn explain(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<ExplainBody>, ApiError> {
     let query = explain_query(query.as_deref())?;
-    let app = caller.app.clone();
-    let principal = caller.principal.clone();
-    // As of a seq, the views are folded afresh from the log: off the runtime.
-    let body = tokio::task::spawn_blocking(move || access::explain(&app, &principal, query))
-        .await
-        .map_err(|_| ApiError::internal())??;
+    // As of a seq, the views come from the bounded pool of past states,
+    // which rebuilds them off the runtime.
+    let body = access::explain(&caller.app, &caller.principal, query).await?;
     Ok(Json(body))
 }

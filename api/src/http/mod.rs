@@ -34,6 +34,7 @@ mod runs;
 mod schedules;
 mod secrets;
 pub mod security_headers;
+pub mod throttled;
 mod users;
 
 use std::sync::{Arc, OnceLock};
@@ -191,19 +192,34 @@ impl Default for HttpConfig {
 /// What handlers share: the app, once the log is open and the views have
 /// caught up (until then, only /health answers, with 503), and the edge's
 /// configuration.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServerState {
     app: Arc<OnceLock<Arc<App>>>,
     config: Arc<HttpConfig>,
+    throttled: throttled::Throttled,
+}
+
+impl Default for ServerState {
+    fn default() -> Self {
+        ServerState::starting(HttpConfig::default())
+    }
 }
 
 impl ServerState {
     /// State of a server that is still starting.
     pub fn starting(config: HttpConfig) -> ServerState {
+        let app = Arc::default();
         ServerState {
-            app: Arc::default(),
+            throttled: throttled::Throttled::new(Arc::clone(&app)),
+            app,
             config: Arc::new(config),
         }
+    }
+
+    /// The rate limits' refusals, counted per client and recorded as
+    /// summaries (its flush job and the flush at shutdown need it).
+    pub fn throttled(&self) -> &throttled::Throttled {
+        &self.throttled
     }
 
     /// Marks the server ready.
@@ -243,12 +259,12 @@ pub enum RouterError {
 /// The router, without a socket, so tests can drive it directly.
 pub fn router(state: ServerState) -> Result<Router, RouterError> {
     let config = Arc::clone(&state.config);
-    let auth_limit = rate_limit::auth_limiter(config.rate_limit_requests);
-    let general_limit = rate_limit::general_limiter(
-        config
-            .rate_limit_requests
-            .saturating_mul(rate_limit::GENERAL_MULTIPLIER),
-    );
+    // Every request passes the general limit (in front of the refusal
+    // recorder, below); the sign-in routes also pass the stricter one.
+    let auth_limit = rate_limit::auth_limiter(config.rate_limit_requests)
+        .reporting_to(state.throttled.clone());
+    let general_limit = rate_limit::general_limiter(config.rate_limit_requests)
+        .reporting_to(state.throttled.clone());
 
     let auth = Router::new()
         .route("/api/v1/auth/login", post(auth::login))
@@ -340,8 +356,7 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
             "/api/v1/schedules",
             post(schedules::create).get(schedules::list),
         )
-        .route("/api/v1/schedules/{id}", delete(schedules::delete))
-        .route_layer(from_fn_with_state(general_limit, rate_limit::limit));
+        .route("/api/v1/schedules/{id}", delete(schedules::delete));
 
     let mut router = Router::new()
         .route("/health", get(health::health))
@@ -354,6 +369,10 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(json_body::body_limit(MAX_BODY_BYTES))
         .layer(from_fn_with_state(state.clone(), refusals::record_refusals))
+        // Outside everything that can append: a client past its limit is
+        // answered 429 before any handler, fallback or refusal recorder
+        // runs (inside the trusted proxies, which name the client).
+        .layer(from_fn_with_state(general_limit, rate_limit::limit))
         .layer(axum::Extension(config.trusted_proxies.clone()))
         .layer(security_headers::api_security_headers(
             config.tls_terminated,
@@ -374,15 +393,25 @@ mod tests {
 
     use super::*;
 
+    fn from_peer(request: Request<Body>, peer: [u8; 4]) -> Request<Body> {
+        let mut request = request;
+        let peer = std::net::SocketAddr::from((peer, 40_000));
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        request
+    }
+
     #[tokio::test]
     async fn health_is_503_until_the_app_is_ready() {
         let response = router(ServerState::starting(HttpConfig::default()))
             .expect("router")
-            .oneshot(
+            .oneshot(from_peer(
                 Request::get("/health")
                     .body(Body::empty())
                     .expect("request"),
-            )
+                [127, 0, 0, 1],
+            ))
             .await
             .expect("response");
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -390,5 +419,71 @@ mod tests {
             .await
             .expect("body");
         assert_eq!(&body[..], br#"{"status":"starting"}"#);
+    }
+
+    #[tokio::test]
+    async fn every_path_passes_the_general_limit_and_its_refusals_are_counted() {
+        // Given a limit of 1 a minute on sign-in, so 20 on everything,
+        let state = ServerState::starting(HttpConfig {
+            rate_limit_requests: 1,
+            ..HttpConfig::default()
+        });
+        let app = router(state.clone()).expect("router");
+        // when one client sends unknown paths, 405s and the public routes,
+        let requests = [
+            ("GET", "/no/such/path"),
+            ("DELETE", "/health"),
+            ("GET", "/health"),
+            ("POST", "/api/v1/auth/login"),
+        ];
+        let mut statuses = Vec::new();
+        for n in 0..30 {
+            let (method, path) = requests[n % requests.len()];
+            let request = Request::builder()
+                .method(method)
+                .uri(path)
+                .body(Body::empty())
+                .expect("request");
+            let response = app
+                .clone()
+                .oneshot(from_peer(request, [192, 0, 2, 1]))
+                .await
+                .expect("response");
+            statuses.push(response.status());
+        }
+        // then past the 20 every answer is a 429, whatever the path,
+        assert!(
+            statuses[20..]
+                .iter()
+                .all(|status| *status == StatusCode::TOO_MANY_REQUESTS),
+            "{statuses:?}"
+        );
+        // another client is not affected,
+        let other = app
+            .clone()
+            .oneshot(from_peer(
+                Request::get("/no/such/path")
+                    .body(Body::empty())
+                    .expect("request"),
+                [192, 0, 2, 2],
+            ))
+            .await
+            .expect("response");
+        assert_eq!(other.status(), StatusCode::NOT_FOUND);
+        // and the client's refusals await one summary.
+        let throttled = statuses
+            .iter()
+            .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        let summaries = state.throttled().take_all_for_test();
+        assert_eq!(summaries.len(), 1);
+        assert_eq!(
+            summaries[0].client,
+            Some(std::net::IpAddr::from([192, 0, 2, 1]))
+        );
+        assert_eq!(
+            usize::try_from(summaries[0].counts.rate_limited).expect("small"),
+            throttled
+        );
     }
 }

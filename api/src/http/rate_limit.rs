@@ -1,5 +1,11 @@
 //! Per-client rate limiting: `CAIRN_RATE_LIMIT_REQUESTS` per minute per
-//! client on the auth endpoints (default 60), twenty times that on the rest.
+//! client on the auth endpoints (default 60), and twenty times that on
+//! every request whatever its path: the general limit sits in front of
+//! everything that can append an event (the refusal recorder, unknown
+//! paths, 405s, bad bodies, the public routes), so a client past it costs
+//! the log nothing. A refused request appends no event; the limiters count
+//! the refusals in [`super::throttled`], which records one summary per
+//! client per window.
 //!
 //! A client is its [`ClientIp`] (so the trusted-proxy rule applies), with
 //! IPv6 addresses taken per /64: one subscriber usually holds a whole /64,
@@ -35,6 +41,7 @@ use governor::{Quota, RateLimiter};
 
 use super::client_ip::ClientIp;
 use super::problem::ApiError;
+use super::throttled::{Refusal, Throttled};
 
 /// The default of `CAIRN_RATE_LIMIT_REQUESTS`: requests per minute per
 /// client on the auth endpoints.
@@ -78,6 +85,8 @@ pub fn general_limiter(requests_per_minute: u32) -> RateLimit {
 #[derive(Clone)]
 pub struct RateLimit {
     limiter: Arc<Limiter<DefaultClock>>,
+    /// Where its refusals are counted, when they are.
+    throttled: Option<Throttled>,
 }
 
 impl RateLimit {
@@ -92,7 +101,15 @@ impl RateLimit {
                 scope,
                 DefaultClock::default(),
             )),
+            throttled: None,
         }
+    }
+
+    /// Counts this limiter's refusals in `throttled` (which records them as
+    /// summaries), and writes the summaries it finds due.
+    pub fn reporting_to(mut self, throttled: Throttled) -> RateLimit {
+        self.throttled = Some(throttled);
+        self
     }
 
     /// Counts one request from `ip`: `Ok` to let it through, or the 429 (or
@@ -126,14 +143,27 @@ pub async fn limit(
     request: Request,
     next: Next,
 ) -> Response {
+    if let Some(throttled) = &limit.throttled {
+        throttled.flush_due();
+    }
     match limit.check(ip) {
         Ok(()) => next.run(request).await,
-        Err(refusal) => refusal.into_response(),
+        Err(refusal) => {
+            if let Some(throttled) = &limit.throttled {
+                let counted = if refusal.status() == axum::http::StatusCode::TOO_MANY_REQUESTS {
+                    Refusal::RateLimited
+                } else {
+                    Refusal::Shed
+                };
+                throttled.refused(client_key(ip), ip, counted);
+            }
+            refusal.into_response()
+        }
     }
 }
 
 /// The key a client is counted under: IPv4 as is, IPv6 per /64.
-fn client_key(ip: IpAddr) -> IpAddr {
+pub fn client_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => {

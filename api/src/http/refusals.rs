@@ -7,8 +7,13 @@
 //! path and status, the caller when known, and the client's address sealed
 //! as personal data. Commands that record their own refusal (a failed
 //! login) mark their response so it is not recorded twice. Rate-limited
-//! (429) and shed (503) requests are not recorded: refusing them must stay
-//! cheap.
+//! (429) and shed (503) requests are not recorded one by one: refusing
+//! them must stay cheap, and a flood must not become a flood of durable
+//! writes. The general rate limit sits outside this recorder (see the
+//! layer order in `http::router`), so a client past its limit never
+//! reaches it; the limiters count their refusals into one
+//! `http.throttled` summary per client per window
+//! (`http::throttled`).
 //!
 //! Like every answer, a refusal is sent only once its event is durable, so
 //! `/health`'s seq moves by exactly one per refusal; group commit shares the

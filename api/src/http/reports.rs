@@ -19,7 +19,7 @@ use super::problem::{ApiError, Problem};
 
 /// `GET /api/v1/reports/access-review`: who can reach what in the org, and
 /// through which path; JSON, or CSV with `Accept: text/csv`.
-#[utoipa::path(get, path = "/api/v1/reports/access-review", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("at_seq" = Option<u64>, Query, description = "as of this seq (now when absent)"), ("org_id" = Option<uuid::Uuid>, Query, description = "another org (superusers)")), responses((status = 200, body = AccessReview, description = "JSON, or text/csv when asked"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/reports/access-review", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("at_seq" = Option<u64>, Query, description = "as of this seq (now when absent)"), ("org_id" = Option<uuid::Uuid>, Query, description = "another org (superusers)")), responses((status = 200, body = AccessReview, description = "JSON, or text/csv when asked"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json"), (status = 503, description = "too many past states being rebuilt; retry after the time given", body = Problem, content_type = "application/problem+json")))]
 pub async fn access_review(
     caller: Caller,
     headers: HeaderMap,
@@ -38,13 +38,7 @@ pub async fn access_review(
             }
         }
     }
-    let app = Arc::clone(&caller.app);
-    let principal = caller.principal.clone();
-    let review =
-        tokio::task::spawn_blocking(move || reports::access_review(&app, &principal, at_seq, org))
-            .await
-            .map_err(|_| ApiError::internal())?
-            .map_err(ApiError::from)?;
+    let review = reports::access_review(&caller.app, &caller.principal, at_seq, org).await?;
     let wants_csv = headers
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())

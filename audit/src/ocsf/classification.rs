@@ -213,6 +213,8 @@ pub(super) fn classify(action: Option<Action>, details: &Value) -> (Class, Activ
             activity!("Web Resource Access Activity", 2, "Access Deny"),
         ),
         HttpRequest => (HttpActivity, http_method_activity(details)),
+        // A summary of many refused requests, of no one method.
+        HttpThrottled => (HttpActivity, activity!("HTTP Activity", other "Throttle")),
         AuditExported => (
             EventLogActivity,
             activity!("Event Log Activity", 3, "Export"),

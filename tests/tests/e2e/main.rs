@@ -19,6 +19,7 @@ mod egress;
 mod enumeration;
 mod erasure;
 mod erasure_api;
+mod floods;
 mod identity_api;
 mod masking;
 mod replay;
