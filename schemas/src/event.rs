@@ -114,6 +114,19 @@ named_enum! {
         /// A deleted user's personal data was erased (their subject key
         /// deleted; GDPR art. 17).
         UserErased => "user.erased",
+        /// A schedule was pinned to a flow definition (at its creation, or
+        /// when its owner changed the flow).
+        SchedulePinned => "schedule.pinned",
+        /// A schedule was suspended: someone other than its owner changed
+        /// the flow, a fire found the definition no longer the pinned one,
+        /// or its owner paused it.
+        ScheduleSuspended => "schedule.suspended",
+        /// A schedule's owner re-enabled it, pinned to the current
+        /// definition.
+        ScheduleResumed => "schedule.resumed",
+        /// The flow definition a run runs was pinned (its digest and
+        /// author), with the run's request.
+        RunDefinitionPinned => "run.definition_pinned",
     }
 }
 
@@ -268,8 +281,10 @@ mod tests {
             names.iter().position(|n| *n == "namespace.deleted"),
             Some(51)
         );
-        assert_eq!(names.last(), Some(&"user.erased"));
-        assert_eq!(names.len(), 53);
+        assert_eq!(names.iter().position(|n| *n == "user.erased"), Some(52));
+        assert_eq!(names.iter().position(|n| *n == "schedule.pinned"), Some(53));
+        assert_eq!(names.last(), Some(&"run.definition_pinned"));
+        assert_eq!(names.len(), 57);
     }
 
     #[test]

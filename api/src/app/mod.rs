@@ -72,6 +72,16 @@ pub struct AppSettings {
     pub flow_env_allow: Vec<String>,
     /// Runs executed at once.
     pub run_workers: usize,
+    /// `CAIRN_SCHEDULE_MIN_INTERVAL`: the shortest interval between a
+    /// schedule's due times, in seconds.
+    pub schedule_min_interval_secs: u64,
+    /// `CAIRN_SCHEDULES_PER_USER`: schedules one member may own.
+    pub schedules_per_user: usize,
+    /// `CAIRN_RUNS_QUEUED_PER_USER`: runs one member may have queued or
+    /// running.
+    pub runs_queued_per_user: usize,
+    /// `CAIRN_RUN_TIMEOUT`: the longest a whole run may take, in seconds.
+    pub run_timeout_secs: u64,
 }
 
 impl Default for AppSettings {
@@ -86,6 +96,10 @@ impl Default for AppSettings {
             hashing_queue: 64,
             flow_env_allow: Vec::new(),
             run_workers: 4,
+            schedule_min_interval_secs: 60,
+            schedules_per_user: 20,
+            runs_queued_per_user: 8,
+            run_timeout_secs: 300,
         }
     }
 }
