@@ -81,6 +81,18 @@ pub struct ServeArgs {
     /// Exceptions to the runs' egress policy (comma-separated CIDRs and host names; `*.domain` for its subdomains). By default an http step reaches public unicast addresses only; the server's own listen address is refused whatever this says.
     #[arg(long, env = "CAIRN_RUN_EGRESS_ALLOW", value_delimiter = ',', value_parser = parse_egress_allow_entry)]
     pub run_egress_allow: Vec<Option<AllowEntry>>,
+    /// The shortest interval between a schedule's due times, in seconds: a cron that fires more often is refused.
+    #[arg(long, env = "CAIRN_SCHEDULE_MIN_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub schedule_min_interval: u64,
+    /// Schedules one member may own.
+    #[arg(long, env = "CAIRN_SCHEDULES_PER_USER", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub schedules_per_user: u32,
+    /// Runs one member may have queued or running at once; past it, 429.
+    #[arg(long, env = "CAIRN_RUNS_QUEUED_PER_USER", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub runs_queued_per_user: u32,
+    /// The longest a whole run may take, in seconds; a step's own timeout is cut to what remains.
+    #[arg(long, env = "CAIRN_RUN_TIMEOUT", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub run_timeout: u64,
 }
 
 /// One entry of `CAIRN_RUN_EGRESS_ALLOW` (blank entries are skipped); the

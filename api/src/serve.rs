@@ -114,6 +114,10 @@ fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
         flow_env_allow: args.flow_env_allow.iter().flatten().cloned().collect(),
         run_workers: usize::try_from(args.run_workers).unwrap_or(4),
         run_egress: EgressPolicy::new(args.run_egress_allow.iter().flatten().cloned().collect()),
+        schedule_min_interval_secs: args.schedule_min_interval,
+        schedules_per_user: usize::try_from(args.schedules_per_user).unwrap_or(20),
+        runs_queued_per_user: usize::try_from(args.runs_queued_per_user).unwrap_or(8),
+        run_timeout_secs: args.run_timeout,
         ..AppSettings::default()
     })
 }

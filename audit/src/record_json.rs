@@ -219,7 +219,11 @@ pub fn details_json(payload: &EventPayload) -> Value {
         | EventPayload::RunFinished(_)
         | EventPayload::ScheduleCreated(_)
         | EventPayload::ScheduleDeleted(_)
-        | EventPayload::ScheduleFired(_)) => secrets_and_runs_json(secrets_or_runs),
+        | EventPayload::ScheduleFired(_)
+        | EventPayload::SchedulePinned(_)
+        | EventPayload::ScheduleSuspended(_)
+        | EventPayload::ScheduleResumed(_)
+        | EventPayload::RunDefinitionPinned(_)) => secrets_and_runs_json(secrets_or_runs),
         sharing @ (EventPayload::GroupCreated(_)
         | EventPayload::GroupDeleted(_)
         | EventPayload::GroupMemberAdded(_)
@@ -400,6 +404,27 @@ fn secrets_and_runs_json(payload: &EventPayload) -> Value {
             "outcome": fired.outcome.as_str(),
             "run_id": fired.run_id.as_ref().map(id),
             "missed": fired.missed,
+        }),
+        EventPayload::SchedulePinned(pinned) | EventPayload::ScheduleResumed(pinned) => json!({
+            "schedule_id": id(&pinned.schedule_id),
+            "flow_id": id(&pinned.flow_id),
+            "digest": pinned.digest,
+            "author_id": id(&pinned.author_id),
+        }),
+        EventPayload::ScheduleSuspended(suspended) => json!({
+            "schedule_id": id(&suspended.schedule_id),
+            "flow_id": id(&suspended.flow_id),
+            "by_id": id(&suspended.by_id),
+            "old_digest": suspended.old_digest,
+            "new_digest": suspended.new_digest,
+            "reason": suspended.reason,
+        }),
+        EventPayload::RunDefinitionPinned(pinned) => json!({
+            "run_id": id(&pinned.run_id),
+            "flow_id": id(&pinned.flow_id),
+            "digest": pinned.digest,
+            "invoker_id": id(&pinned.invoker_id),
+            "author_id": id(&pinned.author_id),
         }),
         // Only the variants above are passed in.
         _ => Value::Null,

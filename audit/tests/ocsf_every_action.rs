@@ -52,6 +52,10 @@ const ALICE_ACTS: ActorRef = ActorRef {
     kind: ActorKind::User,
     id: Some(ALICE),
 };
+const BOB_ACTS: ActorRef = ActorRef {
+    kind: ActorKind::User,
+    id: Some(BOB),
+};
 const NOBODY_ACTS: ActorRef = ActorRef {
     kind: ActorKind::Anonymous,
     id: None,
@@ -514,6 +518,41 @@ fn every_action() -> Vec<Case> {
             }))
             .outcome(Outcome::Denied)
             .personal(vec![(ANONYMOUS_SUBJECT, person(None, "192.0.2.9"))]),
+        by_alice(A::SchedulePinned, R::Schedule, SCHEDULE).with(P::SchedulePinned(
+            SchedulePinned {
+                schedule_id: SCHEDULE,
+                flow_id: FLOW,
+                digest: format!("sha256:{}", "ab".repeat(32)),
+                author_id: ALICE,
+            },
+        )),
+        case(A::ScheduleSuspended, BOB_ACTS, on(R::Schedule, SCHEDULE)).with(P::ScheduleSuspended(
+            ScheduleSuspended {
+                schedule_id: SCHEDULE,
+                flow_id: FLOW,
+                by_id: BOB,
+                old_digest: format!("sha256:{}", "ab".repeat(32)),
+                new_digest: format!("sha256:{}", "cd".repeat(32)),
+                reason: HOSTILE.into(),
+            },
+        )),
+        by_alice(A::ScheduleResumed, R::Schedule, SCHEDULE).with(P::ScheduleResumed(
+            SchedulePinned {
+                schedule_id: SCHEDULE,
+                flow_id: FLOW,
+                digest: format!("sha256:{}", "cd".repeat(32)),
+                author_id: BOB,
+            },
+        )),
+        case(A::RunDefinitionPinned, SCHEDULE_ACTS, on(R::Run, RUN)).with(P::RunDefinitionPinned(
+            RunDefinitionPinned {
+                run_id: RUN,
+                flow_id: FLOW,
+                digest: format!("sha256:{}", "cd".repeat(32)),
+                invoker_id: ALICE,
+                author_id: BOB,
+            },
+        )),
     ]
 }
 
@@ -664,6 +703,9 @@ fn mapped(line: &Value) -> (u64, u64) {
         "secret.deleted" | "connection.deleted" => (6003, 4),
         "run.requested" | "schedule.created" => (1006, 1),
         "schedule.deleted" => (1006, 3),
+        "schedule.pinned" | "run.definition_pinned" => (1006, 2),
+        "schedule.resumed" => (1006, 4),
+        "schedule.suspended" => (1006, 5),
         "run.started" | "schedule.fired" => (1006, 6),
         "run.step_finished" | "run.finished" => (1006, 99),
         "authz.denied" => (6004, 2),

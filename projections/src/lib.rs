@@ -58,6 +58,8 @@ pub struct Views {
     pub schedules: activity::Schedules,
     /// The retention policy, the last prune and the events per class.
     pub retention: retention::Retention,
+    /// Each flow's current definition digest and its author.
+    pub flow_versions: sharing::FlowVersions,
 }
 
 /// A record that cannot be applied.
@@ -90,7 +92,7 @@ impl Views {
     /// The shape of these views in a snapshot. Bump it whenever a view's
     /// fields change: a snapshot of another shape is not read (the views
     /// are folded from the log instead).
-    pub const SNAPSHOT_VERSION: u32 = 1;
+    pub const SNAPSHOT_VERSION: u32 = 2;
 
     /// Opens the personal data the views keep (users' names and emails)
     /// again, after the views were read from a snapshot, which holds it
@@ -160,6 +162,8 @@ impl Views {
             self.connections.apply(payload);
             self.runs.apply(payload, at);
             self.schedules.apply(payload, at);
+            self.flow_versions
+                .apply(&record.header.actor, payload, at, &self.api_keys);
         }
         self.retention.apply(record, payload);
         self.system.apply(record, payload);

@@ -342,6 +342,10 @@ pub struct FlowBody {
     pub created_at: String,
     /// When it last changed (RFC 3339).
     pub updated_at: String,
+    /// `sha256:` and the hex SHA-256 of the definition's stored text.
+    pub definition_digest: Option<String>,
+    /// Who wrote the current definition (its last editor).
+    pub definition_author_id: Option<Uuid>,
 }
 
 /// `POST /api/v1/grants`.
@@ -551,6 +555,11 @@ pub struct RunBody {
     pub started_at: Option<String>,
     /// When it finished.
     pub finished_at: Option<String>,
+    /// The definition it runs: `sha256:` and the hex SHA-256 of the
+    /// definition's stored text (none for runs recorded before digests).
+    pub definition_digest: Option<String>,
+    /// Who wrote that definition (the flow's last editor at that digest).
+    pub definition_author_id: Option<Uuid>,
 }
 
 /// `POST /api/v1/schedules`.
@@ -580,6 +589,26 @@ pub struct ScheduleBody {
     pub next_at: Option<String>,
     /// When it was created (RFC 3339).
     pub created_at: String,
+    /// Whether it fires: false once suspended (someone else changed the
+    /// flow) or paused, until its owner re-enables it.
+    pub enabled: bool,
+    /// Why it does not fire, when it does not.
+    pub suspended_reason: Option<String>,
+    /// Who suspended it (the flow's editor, or its owner pausing it).
+    pub suspended_by: Option<Uuid>,
+    /// The definition it runs: `sha256:` and the hex SHA-256 of the
+    /// definition's stored text.
+    pub pinned_digest: Option<String>,
+}
+
+/// `PATCH /api/v1/schedules/{id}`: only its owner may change it;
+/// `{"enabled":true}` re-enables it pinned to the flow's current
+/// definition, `{"enabled":false}` pauses it.
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateScheduleRequest {
+    /// Whether it fires.
+    pub enabled: bool,
 }
 
 /// `POST /api/v1/flows/{id}/runs`: no body, or an empty object. A run

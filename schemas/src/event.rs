@@ -118,6 +118,19 @@ named_enum! {
         /// tracked-client cap, of many): one summary per client per
         /// window, instead of one event per refused request.
         HttpThrottled => "http.throttled",
+        /// A schedule was pinned to a flow definition (at its creation, or
+        /// when its owner changed the flow).
+        SchedulePinned => "schedule.pinned",
+        /// A schedule was suspended: someone other than its owner changed
+        /// the flow, a fire found the definition no longer the pinned one,
+        /// or its owner paused it.
+        ScheduleSuspended => "schedule.suspended",
+        /// A schedule's owner re-enabled it, pinned to the current
+        /// definition.
+        ScheduleResumed => "schedule.resumed",
+        /// The flow definition a run runs was pinned (its digest and
+        /// author), with the run's request.
+        RunDefinitionPinned => "run.definition_pinned",
     }
 }
 
@@ -272,14 +285,11 @@ mod tests {
             names.iter().position(|n| *n == "namespace.deleted"),
             Some(51)
         );
-        assert_eq!(
-            names.iter().position(|n| *n == "user.erased"),
-            Some(52)
-        );
-        assert_eq!(
-            names.iter().position(|n| *n == "http.throttled"),
-            Some(53)
-        );
+        assert_eq!(names.iter().position(|n| *n == "user.erased"), Some(52));
+        assert_eq!(names.iter().position(|n| *n == "http.throttled"), Some(53));
+        assert_eq!(names.iter().position(|n| *n == "schedule.pinned"), Some(54));
+        assert_eq!(names.last(), Some(&"run.definition_pinned"));
+        assert_eq!(names.len(), 58);
     }
 
     #[test]

@@ -80,8 +80,9 @@ pub use retention::{
     ClassHorizon, ClassPolicy, RetentionPolicy, RetentionPolicySet, RetentionPruned,
 };
 pub use runs::{
-    FireOutcome, RunFinished, RunRef, RunRequested, RunStatus, RunStepFinished, ScheduleCreated,
-    ScheduleDeleted, ScheduleFired, StepStatus,
+    FireOutcome, RunDefinitionPinned, RunFinished, RunRef, RunRequested, RunStatus,
+    RunStepFinished, ScheduleCreated, ScheduleDeleted, ScheduleFired, SchedulePinned,
+    ScheduleSuspended, StepStatus,
 };
 pub use secrets::{
     ConnectionCreated, ConnectionKind, ConnectionUpdated, SecretCreated, SecretRef, SecretResolved,

@@ -10,8 +10,8 @@ use crate::identity::{
 };
 use crate::retention::{RetentionPolicySet, RetentionPruned};
 use crate::runs::{
-    RunFinished, RunRef, RunRequested, RunStepFinished, ScheduleCreated, ScheduleDeleted,
-    ScheduleFired,
+    RunDefinitionPinned, RunFinished, RunRef, RunRequested, RunStepFinished, ScheduleCreated,
+    ScheduleDeleted, ScheduleFired, SchedulePinned, ScheduleSuspended,
 };
 use crate::secrets::{
     ConnectionCreated, ConnectionUpdated, SecretCreated, SecretRef, SecretResolved, SecretRevealed,
@@ -133,6 +133,14 @@ pub enum EventPayload {
     RetentionPruned(RetentionPruned),
     /// `http.throttled`.
     HttpThrottled(HttpThrottled),
+    /// `schedule.pinned`.
+    SchedulePinned(SchedulePinned),
+    /// `schedule.suspended`.
+    ScheduleSuspended(ScheduleSuspended),
+    /// `schedule.resumed` (re-pinned to the definition named).
+    ScheduleResumed(SchedulePinned),
+    /// `run.definition_pinned`.
+    RunDefinitionPinned(RunDefinitionPinned),
 }
 
 /// `audit.queried`: someone read the audit log; reading it is an event too.

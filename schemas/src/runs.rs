@@ -127,3 +127,53 @@ pub struct ScheduleFired {
     /// How many due times were missed (outcome missed).
     pub missed: u32,
 }
+
+/// `schedule.pinned` and `schedule.resumed`: the flow definition a
+/// schedule runs, so that whoever else can edit the flow cannot make the
+/// schedule run their definition as its owner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulePinned {
+    /// The schedule.
+    pub schedule_id: Uuid,
+    /// The flow it runs.
+    pub flow_id: Uuid,
+    /// `sha256:` and the hex SHA-256 of the definition's stored text.
+    pub digest: String,
+    /// Who wrote that definition (the flow's last editor at that digest).
+    pub author_id: Uuid,
+}
+
+/// `schedule.suspended`: the schedule does not fire until its owner
+/// re-enables it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSuspended {
+    /// The schedule.
+    pub schedule_id: Uuid,
+    /// The flow it runs.
+    pub flow_id: Uuid,
+    /// Who changed the flow (or paused the schedule: its owner).
+    pub by_id: Uuid,
+    /// The digest the schedule was pinned to.
+    pub old_digest: String,
+    /// The flow's digest now.
+    pub new_digest: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// `run.definition_pinned`: the definition a run runs, recorded with its
+/// request; the run does not start if the flow's definition is another by
+/// then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunDefinitionPinned {
+    /// The run.
+    pub run_id: Uuid,
+    /// The flow.
+    pub flow_id: Uuid,
+    /// `sha256:` and the hex SHA-256 of the definition's stored text.
+    pub digest: String,
+    /// The member it runs as.
+    pub invoker_id: Uuid,
+    /// Who wrote that definition (the flow's last editor at that digest).
+    pub author_id: Uuid,
+}

@@ -66,6 +66,14 @@ pub enum CommandError {
     /// Too much work queued: shed rather than queue without bound.
     #[error("the server is busy; try again shortly")]
     Overloaded,
+    /// A per-member limit is reached (the message names it): 429.
+    #[error("{message}")]
+    Limited {
+        /// Which limit, and its value.
+        message: String,
+        /// Seconds to wait before trying again.
+        retry_after_secs: u64,
+    },
     /// Something failed inside; the detail is for the log only.
     #[error("internal error: {0}")]
     Internal(String),

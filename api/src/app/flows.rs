@@ -1,10 +1,12 @@
 //! Flows: step definitions (DESIGN.md section 6) in a namespace, private to
-//! their owner until shared; they inherit their namespace's grants.
+//! their owner until shared; they inherit their namespace's grants. A
+//! change of the definition re-pins its editor's own schedules and
+//! suspends everyone else's, in the same command.
 
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::rules::{Reference, check_flow_definition, references};
 use cairn_projections::Views;
-use cairn_projections::sharing::CatalogEntry;
+use cairn_projections::sharing::{CatalogEntry, definition_digest};
 use cairn_schemas::api::{CreateFlowRequest, FlowBody, UpdateFlowRequest};
 use cairn_schemas::{
     AccessAction, Action, EventPayload, FlowCreated, FlowDeleted, FlowUpdated, ResourceKind,
@@ -16,6 +18,7 @@ use uuid::Uuid;
 use super::access::{act_on, require};
 use super::namespaces::{check_catalog_name, list_kind, may_create_in};
 use super::principal::Principal;
+use super::schedules::on_flow_change;
 use super::{App, CommandError, Origin};
 
 fn flow_ref(id: Uuid) -> ResourceRef {
@@ -66,6 +69,7 @@ pub fn flow_body(views: &Views, entry: &CatalogEntry) -> FlowBody {
         .definition(&entry.id)
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or(Value::Null);
+    let version = views.flow_versions.get(&entry.id);
     FlowBody {
         id: entry.id,
         org_id: entry.org_id,
@@ -75,6 +79,8 @@ pub fn flow_body(views: &Views, entry: &CatalogEntry) -> FlowBody {
         definition,
         created_at: rfc3339_micros(entry.created_at),
         updated_at: rfc3339_micros(entry.updated_at),
+        definition_digest: version.map(|version| version.digest.clone()),
+        definition_author_id: version.map(|version| version.author_id),
     }
 }
 
@@ -187,7 +193,7 @@ pub async fn update_flow(
             }
         }
         refuse_taken(views, entry.org_id, namespace_id, &name, id)?;
-        Ok::<_, CommandError>(vec![principal.event(
+        let mut events = vec![principal.event(
             Action::FlowUpdated,
             flow_ref(id),
             entry.org_id,
@@ -198,7 +204,23 @@ pub async fn update_flow(
                 name: name.clone(),
                 definition: definition.clone(),
             }),
-        )])
+        )];
+        // The flow's schedules, in the same command: whoever else changes
+        // what runs cannot make a schedule run it as its owner.
+        let old_digest = views
+            .flow_versions
+            .get(&id)
+            .map(|version| version.digest.as_str());
+        events.extend(on_flow_change(
+            views,
+            principal,
+            origin,
+            id,
+            entry.org_id,
+            old_digest,
+            &definition_digest(&definition),
+        ));
+        Ok::<_, CommandError>(events)
     })
     .await?;
     get_flow(app, principal, id)

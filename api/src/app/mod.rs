@@ -77,6 +77,16 @@ pub struct AppSettings {
     /// Where runs' http steps may connect (`CAIRN_RUN_EGRESS_ALLOW` and the
     /// server's own listen address).
     pub run_egress: runs::egress::EgressPolicy,
+    /// `CAIRN_SCHEDULE_MIN_INTERVAL`: the shortest interval between a
+    /// schedule's due times, in seconds.
+    pub schedule_min_interval_secs: u64,
+    /// `CAIRN_SCHEDULES_PER_USER`: schedules one member may own.
+    pub schedules_per_user: usize,
+    /// `CAIRN_RUNS_QUEUED_PER_USER`: runs one member may have queued or
+    /// running.
+    pub runs_queued_per_user: usize,
+    /// `CAIRN_RUN_TIMEOUT`: the longest a whole run may take, in seconds.
+    pub run_timeout_secs: u64,
 }
 
 impl Default for AppSettings {
@@ -92,6 +102,10 @@ impl Default for AppSettings {
             flow_env_allow: Vec::new(),
             run_workers: 4,
             run_egress: runs::egress::EgressPolicy::default(),
+            schedule_min_interval_secs: 60,
+            schedules_per_user: 20,
+            runs_queued_per_user: 8,
+            run_timeout_secs: 300,
         }
     }
 }

@@ -28,6 +28,10 @@ impl From<CommandError> for ApiError {
                 "too many failed logins for this username; try again later",
             ),
             CommandError::Overloaded => ApiError::overloaded(1),
+            CommandError::Limited {
+                message,
+                retry_after_secs,
+            } => ApiError::too_many_requests(retry_after_secs, message),
             CommandError::Internal(detail) => {
                 tracing::error!(%detail, "a command failed");
                 ApiError::internal()

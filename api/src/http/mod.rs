@@ -157,6 +157,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/schedules", Access::Authorized),
     ("GET", "/api/v1/schedules", Access::Authorized),
     ("DELETE", "/api/v1/schedules/{id}", Access::Authorized),
+    ("PATCH", "/api/v1/schedules/{id}", Access::Authorized),
 ];
 
 /// How the edge behaves (from the configuration).
@@ -356,7 +357,10 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
             "/api/v1/schedules",
             post(schedules::create).get(schedules::list),
         )
-        .route("/api/v1/schedules/{id}", delete(schedules::delete));
+        .route(
+            "/api/v1/schedules/{id}",
+            delete(schedules::delete).patch(schedules::update),
+        );
 
     let mut router = Router::new()
         .route("/health", get(health::health))

@@ -29,6 +29,7 @@ use super::{console, reports, runs, schedules};
 use crate::app::reports::{AccessReview, AccessReviewRow, SecretUsage, SecretUseRow};
 use cairn_schemas::api::{
     CreateScheduleRequest, RunActorBody, RunBody, RunStepBody, ScheduleBody, StartRunRequest,
+    UpdateScheduleRequest,
 };
 
 /// The API document.
@@ -50,6 +51,7 @@ use cairn_schemas::api::{
         secrets::create, secrets::list, secrets::get, secrets::rotate, secrets::delete, secrets::reveal,
         connections::create, connections::list, connections::get, connections::update, connections::delete,
         runs::start, runs::list, runs::get, schedules::create, schedules::list, schedules::delete,
+        schedules::update,
     ),
     components(schemas(
         Problem, LoginRequest, LoginResponse, MeResponse, UserBody, CreateUserRequest, UpdateUserRequest,
@@ -62,7 +64,7 @@ use cairn_schemas::api::{
         CreateSecretRequest, RotateSecretRequest, SecretBody, RevealedSecretBody, RevealSecretRequest, EraseUserRequest,
         CreateConnectionRequest, UpdateConnectionRequest, ConnectionBody,
         StartRunRequest, RunBody, RunStepBody, RunActorBody, CreateScheduleRequest, ScheduleBody,
-        AccessReview, AccessReviewRow, SecretUsage, SecretUseRow,
+        UpdateScheduleRequest, AccessReview, AccessReviewRow, SecretUsage, SecretUseRow,
     )),
     modifiers(&Security, &EdgeResponses),
     tags(

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
-use cairn_schemas::api::{CreateScheduleRequest, Page, ScheduleBody};
+use cairn_schemas::api::{CreateScheduleRequest, Page, ScheduleBody, UpdateScheduleRequest};
 
 use crate::app::schedules;
 
@@ -12,7 +12,7 @@ use super::params::{ListParams, PathIds};
 use super::problem::{ApiError, Problem};
 
 /// `POST /api/v1/schedules`.
-#[utoipa::path(post, path = "/api/v1/schedules", tag = "runs", security(("bearer" = []), ("cookie" = [])), request_body = CreateScheduleRequest, responses((status = 201, body = ScheduleBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "the flow is not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid (an invalid cron expression names `cron`)", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/schedules", tag = "runs", security(("bearer" = []), ("cookie" = [])), request_body = CreateScheduleRequest, responses((status = 201, body = ScheduleBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "the flow is not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "the caller owns as many schedules as `CAIRN_SCHEDULES_PER_USER` allows", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid (an invalid cron expression, or one that comes due more often than `CAIRN_SCHEDULE_MIN_INTERVAL` allows, names `cron`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<CreateScheduleRequest>,
@@ -39,4 +39,20 @@ pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode,
     let id = super::params::first(&ids)?;
     schedules::delete_schedule(&caller.app, &caller.principal, id, &caller.origin).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PATCH /api/v1/schedules/{id}`: `{"enabled":true}` re-enables it pinned
+/// to the flow's current definition, `{"enabled":false}` pauses it; only
+/// its owner may (it runs as them).
+#[utoipa::path(patch, path = "/api/v1/schedules/{id}", tag = "runs", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body = UpdateScheduleRequest, responses((status = 200, body = ScheduleBody), (status = 400, description = "the body is not valid JSON", body = Problem, content_type = "application/problem+json"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not its owner", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn update(
+    caller: Caller,
+    PathIds(ids): PathIds,
+    JsonBody(request): JsonBody<UpdateScheduleRequest>,
+) -> Result<Json<ScheduleBody>, ApiError> {
+    let id = super::params::first(&ids)?;
+    let schedule =
+        schedules::update_schedule(&caller.app, &caller.principal, id, request, &caller.origin)
+            .await?;
+    Ok(Json(schedule))
 }

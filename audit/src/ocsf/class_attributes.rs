@@ -218,7 +218,7 @@ fn put_scheduled_job<'a>(event: &mut Object<'a>, line: &Line<'a>) {
         Some(Action::RunRequested) => Some((2, "Queued")),
         Some(Action::RunStarted | Action::RunStepFinished) => Some((3, "Running")),
         Some(Action::RunFinished) => Some((4, "Stopped")),
-        Some(Action::ScheduleCreated) => Some((1, "Ready")),
+        Some(Action::ScheduleCreated | Action::ScheduleResumed) => Some((1, "Ready")),
         _ => None,
     };
     if let Some((id, caption)) = state {

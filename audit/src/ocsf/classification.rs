@@ -196,6 +196,18 @@ pub(super) fn classify(action: Option<Action>, details: &Value) -> (Class, Activ
             ScheduledJobActivity,
             activity!("Scheduled Job Activity", 3, "Delete"),
         ),
+        SchedulePinned | RunDefinitionPinned => (
+            ScheduledJobActivity,
+            activity!("Scheduled Job Activity", 2, "Update"),
+        ),
+        ScheduleResumed => (
+            ScheduledJobActivity,
+            activity!("Scheduled Job Activity", 4, "Enable"),
+        ),
+        ScheduleSuspended => (
+            ScheduledJobActivity,
+            activity!("Scheduled Job Activity", 5, "Disable"),
+        ),
         RunStarted | ScheduleFired => (
             ScheduledJobActivity,
             activity!("Scheduled Job Activity", 6, "Start"),

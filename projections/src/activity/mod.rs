@@ -5,4 +5,4 @@ mod runs;
 mod schedules;
 
 pub use runs::{RunRecord, Runs, StepRecord};
-pub use schedules::{ScheduleRecord, Schedules};
+pub use schedules::{ScheduleRecord, Schedules, Suspension};

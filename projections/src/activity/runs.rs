@@ -43,6 +43,11 @@ pub struct RunRecord {
     pub started_at: Option<i64>,
     /// When it ended.
     pub finished_at: Option<i64>,
+    /// The digest of the definition it runs (none for runs recorded
+    /// before digests).
+    pub definition_digest: Option<String>,
+    /// Who wrote that definition.
+    pub definition_author_id: Option<Uuid>,
 }
 
 /// The answer to "what happened to run X?".
@@ -66,6 +71,13 @@ impl Runs {
             .into_iter()
             .flatten()
             .filter_map(|id| self.by_id.get(id))
+    }
+
+    /// How many runs of this invoker are queued or running.
+    pub fn unfinished_of(&self, invoker: Uuid) -> usize {
+        self.unfinished()
+            .filter(|run| run.invoker_id == invoker)
+            .count()
     }
 
     /// Runs queued or running: after a restart, the ones the server was in
@@ -97,8 +109,16 @@ impl Runs {
                         requested_at: at,
                         started_at: None,
                         finished_at: None,
+                        definition_digest: None,
+                        definition_author_id: None,
                     },
                 );
+            }
+            EventPayload::RunDefinitionPinned(pinned) => {
+                if let Some(run) = self.by_id.get_mut(&pinned.run_id) {
+                    run.definition_digest = Some(pinned.digest.clone());
+                    run.definition_author_id = Some(pinned.author_id);
+                }
             }
             EventPayload::RunStarted(started) => {
                 if let Some(run) = self.by_id.get_mut(&started.run_id) {

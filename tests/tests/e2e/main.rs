@@ -27,6 +27,7 @@ mod reports;
 mod retention;
 mod rsyslog;
 mod runs;
+mod schedule_attacks;
 mod schemathesis;
 mod secrets_api;
 mod serve;

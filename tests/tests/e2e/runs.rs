@@ -229,6 +229,8 @@ fn a_member_runs_a_shared_flow_and_the_shared_secret_is_used_never_seen() {
         &[
             ("CAIRN_FLOW_ENV_ALLOW", "RUN_REGION"),
             ("RUN_REGION", "eu-canary-region-7"),
+            // The schedule below fires every second.
+            ("CAIRN_SCHEDULE_MIN_INTERVAL", "1"),
             crate::support::LOOPBACK_EGRESS,
         ],
     );
@@ -503,7 +505,12 @@ fn runs_in_flight_when_the_server_is_killed_are_failed_after_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().join("data");
     let mut echo = Echo::start();
-    let env = [("CAIRN_RUN_WORKERS", "1"), crate::support::LOOPBACK_EGRESS];
+    // The queue's own bound is what is shown here, not the per-member cap.
+    let env = [
+        ("CAIRN_RUN_WORKERS", "1"),
+        ("CAIRN_RUNS_QUEUED_PER_USER", "64"),
+        crate::support::LOOPBACK_EGRESS,
+    ];
     let api = AdminServer::start(&data_dir, &env);
     let admin = api.admin_token();
     let namespace = id_of(&ok(

@@ -11,6 +11,8 @@ use cairn_schemas::{
     AccessAction, Action, EventPayload, Outcome, ResourceKind, ResourceRef, RunRef, RunStatus,
     RunStepFinished, SecretResolved, StepStatus,
 };
+use std::time::Duration;
+
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -71,6 +73,19 @@ async fn start(app: &App, run_id: Uuid) -> Result<Option<Plan>, CommandError> {
                 Some(reason),
             )]);
         }
+        let current = views
+            .flow_versions
+            .get(&run.flow_id)
+            .map(|version| version.digest.as_str());
+        if let Some(reason) = definition_mismatch(run.definition_digest.as_deref(), current) {
+            return Ok(vec![finished_event(
+                run_actor(run_id),
+                run_id,
+                run.org_id,
+                RunStatus::Failed,
+                Some(reason),
+            )]);
+        }
         let steps = match definition_of(views, run.flow_id)?.get("steps") {
             Some(Value::Array(steps)) => steps.clone(),
             _ => Vec::new(),
@@ -93,6 +108,30 @@ async fn start(app: &App, run_id: Uuid) -> Result<Option<Plan>, CommandError> {
     })
     .await?;
     Ok(plan)
+}
+
+/// Why a run may not start: the definition it was requested with (its
+/// pin) is not the flow's definition now, so running would run something
+/// its invoker never asked for. `None` when they match.
+pub fn definition_mismatch(pinned: Option<&str>, current: Option<&str>) -> Option<String> {
+    match (pinned, current) {
+        (Some(pinned), Some(current)) if pinned == current => None,
+        (Some(pinned), current) => Some(format!(
+            "the flow's definition changed after the run was requested ({pinned}, now {}): nothing ran",
+            current.unwrap_or("none")
+        )),
+        (None, _) => Some(
+            "the run names no definition digest (requested before digests were recorded): nothing ran"
+                .into(),
+        ),
+    }
+}
+
+/// The reason a run ends when `CAIRN_RUN_TIMEOUT` runs out.
+pub fn run_timeout_reason(limit_secs: u64, step_id: &str) -> String {
+    format!(
+        "the run took longer than CAIRN_RUN_TIMEOUT ({limit_secs} s); step {step_id} was cut short"
+    )
 }
 
 fn resolved_event(run_id: Uuid, org: Uuid, invoker: Uuid, used: SecretUse) -> NewEvent {
@@ -160,6 +199,10 @@ async fn execute(
     // Values stay masked in every later step too: a step may echo what an
     // earlier one used.
     let mut masker = Masker::new();
+    // The whole run's bound: each step gets at most what remains of it,
+    // so a stuck target holds a worker for the run's limit, not more.
+    let limit_secs = app.settings().run_timeout_secs;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(limit_secs);
     for (index, step) in plan.steps.iter().enumerate() {
         let step_id = step
             .get("id")
@@ -183,7 +226,25 @@ async fn execute(
                         .await
                         .map_err(|error| CommandError::Internal(error.to_string()))?;
                 }
-                execute_step(client, &resolved.step, &masker).await
+                let timed = if tokio::time::Instant::now() >= deadline {
+                    // Out of time before the step began: it sends nothing.
+                    None
+                } else {
+                    tokio::time::timeout_at(deadline, execute_step(client, &resolved.step, &masker))
+                        .await
+                        .ok()
+                };
+                match timed {
+                    Some(outcome) => outcome,
+                    None => {
+                        let reason = run_timeout_reason(limit_secs, &step_id);
+                        super::steps::StepOutcome {
+                            status: StepStatus::Failed,
+                            output: serde_json::json!({ "error": reason }),
+                            error: Some(reason),
+                        }
+                    }
+                }
             }
             Err(message) => super::steps::StepOutcome {
                 status: StepStatus::Failed,
@@ -230,4 +291,35 @@ async fn execute(
     .await
     .map_err(|error| CommandError::Internal(error.to_string()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PINNED: &str = "sha256:aa";
+    const OTHER: &str = "sha256:bb";
+
+    #[test]
+    fn a_run_starts_only_with_the_definition_it_was_requested_with() {
+        // Given a run pinned to a digest, when the flow still has it
+        assert_eq!(definition_mismatch(Some(PINNED), Some(PINNED)), None);
+        // When someone changed the definition meanwhile, then it does not run
+        let reason = definition_mismatch(Some(PINNED), Some(OTHER)).expect("refused");
+        assert!(
+            reason.contains(PINNED) && reason.contains(OTHER),
+            "{reason}"
+        );
+        assert!(reason.contains("nothing ran"));
+        // A flow without a definition, or a run without a pin, never runs
+        assert!(definition_mismatch(Some(PINNED), None).is_some());
+        assert!(definition_mismatch(None, Some(PINNED)).is_some());
+    }
+
+    #[test]
+    fn the_run_timeout_reason_names_the_variable_and_the_step() {
+        let reason = run_timeout_reason(300, "call");
+        assert!(reason.contains("CAIRN_RUN_TIMEOUT (300 s)"), "{reason}");
+        assert!(reason.contains("step call"), "{reason}");
+    }
 }

@@ -13,23 +13,22 @@
 pub mod egress;
 pub mod execute;
 pub mod masking;
+pub mod queue;
 pub mod references;
 pub mod steps;
-
-use std::sync::Mutex;
 
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::NewEvent;
 use cairn_projections::Views;
 use cairn_projections::access::{Target, Who, authorize, role_allows};
 use cairn_projections::activity::RunRecord;
+use cairn_projections::sharing::FlowVersion;
 use cairn_schemas::api::{RunActorBody, RunBody, RunStepBody};
 use cairn_schemas::{
-    AccessAction, Action, ActorRef, EventPayload, Outcome, ResourceKind, ResourceRef, RunFinished,
-    RunRequested, RunStatus,
+    AccessAction, Action, ActorRef, EventPayload, Outcome, ResourceKind, ResourceRef,
+    RunDefinitionPinned, RunFinished, RunRequested, RunStatus,
 };
 use serde_json::Value;
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::access::{not_visible, require};
@@ -37,47 +36,10 @@ use super::listing::paginate;
 use super::{App, CommandError, Origin, Principal};
 
 pub use execute::execute_run;
-
-/// Places in the run queue per worker.
-pub const QUEUE_PER_WORKER: usize = 16;
+pub use queue::{QUEUE_PER_WORKER, RunQueue};
 
 /// What a run that was in flight when the server stopped is failed with.
 pub const STOPPED_DURING_THE_RUN: &str = "the server stopped during the run";
-
-/// The bounded queue between the requests and the worker pool. A request
-/// reserves its place before `run.requested` is appended, so a full queue
-/// is answered 503 with nothing written.
-#[derive(Debug)]
-pub struct RunQueue {
-    sender: mpsc::Sender<Uuid>,
-    receiver: Mutex<Option<mpsc::Receiver<Uuid>>>,
-}
-
-impl RunQueue {
-    /// A queue with room for [`QUEUE_PER_WORKER`] runs per worker.
-    pub fn new(workers: usize) -> RunQueue {
-        let (sender, receiver) = mpsc::channel(workers.max(1) * QUEUE_PER_WORKER);
-        RunQueue {
-            sender,
-            receiver: Mutex::new(Some(receiver)),
-        }
-    }
-
-    /// A place in the queue, or `Overloaded` (503) when it is full.
-    pub fn reserve(&self) -> Result<mpsc::Permit<'_, Uuid>, CommandError> {
-        self.sender
-            .try_reserve()
-            .map_err(|_| CommandError::Overloaded)
-    }
-
-    /// The receiving end, for the worker pool (once).
-    pub fn take_receiver(&self) -> Option<mpsc::Receiver<Uuid>> {
-        match self.receiver.lock() {
-            Ok(mut guard) => guard.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        }
-    }
-}
 
 /// A run as a resource of events.
 pub fn run_ref(id: Uuid) -> ResourceRef {
@@ -135,6 +97,41 @@ pub fn definition_of(views: &Views, flow: Uuid) -> Result<Value, CommandError> {
         .ok_or_else(|| CommandError::Internal(format!("flow {flow} has no readable definition")))
 }
 
+/// The flow's current definition: its digest and author.
+pub fn current_version(views: &Views, flow: Uuid) -> Result<FlowVersion, CommandError> {
+    views
+        .flow_versions
+        .get(&flow)
+        .cloned()
+        .ok_or_else(|| CommandError::Internal(format!("flow {flow} has no definition digest")))
+}
+
+/// The refusal when `invoker` has `cap` runs queued or running already
+/// (`pending` more decided in the same command, not in the views yet).
+pub fn unfinished_cap_reached(unfinished: usize, pending: usize, cap: usize) -> Option<String> {
+    (unfinished + pending >= cap).then(|| {
+        format!(
+            "{} runs of this member are queued or running; at most {cap} may be (CAIRN_RUNS_QUEUED_PER_USER)",
+            unfinished + pending
+        )
+    })
+}
+
+fn check_unfinished_cap(
+    views: &Views,
+    invoker: Uuid,
+    pending: usize,
+    cap: usize,
+) -> Result<(), CommandError> {
+    match unfinished_cap_reached(views.runs.unfinished_of(invoker), pending, cap) {
+        Some(message) => Err(CommandError::Limited {
+            message,
+            retry_after_secs: 1,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A run as the API shows it.
 pub fn run_body(record: &RunRecord) -> RunBody {
     RunBody {
@@ -165,6 +162,8 @@ pub fn run_body(record: &RunRecord) -> RunBody {
         requested_at: rfc3339_micros(record.requested_at),
         started_at: record.started_at.map(rfc3339_micros),
         finished_at: record.finished_at.map(rfc3339_micros),
+        definition_digest: record.definition_digest.clone(),
+        definition_author_id: record.definition_author_id,
     }
 }
 
@@ -221,20 +220,42 @@ pub async fn request_run(
         };
         let definition = definition_of(views, flow_id)?;
         references::check_definition(views, invoker, &definition, &app.settings().flow_env_allow)?;
-        place = Some(app.run_queue().reserve()?);
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::RunRequested,
-            run_ref(run_id),
-            org_id,
-            origin,
-            EventPayload::RunRequested(RunRequested {
-                run_id,
-                flow_id,
+        let version = current_version(views, flow_id)?;
+        check_unfinished_cap(
+            views,
+            principal.user_id,
+            0,
+            app.settings().runs_queued_per_user,
+        )?;
+        place = Some(app.run_queue().reserve(principal.user_id)?);
+        Ok::<_, CommandError>(vec![
+            principal.event(
+                Action::RunRequested,
+                run_ref(run_id),
                 org_id,
-                invoker_id: principal.user_id,
-                schedule_id: None,
-            }),
-        )])
+                origin,
+                EventPayload::RunRequested(RunRequested {
+                    run_id,
+                    flow_id,
+                    org_id,
+                    invoker_id: principal.user_id,
+                    schedule_id: None,
+                }),
+            ),
+            principal.event(
+                Action::RunDefinitionPinned,
+                run_ref(run_id),
+                org_id,
+                origin,
+                EventPayload::RunDefinitionPinned(RunDefinitionPinned {
+                    run_id,
+                    flow_id,
+                    digest: version.digest,
+                    invoker_id: principal.user_id,
+                    author_id: version.author_id,
+                }),
+            ),
+        ])
     })
     .await?;
     // Durable now: the worker may start it.
@@ -327,19 +348,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_full_queue_is_overloaded_and_nothing_is_lost() {
-        let queue = RunQueue::new(1);
-        let mut places = Vec::new();
-        for _ in 0..QUEUE_PER_WORKER {
-            places.push(queue.reserve().expect("room"));
-        }
-        assert!(matches!(queue.reserve(), Err(CommandError::Overloaded)));
-        // A place given back (the append failed) is free again.
-        places.pop();
-        let place = queue.reserve().expect("room again");
-        place.send(Uuid::nil());
-        let mut receiver = queue.take_receiver().expect("receiver");
-        assert!(queue.take_receiver().is_none(), "taken once");
-        assert_eq!(receiver.try_recv().expect("sent"), Uuid::nil());
+    fn runs_up_to_the_cap_are_accepted_and_the_next_is_refused_naming_it() {
+        // Given a cap of 8
+        assert_eq!(unfinished_cap_reached(7, 0, 8), None);
+        // When an eighth is queued already (or decided in the same batch)
+        let refusal = unfinished_cap_reached(7, 1, 8).expect("refused");
+        // Then the refusal names the variable and the cap
+        assert!(refusal.contains("CAIRN_RUNS_QUEUED_PER_USER"), "{refusal}");
+        assert!(refusal.contains("at most 8"), "{refusal}");
+        assert!(unfinished_cap_reached(8, 0, 8).is_some());
     }
 }

@@ -56,6 +56,48 @@ pub fn next_after(cron: &Cron, after: i64) -> Option<i64> {
         .map(|next| micros(&next))
 }
 
+/// How many due times [`shortest_interval`] looks at: enough to meet
+/// every pattern of the finer fields (60 seconds by 60 minutes would be
+/// more, but a cron's shortest gap shows within its first cycle of the
+/// finest field that varies).
+pub const INTERVAL_SAMPLES: usize = 512;
+
+/// The shortest interval between consecutive due times among the first
+/// [`INTERVAL_SAMPLES`] after `after` (micros); `None` when it comes due
+/// at most once.
+pub fn shortest_interval(cron: &Cron, after: i64) -> Option<i64> {
+    let mut previous = next_after(cron, after)?;
+    let mut shortest: Option<i64> = None;
+    for _ in 1..INTERVAL_SAMPLES {
+        let Some(next) = next_after(cron, previous) else {
+            break;
+        };
+        let gap = next - previous;
+        shortest = Some(shortest.map_or(gap, |known| known.min(gap)));
+        if gap <= MICROS {
+            // A second is the finest grain: nothing is shorter.
+            break;
+        }
+        previous = next;
+    }
+    shortest
+}
+
+/// The refusal of a cron that comes due more often than once every
+/// `min_secs` seconds (`CAIRN_SCHEDULE_MIN_INTERVAL`).
+pub fn interval_refusal(cron: &Cron, after: i64, min_secs: u64) -> Option<String> {
+    let min = i64::try_from(min_secs)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(MICROS);
+    let shortest = shortest_interval(cron, after)?;
+    (shortest < min).then(|| {
+        format!(
+            "comes due every {} s at times; schedules may come due at most once every {min_secs} s (CAIRN_SCHEDULE_MIN_INTERVAL)",
+            shortest / MICROS
+        )
+    })
+}
+
 /// Due times that passed unfired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Missed {
@@ -216,6 +258,33 @@ mod tests {
             "the last one still named"
         );
         assert_eq!(plan.fire, Some(T0 + week + 30 * MICROS));
+    }
+
+    #[test]
+    fn a_cron_more_frequent_than_the_minimum_is_refused_naming_it() {
+        // Given a minimum of 60 s
+        // When the cron fires every second, every 30 s, or at :00 and :59
+        // of each minute (1 s apart once a minute)
+        for frequent in ["* * * * * *", "*/30 * * * * *", "0,59 * * * * *"] {
+            let refusal = interval_refusal(&cron(frequent), T0, 60).expect(frequent);
+            // Then it is refused, naming the minimum and the variable
+            assert!(refusal.contains("CAIRN_SCHEDULE_MIN_INTERVAL"), "{refusal}");
+            assert!(refusal.contains("60 s"), "{refusal}");
+        }
+        assert_eq!(
+            shortest_interval(&cron("0,59 * * * * *"), T0),
+            Some(MICROS),
+            "the gap from :59 to the next :00 is the shortest"
+        );
+    }
+
+    #[test]
+    fn a_cron_at_or_below_the_frequency_allowed_is_accepted() {
+        for fine in ["* * * * *", "0 * * * * *", "0,59 * * * *", "0 0 * * MON"] {
+            assert_eq!(interval_refusal(&cron(fine), T0, 60), None, "{fine}");
+        }
+        // A smaller minimum (tests) lets a per-second cron through.
+        assert_eq!(interval_refusal(&cron("* * * * * *"), T0, 1), None);
     }
 
     #[test]
