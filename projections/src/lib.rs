@@ -58,6 +58,9 @@ pub struct Views {
     pub schedules: activity::Schedules,
     /// The retention policy, the last prune and the events per class.
     pub retention: retention::Retention,
+    /// Which orgs each user belonged to at each seq (the audit API's
+    /// scope for account-wide events).
+    pub membership_history: identity::MembershipHistory,
 }
 
 /// A record that cannot be applied.
@@ -90,7 +93,7 @@ impl Views {
     /// The shape of these views in a snapshot. Bump it whenever a view's
     /// fields change: a snapshot of another shape is not read (the views
     /// are folded from the log instead).
-    pub const SNAPSHOT_VERSION: u32 = 1;
+    pub const SNAPSHOT_VERSION: u32 = 2;
 
     /// Opens the personal data the views keep (users' names and emails)
     /// again, after the views were read from a snapshot, which holds it
@@ -160,6 +163,7 @@ impl Views {
             self.connections.apply(payload);
             self.runs.apply(payload, at);
             self.schedules.apply(payload, at);
+            self.membership_history.apply(payload, seq);
         }
         self.retention.apply(record, payload);
         self.system.apply(record, payload);

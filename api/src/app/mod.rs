@@ -20,6 +20,7 @@ pub mod grants;
 pub mod groups;
 pub mod listing;
 pub mod login;
+pub mod login_attempts;
 pub mod namespaces;
 pub mod orgs;
 pub mod origin;
@@ -150,6 +151,8 @@ pub struct App {
     last_snapshot: AtomicU64,
     /// Held by snapshot writing and retention, so they never interleave.
     maintenance: Mutex<()>,
+    /// Password verifications in flight per username (lockout).
+    login_attempts: login_attempts::LoginAttempts,
 }
 
 impl App {
@@ -193,6 +196,7 @@ impl App {
             entropy,
             checkpoint_due: Notify::new(),
             retention_due: Notify::new(),
+            login_attempts: login_attempts::LoginAttempts::default(),
         })
     }
 
@@ -416,5 +420,10 @@ impl App {
 
     pub(crate) fn tokens(&self) -> &tokens::TokenKeys {
         &self.tokens
+    }
+
+    /// Password verifications in flight per username.
+    pub(crate) fn login_attempts(&self) -> &login_attempts::LoginAttempts {
+        &self.login_attempts
     }
 }
