@@ -87,7 +87,7 @@ fn audit_events(api: &AdminServer, token: &str, query: &str) -> Vec<Value> {
         api,
         200,
         "GET",
-        &format!("/api/v1/audit/events?{query}&limit=1000"),
+        &format!("/api/v1/audit/events?{query}&limit=500"),
         token,
         None,
     );
@@ -451,7 +451,7 @@ fn actions_done_with_an_api_key_are_in_the_owners_activity_report() {
         &api,
         200,
         "GET",
-        &format!("/api/v1/reports/activity?user_id={lea}&limit=1000"),
+        &format!("/api/v1/reports/activity?user_id={lea}&limit=500"),
         &root,
         None,
     );
