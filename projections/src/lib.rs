@@ -60,6 +60,9 @@ pub struct Views {
     pub retention: retention::Retention,
     /// Each flow's current definition digest and its author.
     pub flow_versions: sharing::FlowVersions,
+    /// Which orgs each user belonged to at each seq (the audit API's
+    /// scope for account-wide events).
+    pub membership_history: identity::MembershipHistory,
 }
 
 /// A record that cannot be applied.
@@ -92,7 +95,7 @@ impl Views {
     /// The shape of these views in a snapshot. Bump it whenever a view's
     /// fields change: a snapshot of another shape is not read (the views
     /// are folded from the log instead).
-    pub const SNAPSHOT_VERSION: u32 = 2;
+    pub const SNAPSHOT_VERSION: u32 = 3;
 
     /// Opens the personal data the views keep (users' names and emails)
     /// again, after the views were read from a snapshot, which holds it
@@ -164,6 +167,7 @@ impl Views {
             self.schedules.apply(payload, at);
             self.flow_versions
                 .apply(&record.header.actor, payload, at, &self.api_keys);
+            self.membership_history.apply(payload, seq);
         }
         self.retention.apply(record, payload);
         self.system.apply(record, payload);

@@ -52,6 +52,11 @@ pub struct LoginResponse {
     pub expires_in: u64,
     /// Who logged in.
     pub user: UserBody,
+    /// The password was set by someone else (an admin's reset): until the
+    /// user changes it (`PUT /api/v1/users/me/password`), this session may
+    /// only read `GET /api/v1/auth/me`, change the password, or log out.
+    #[serde(default)]
+    pub password_change_required: bool,
 }
 
 /// `GET /api/v1/auth/me`.
@@ -65,6 +70,10 @@ pub struct MeResponse {
     pub role: String,
     /// `session` or `api_key`.
     pub credential: String,
+    /// The password must be changed before anything else is allowed (see
+    /// [`LoginResponse::password_change_required`]).
+    #[serde(default)]
+    pub password_change_required: bool,
 }
 
 /// `POST /api/v1/users`.

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::entropy::random_array;
 use cairn_core::log::NewEvent;
+use cairn_projections::Views;
 use cairn_projections::identity::ApiKeyRecord;
 use cairn_schemas::api::{ApiKeyBody, CreateApiKeyRequest, CreatedApiKeyBody};
 use cairn_schemas::{
@@ -144,6 +145,34 @@ pub fn list_api_keys(app: &App, principal: &Principal) -> Vec<ApiKeyBody> {
         .api_keys
         .of_user(principal.user_id)
         .map(body)
+        .collect()
+}
+
+/// The `api_key.revoked` events that end every key of `user` not revoked
+/// yet (a password change ends the keys with the sessions: whoever held
+/// the old password may have minted them), each in its key's org.
+pub fn revoke_every_key_of(
+    views: &Views,
+    principal: &Principal,
+    user: Uuid,
+    origin: &Origin,
+) -> Vec<NewEvent> {
+    views
+        .api_keys
+        .of_user(user)
+        .filter(|key| !key.revoked)
+        .map(|key| {
+            principal.event(
+                Action::ApiKeyRevoked,
+                ResourceRef {
+                    kind: ResourceKind::ApiKey,
+                    id: Some(key.id),
+                },
+                key.org_id,
+                origin,
+                EventPayload::ApiKeyRevoked(ApiKeyRevoked { key_id: key.id }),
+            )
+        })
         .collect()
 }
 

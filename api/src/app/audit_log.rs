@@ -1,5 +1,6 @@
 //! Reading the audit trail through the API: the events of the caller's
-//! org (every org for a superuser) with filters and a seq cursor, the
+//! org (every org for a superuser), and those about an account that
+//! belonged to it ([`org_sees`]), with filters and a seq cursor, the
 //! chain's verification, the signed checkpoints and the public key that
 //! checks them. Readers are audit viewers and admins of the org, and
 //! superusers; every query of the events is itself an `audit.queried`
@@ -12,7 +13,8 @@ use cairn_schemas::api::{
     AuditEventsPage, ChainHeadBody, CheckpointBody, PublicKeyBody, VerifyBody,
 };
 use cairn_schemas::{
-    Action, AuditQueried, EventPayload, OrgRole, Outcome, Record, ResourceKind, ResourceRef,
+    Action, ActorKind, AuditQueried, EventPayload, OrgRole, Outcome, Record, ResourceKind,
+    ResourceRef,
 };
 use uuid::Uuid;
 
@@ -46,15 +48,23 @@ pub struct AuditQuery {
     pub limit: usize,
     /// The query string as sent, for the `audit.queried` event.
     pub text: String,
+    /// API keys whose actions count as `actor`'s (the activity report:
+    /// what a user did with their keys is what they did).
+    pub actor_keys: Vec<Uuid>,
 }
 
 impl AuditQuery {
     /// Whether a record passes every filter (the seq cursor aside).
     pub fn matches(&self, record: &Record) -> bool {
         let header = &record.header;
-        self.actor
-            .is_none_or(|actor| header.actor.id == Some(actor))
-            && self.action.is_none_or(|action| header.action == action)
+        self.actor.is_none_or(|actor| {
+            header.actor.id == Some(actor)
+                || (header.actor.kind == ActorKind::ApiKey
+                    && header
+                        .actor
+                        .id
+                        .is_some_and(|key| self.actor_keys.contains(&key)))
+        }) && self.action.is_none_or(|action| header.action == action)
             && self
                 .resource_type
                 .is_none_or(|kind| header.resource.kind == kind)
@@ -65,6 +75,30 @@ impl AuditQuery {
             && self.since.is_none_or(|since| header.at >= since)
             && self.until.is_none_or(|until| header.at < until)
     }
+}
+
+/// Whether the audit readers of `org` see a record: the records made in
+/// `org`, and the records about an account (their resource is a user)
+/// that belonged to `org` when they were made. An account-wide change (a
+/// password reset, a deactivation, a deletion, a refused attempt at one)
+/// is recorded in the org it was made from, but concerns every org the
+/// account belongs to; `belonged` answers for the record's seq, so an org
+/// the user joined later, or had left, does not see it.
+pub fn org_sees(
+    record_org: Option<Uuid>,
+    about_user: Option<Uuid>,
+    org: Uuid,
+    belonged: impl FnOnce(Uuid) -> bool,
+) -> bool {
+    record_org == Some(org) || about_user.is_some_and(belonged)
+}
+
+/// The user a record is about, when its resource is one.
+fn about_user(record: &Record) -> Option<Uuid> {
+    let resource = &record.header.resource;
+    (resource.kind == ResourceKind::User)
+        .then_some(resource.id)
+        .flatten()
 }
 
 /// Audit viewers and admins of their org, and superusers.
@@ -95,7 +129,19 @@ pub fn query_events(
     for record in reader.records(from, to) {
         let record = record.map_err(|error| CommandError::Internal(error.to_string()))?;
         last = record.header.seq;
-        let in_scope = principal.is_superuser || record.header.org == Some(principal.org_id);
+        let in_scope = principal.is_superuser
+            || org_sees(
+                record.header.org,
+                about_user(&record),
+                principal.org_id,
+                |user| {
+                    app.views().membership_history.belonged_at(
+                        &user,
+                        &principal.org_id,
+                        record.header.seq,
+                    )
+                },
+            );
         if !in_scope || !query.matches(&record) {
             continue;
         }
@@ -212,4 +258,33 @@ pub fn public_key(app: &App, principal: &Principal) -> Result<PublicKeyBody, Com
         key_id: app.signer().key_id(),
         public_key: hex::encode(app.signer().public_key()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORG_A: Uuid = Uuid::from_u128(1);
+    const ORG_B: Uuid = Uuid::from_u128(2);
+    const DAVE: Uuid = Uuid::from_u128(10);
+
+    #[test]
+    fn an_account_wide_event_made_in_one_org_is_seen_by_every_org_of_the_account() {
+        // Given alice, in org A, reset dave's password, and dave belonged
+        // to A and B then
+        let belonged = |user: Uuid| user == DAVE;
+        // Then the readers of A see it (it was made there) and so do B's
+        assert!(org_sees(Some(ORG_A), Some(DAVE), ORG_A, |_| false));
+        assert!(org_sees(Some(ORG_A), Some(DAVE), ORG_B, belonged));
+    }
+
+    #[test]
+    fn an_org_the_account_did_not_belong_to_sees_nothing_of_it() {
+        // Given an event in A about dave, who did not belong to B then
+        // Then B's readers do not see it
+        assert!(!org_sees(Some(ORG_A), Some(DAVE), ORG_B, |_| false));
+        // And an event about no user is seen only where it was made
+        assert!(!org_sees(Some(ORG_A), None, ORG_B, |_| true));
+        assert!(!org_sees(None, None, ORG_B, |_| true));
+    }
 }

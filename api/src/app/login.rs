@@ -1,10 +1,14 @@
-//! Logging in and out. An unknown user and a wrong password get the same
-//! answer at the same cost (argon2id against a dummy hash); a username is
-//! locked after repeated failures, keyed by its normalized form, whether or
-//! not it exists. Every attempt is an event.
+//! Logging in and out. An unknown user, a wrong password, and the right
+//! password of an inactive account or for an org the user is not in all get
+//! the same answer (401) at the same cost (argon2id, against a dummy hash
+//! for an unknown user); only the event says which. A username is locked
+//! after repeated failures, keyed by its normalized form, whether or not it
+//! exists, and no more verifications than the lockout allows run for one
+//! name at once (`login_attempts`). Every attempt is an event.
 
 use cairn_core::log::NewEvent;
 use cairn_core::rules::{MAX_PASSWORD_CHARS, normalize_username};
+use cairn_projections::identity::LOCKOUT_THRESHOLD;
 use cairn_schemas::api::LoginRequest;
 use cairn_schemas::{
     Action, ActorKind, ActorRef, EventPayload, LoginFailed, LoginFailure, LoginSucceeded, Logout,
@@ -27,6 +31,9 @@ pub struct LoginOutcome {
     pub expires_in: u64,
     /// The user, in the session's org.
     pub user: UserSummary,
+    /// The password was set by someone else: the session may only change
+    /// it (or log out) until it has been.
+    pub password_change_required: bool,
 }
 
 fn failure_event(
@@ -109,13 +116,24 @@ pub async fn login(
     let fingerprint = app.username_fingerprint(username.as_ref());
     let now = app.now();
 
-    let locked = app.views().login_failures.locked_until(&fingerprint, now);
-    if let Some(until) = locked {
-        let user = app
-            .views()
-            .users
-            .by_name(username.as_ref())
-            .map(|user| user.id);
+    // A slot for this name's verification, reserved atomically with reading
+    // its recorded failures: a burst of guesses gets no more verifications
+    // than the lockout allows.
+    let slot = app
+        .login_attempts()
+        .reserve(fingerprint, LOCKOUT_THRESHOLD, || {
+            app.views()
+                .login_failures
+                .counted_failures(&fingerprint, now)
+        });
+    let Some(slot) = slot else {
+        let (user, until) = {
+            let views = app.views();
+            (
+                views.users.by_name(username.as_ref()).map(|user| user.id),
+                views.login_failures.locked_until(&fingerprint, now),
+            )
+        };
         app.commit(vec![failure_event(
             now,
             fingerprint,
@@ -125,9 +143,12 @@ pub async fn login(
         )])
         .await
         .map_err(|error| CommandError::Internal(error.to_string()))?;
-        let retry_after_secs = u64::try_from((until - now).max(0) / 1_000_000).unwrap_or(0) + 1;
-        return Err(CommandError::Locked { retry_after_secs });
-    }
+        // Not locked yet (the room is taken by attempts in flight): try
+        // again in a second, when they will have been decided.
+        return Err(CommandError::Locked {
+            retry_after_secs: retry_after(until, now),
+        });
+    };
 
     // Verify outside any lock (argon2id is slow); the decision below reads
     // the views again, so a deactivation in between still wins.
@@ -146,11 +167,27 @@ pub async fn login(
     };
     let matched = app.passwords().verify(&request.password, phc).await?;
 
+    let decided_at = app.now();
     let session_id = Uuid::now_v7();
     let ttl_micros = i64::try_from(app.settings().session_ttl_secs).unwrap_or(3600) * 1_000_000;
     let mut decided: Result<(Uuid, Uuid, i64), CommandError> =
         Err(CommandError::InvalidCredentials);
     app.execute(|views| {
+        // Decided under the same rule as the reservation: a name locked
+        // while this attempt was verified is refused, whatever the hash
+        // said.
+        if let Some(until) = views.login_failures.locked_until(&fingerprint, decided_at) {
+            decided = Err(CommandError::Locked {
+                retry_after_secs: retry_after(Some(until), decided_at),
+            });
+            return Ok::<_, CommandError>(vec![failure_event(
+                now,
+                fingerprint,
+                candidate.as_ref().map(|(id, _)| (*id, None)),
+                LoginFailure::Locked,
+                origin,
+            )]);
+        }
         let user = candidate.as_ref().and_then(|(id, _)| views.users.get(id));
         let Some(user) = user.filter(|_| matched) else {
             let reason = if user.is_some() || candidate.is_some() {
@@ -165,13 +202,7 @@ pub async fn login(
                 )
             });
             decided = Err(CommandError::InvalidCredentials);
-            return Ok::<_, CommandError>(vec![failure_event(
-                now,
-                fingerprint,
-                who,
-                reason,
-                origin,
-            )]);
+            return Ok(vec![failure_event(now, fingerprint, who, reason, origin)]);
         };
         let first_org = views
             .orgs
@@ -179,7 +210,8 @@ pub async fn login(
             .map(|(org, _)| *org)
             .next();
         if !user.is_active {
-            decided = Err(CommandError::Forbidden("this account is not active".into()));
+            // The same answer as a wrong password: only the event says why.
+            decided = Err(CommandError::InvalidCredentials);
             return Ok(vec![failure_event(
                 now,
                 fingerprint,
@@ -195,9 +227,7 @@ pub async fn login(
             None => first_org,
         };
         let Some(org) = org else {
-            decided = Err(CommandError::Forbidden(
-                "you are not a member of that organization".into(),
-            ));
+            decided = Err(CommandError::InvalidCredentials);
             return Ok(vec![failure_event(
                 now,
                 fingerprint,
@@ -236,6 +266,9 @@ pub async fn login(
         )])
     })
     .await?;
+    // The outcome is in the views (a failure counted, or the count reset):
+    // the slot may go.
+    drop(slot);
     let (user_id, org_id, expires_at) = decided?;
 
     let issued = u64::try_from(now / 1_000_000).unwrap_or(0);
@@ -263,7 +296,18 @@ pub async fn login(
         token,
         expires_in: expires.saturating_sub(issued),
         user: user_body(&views, user, Some(org_id)),
+        password_change_required: user.password_change_required,
     })
+}
+
+/// Seconds to wait before trying again: until the lock ends, or a second
+/// when the name is not locked but its room is taken by attempts in
+/// flight.
+fn retry_after(until: Option<i64>, now: i64) -> u64 {
+    match until {
+        Some(until) => u64::try_from((until - now).max(0) / 1_000_000).unwrap_or(0) + 1,
+        None => 1,
+    }
 }
 
 /// Ends the caller's session. API keys have no session to end.

@@ -21,6 +21,7 @@ pub mod groups;
 pub mod jwt_hs256;
 pub mod listing;
 pub mod login;
+pub mod login_attempts;
 pub mod namespaces;
 pub mod orgs;
 pub mod origin;
@@ -172,6 +173,8 @@ pub struct App {
     maintenance: Mutex<()>,
     /// Past states of the views (`at_seq`): bounded, shared rebuilds.
     past_views: Arc<past_views::PastStates<Views, PastFailure>>,
+    /// Password verifications in flight per username (lockout).
+    login_attempts: login_attempts::LoginAttempts,
 }
 
 /// Why a past state of the views could not be rebuilt (shared by every
@@ -235,6 +238,7 @@ impl App {
             entropy,
             checkpoint_due: Notify::new(),
             retention_due: Notify::new(),
+            login_attempts: login_attempts::LoginAttempts::default(),
         })
     }
 
@@ -502,5 +506,10 @@ impl App {
 
     pub(crate) fn tokens(&self) -> &tokens::TokenKeys {
         &self.tokens
+    }
+
+    /// Password verifications in flight per username.
+    pub(crate) fn login_attempts(&self) -> &login_attempts::LoginAttempts {
+        &self.login_attempts
     }
 }

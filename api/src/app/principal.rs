@@ -15,6 +15,23 @@ use super::{App, CommandError, Origin};
 /// The prefix of every API key.
 pub const API_KEY_PREFIX: &str = "cairn_";
 
+/// The refusal of any request but the few [`allowed_before_password_change`]
+/// while the caller's password must be changed.
+pub const PASSWORD_CHANGE_REQUIRED: &str = "password change required: this password was set by \
+     someone else; change it with PUT /api/v1/users/me/password before doing anything else";
+
+/// The requests a caller whose password must be changed may still make:
+/// change it, see who they are, and log out. Everything else (revealing a
+/// secret above all) waits, so whoever reset the password cannot use it.
+pub fn allowed_before_password_change(method: &str, path: &str) -> bool {
+    matches!(
+        (method, path.trim_end_matches('/')),
+        ("PUT", "/api/v1/users/me/password")
+            | ("GET" | "HEAD", "/api/v1/auth/me")
+            | ("POST", "/api/v1/auth/logout")
+    )
+}
+
 /// How the caller authenticated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Credential {
@@ -102,6 +119,25 @@ impl Principal {
             self.require_superuser()?;
         }
         Ok(())
+    }
+
+    /// Whether this caller's password was set by someone else and must be
+    /// changed before anything else is allowed (an admin's reset).
+    pub fn password_change_required(&self, views: &Views) -> bool {
+        views
+            .users
+            .get(&self.user_id)
+            .is_some_and(|user| user.password_change_required)
+    }
+
+    /// Refuses while the caller's password must be changed (see
+    /// [`Principal::password_change_required`]): whoever set it knows it.
+    pub fn require_own_password(&self, views: &Views) -> Result<(), CommandError> {
+        if self.password_change_required(views) {
+            Err(CommandError::Forbidden(PASSWORD_CHANGE_REQUIRED.into()))
+        } else {
+            Ok(())
+        }
     }
 
     /// Refuses unless superuser.
@@ -198,5 +234,48 @@ pub fn authenticate(app: &App, bearer: &str) -> Result<Principal, CommandError> 
         from_api_key(app, bearer)
     } else {
         from_token(app, bearer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temporary_password_allows_only_changing_it_seeing_oneself_and_logging_out() {
+        // Given a caller whose password must be changed
+        // Then these go ahead
+        for (method, path) in [
+            ("PUT", "/api/v1/users/me/password"),
+            ("GET", "/api/v1/auth/me"),
+            ("POST", "/api/v1/auth/logout"),
+            ("POST", "/api/v1/auth/logout/"),
+        ] {
+            assert!(
+                allowed_before_password_change(method, path),
+                "{method} {path}"
+            );
+        }
+        // And everything else is refused, revealing a secret first of all
+        for (method, path) in [
+            (
+                "POST",
+                "/api/v1/secrets/0190a000-0000-7000-8000-000000000000/reveal",
+            ),
+            ("GET", "/api/v1/secrets"),
+            ("POST", "/api/v1/auth/api-keys"),
+            ("GET", "/api/v1/users/me/password"),
+            ("DELETE", "/api/v1/auth/me"),
+            (
+                "PATCH",
+                "/api/v1/users/0190a000-0000-7000-8000-000000000000",
+            ),
+            ("GET", "/api/v1/auth/me/../../secrets"),
+        ] {
+            assert!(
+                !allowed_before_password_change(method, path),
+                "{method} {path}"
+            );
+        }
     }
 }

@@ -277,11 +277,22 @@ pub fn secret_usage(
 }
 
 /// `GET /api/v1/reports/activity`: what a user did (the events they are
-/// the actor of), in a time window, a page at a time (blocking).
+/// the actor of, themselves or through any API key of theirs), in a time
+/// window, a page at a time (blocking).
 pub fn activity(
     app: &App,
     principal: &Principal,
     query: &AuditQuery,
 ) -> Result<(Vec<serde_json::Value>, Option<u64>), CommandError> {
-    query_events(app, principal, query)
+    let mut query = query.clone();
+    query.actor_keys = match query.actor {
+        Some(user) => app
+            .views()
+            .api_keys
+            .of_user(user)
+            .map(|key| key.id)
+            .collect(),
+        None => Vec::new(),
+    };
+    query_events(app, principal, &query)
 }

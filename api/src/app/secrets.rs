@@ -217,6 +217,9 @@ pub async fn reveal_secret(
 ) -> Result<RevealedSecretBody, CommandError> {
     let mut sealed = None;
     app.execute(|views| {
+        // Whoever reset the caller's password knows it: no plaintext until
+        // the caller has chosen their own.
+        principal.require_own_password(views)?;
         let entry = require(
             views,
             principal,

@@ -15,6 +15,8 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
+use super::access::role_denied;
+use super::api_keys::revoke_every_key_of;
 use super::principal::{Credential, Principal};
 use super::{App, CommandError, Origin};
 
@@ -208,6 +210,53 @@ fn visible<'v>(views: &'v Views, principal: &Principal, id: Uuid) -> Option<&'v 
     allowed.then_some(user)
 }
 
+/// Whether a caller may make an account-wide change (password, activation,
+/// deletion) to a user who belongs to `target_orgs`: a superuser may, and
+/// an org admin only when they administer every one of those orgs. An
+/// admin of one org must not take over what the account can do in
+/// another; removing the member from their own org is always theirs
+/// (`DELETE /api/v1/orgs/{id}/members/{user_id}`).
+pub fn may_change_account(
+    is_superuser: bool,
+    target_orgs: &[Uuid],
+    administers: impl Fn(&Uuid) -> bool,
+) -> bool {
+    is_superuser || target_orgs.iter().all(administers)
+}
+
+/// Refuses an account-wide change to `id` that [`may_change_account`]
+/// does not allow (403, recorded as `authz.denied`). One's own account is
+/// one's own.
+fn require_account_change(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(), CommandError> {
+    if id == principal.user_id {
+        return Ok(());
+    }
+    let orgs: Vec<Uuid> = views
+        .orgs
+        .memberships_of(&id)
+        .map(|(org, _)| *org)
+        .collect();
+    let administers =
+        |org: &Uuid| views.orgs.role_of(&principal.user_id, org) == Some(OrgRole::Admin);
+    if may_change_account(principal.is_superuser, &orgs, administers) {
+        Ok(())
+    } else {
+        Err(role_denied(
+            ResourceRef {
+                kind: ResourceKind::User,
+                id: Some(id),
+            },
+            "this user also belongs to an organization you do not administer: changing their \
+             account (password, activation, deletion) requires an admin of every organization \
+             they belong to, or a superuser; you may remove them from yours",
+        ))
+    }
+}
+
 /// `GET /api/v1/users`: the members of the caller's org (all users for a
 /// superuser), by id, paginated.
 pub fn list_users(
@@ -261,6 +310,10 @@ pub fn get_user(app: &App, principal: &Principal, id: Uuid) -> Result<UserBody, 
 }
 
 /// `PATCH /api/v1/users/{id}`: activate/deactivate, role, password reset.
+/// Activation and password are account-wide: for a member of several orgs
+/// they need an admin of every one ([`may_change_account`]). A password
+/// set for someone else is temporary (they must change it at their next
+/// login), and ends every session and API key of the user.
 pub async fn update_user(
     app: &App,
     principal: &Principal,
@@ -275,6 +328,10 @@ pub async fn update_user(
         (user.username.clone(), user.email.clone())
     };
     principal.require_may_change(&app.views(), id)?;
+    let account_wide = request.is_active.is_some() || request.password.is_some();
+    if account_wide {
+        require_account_change(&app.views(), principal, id)?;
+    }
     if request.is_active.is_none() && request.role.is_none() && request.password.is_none() {
         return Err(CommandError::BadRequest(
             "nothing to change: give is_active, role or password".into(),
@@ -301,8 +358,16 @@ pub async fn update_user(
         None => None,
     };
     let org = principal.org_id;
+    // Someone else's new password is temporary: the user must change it
+    // before anything else (the one who set it knows it).
+    let reset_by_admin = id != principal.user_id;
     app.execute(|views| {
         let user = views.users.get(&id).ok_or(CommandError::NotFound)?;
+        // Decided again under the lock: the user may have joined an org
+        // since.
+        if account_wide {
+            require_account_change(views, principal, id)?;
+        }
         let mut events = Vec::new();
         match request.is_active {
             Some(true) if !user.is_active => events.push(user_event(
@@ -355,9 +420,10 @@ pub async fn update_user(
                 EventPayload::UserPasswordChanged(UserPasswordChanged {
                     user_id: id,
                     credential,
-                    reset_by_admin: true,
+                    reset_by_admin,
                 }),
             ));
+            events.extend(revoke_every_key_of(views, principal, id, origin));
         }
         Ok::<_, CommandError>(events)
     })
@@ -384,10 +450,12 @@ pub async fn delete_user(
         return Err(CommandError::NotFound);
     }
     principal.require_may_change(&app.views(), id)?;
+    require_account_change(&app.views(), principal, id)?;
     app.execute(|views| {
         if views.users.get(&id).is_none() {
             return Err(CommandError::NotFound);
         }
+        require_account_change(views, principal, id)?;
         Ok(vec![user_event(
             principal,
             Action::UserDeleted,
@@ -462,7 +530,9 @@ async fn erase_subjects(app: &App, subjects: Vec<Uuid>) -> Result<(), CommandErr
 }
 
 /// `PUT /api/v1/users/me/password`: needs the current password; ends every
-/// session of the user, this one included.
+/// session of the user, this one included, and revokes every API key of
+/// theirs (`api_key.revoked` each). It clears a temporary password (an
+/// admin's reset).
 pub async fn change_own_password(
     app: &App,
     principal: &Principal,
@@ -509,8 +579,8 @@ pub async fn change_own_password(
         .log()
         .seal_for_subject(principal.user_id, phc.as_bytes())?;
     let id = principal.user_id;
-    app.execute(|_| {
-        Ok::<_, CommandError>(vec![user_event(
+    app.execute(|views| {
+        let mut events = vec![user_event(
             principal,
             Action::UserPasswordChanged,
             id,
@@ -521,8 +591,38 @@ pub async fn change_own_password(
                 credential,
                 reset_by_admin: false,
             }),
-        )])
+        )];
+        events.extend(revoke_every_key_of(views, principal, id, origin));
+        Ok::<_, CommandError>(events)
     })
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORG_A: Uuid = Uuid::from_u128(1);
+    const ORG_B: Uuid = Uuid::from_u128(2);
+
+    #[test]
+    fn an_admin_of_one_org_cannot_change_an_account_that_also_belongs_to_another() {
+        // Given dave belongs to A and B, and alice administers A only
+        let dave_orgs = [ORG_A, ORG_B];
+        let alice_administers = |org: &Uuid| *org == ORG_A;
+        // Then alice may not change dave's account
+        assert!(!may_change_account(false, &dave_orgs, alice_administers));
+        // But an admin of both, or a superuser, may
+        assert!(may_change_account(false, &dave_orgs, |_| true));
+        assert!(may_change_account(true, &dave_orgs, alice_administers));
+    }
+
+    #[test]
+    fn an_admin_may_change_an_account_that_belongs_only_to_their_org() {
+        // Given erin belongs to A alone
+        // Then an admin of A may change her account, an admin of B not
+        assert!(may_change_account(false, &[ORG_A], |org| *org == ORG_A));
+        assert!(!may_change_account(false, &[ORG_A], |org| *org == ORG_B));
+    }
 }

@@ -33,7 +33,7 @@ fn session_cookie(token: &str, max_age: u64, secure: bool) -> Option<HeaderValue
 
 /// `POST /api/v1/auth/login`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 400, description = "malformed request", body = Problem, content_type = "application/problem+json"), (status = 401, description = "invalid credentials (the same for an unknown user)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "inactive account or no membership", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json"), (status = 429, description = "rate limited or username locked", body = Problem, content_type = "application/problem+json"), (status = 503, description = "overloaded: shed", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = LoginResponse), (status = 400, description = "malformed request", body = Problem, content_type = "application/problem+json"), (status = 401, description = "invalid credentials (the same for an unknown user, an inactive account and an org the user is not in)", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json"), (status = 429, description = "rate limited or username locked", body = Problem, content_type = "application/problem+json"), (status = 503, description = "overloaded: shed", body = Problem, content_type = "application/problem+json")))]
 pub async fn login(
     State(state): State<ServerState>,
     visitor: Visitor,
@@ -68,6 +68,7 @@ pub async fn login(
         token_type: "Bearer".into(),
         expires_in: outcome.expires_in,
         user: outcome.user,
+        password_change_required: outcome.password_change_required,
     };
     let mut response = Json(body).into_response();
     for cookie in [cookie, csrf].into_iter().flatten() {
@@ -110,6 +111,7 @@ pub async fn me(caller: Caller) -> Result<Json<MeResponse>, ApiError> {
             Credential::Session(_) => "session".into(),
             Credential::ApiKey(_) => "api_key".into(),
         },
+        password_change_required: user.password_change_required,
     }))
 }
 

@@ -6,6 +6,10 @@
 //! authenticated by the cookie alone must also come from this site: its
 //! `Origin` must be the server's own origin or an allowed one, and it must
 //! repeat the CSRF cookie in `X-CSRF-Token` (`csrf.rs`).
+//!
+//! A caller whose password was set by someone else (an admin's reset) may
+//! only change it, read `GET /api/v1/auth/me` and log out: everything else
+//! is 403 naming the reason until the password has been changed.
 
 use std::sync::Arc;
 
@@ -147,6 +151,13 @@ impl FromRequestParts<ServerState> for Caller {
                 ));
             }
             super::csrf::check(&parts.headers)?;
+        }
+        // A password someone else set (an admin's reset) is good for one
+        // thing: changing it.
+        if !principal::allowed_before_password_change(parts.method.as_str(), parts.uri.path())
+            && principal.password_change_required(&app.views())
+        {
+            return Err(ApiError::forbidden(principal::PASSWORD_CHANGE_REQUIRED));
         }
         Ok(Caller {
             app,

@@ -39,6 +39,19 @@ impl LoginFailures {
             .filter(|until| *until > now)
     }
 
+    /// The failures that count towards a lock of this username at `now`:
+    /// [`LOCKOUT_THRESHOLD`] while it is locked, none once a lock expired
+    /// (the next failure starts a new count), the consecutive failures
+    /// otherwise.
+    pub fn counted_failures(&self, fingerprint: &[u8; 32], now: i64) -> u32 {
+        match self.by_fingerprint.get(fingerprint) {
+            None => 0,
+            Some(state) if state.locked_until > now => LOCKOUT_THRESHOLD,
+            Some(state) if state.locked_until != 0 => 0,
+            Some(state) => state.consecutive,
+        }
+    }
+
     /// Folds one event.
     pub fn apply(&mut self, payload: &EventPayload, at: i64) {
         match payload {
@@ -110,6 +123,25 @@ mod tests {
             None,
             "other names are not affected"
         );
+    }
+
+    #[test]
+    fn counted_failures_are_the_consecutive_ones_or_the_threshold_while_locked() {
+        // Given two failures for one name
+        let mut view = LoginFailures::default();
+        let name = [1u8; 32];
+        view.apply(&failed(name), 0);
+        view.apply(&failed(name), 1);
+        // Then two count; an unknown name has none
+        assert_eq!(view.counted_failures(&name, 2), 2);
+        assert_eq!(view.counted_failures(&[2u8; 32], 2), 0);
+        // When it is locked
+        for at in 2..5 {
+            view.apply(&failed(name), at);
+        }
+        // Then the threshold counts until the lock ends, none after
+        assert_eq!(view.counted_failures(&name, 5), LOCKOUT_THRESHOLD);
+        assert_eq!(view.counted_failures(&name, 4 + LOCKOUT_MICROS), 0);
     }
 
     #[test]

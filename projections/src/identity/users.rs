@@ -35,6 +35,9 @@ pub struct UserRecord {
     /// When the password last changed (micros); sessions older than this
     /// are void.
     pub credential_changed_at: i64,
+    /// The password was set by someone else (an admin's reset): it is
+    /// temporary, and the user must change it before doing anything else.
+    pub password_change_required: bool,
 }
 
 /// The answer to "who is user X / who is called N?".
@@ -120,6 +123,7 @@ impl Users {
                         personal: sealed,
                         created_at: record.header.at,
                         credential_changed_at: record.header.at,
+                        password_change_required: false,
                     },
                 );
             }
@@ -140,6 +144,7 @@ impl Users {
                 if let Some(user) = self.by_id.get_mut(&changed.user_id) {
                     user.credential = changed.credential.clone();
                     user.credential_changed_at = record.header.at;
+                    user.password_change_required = changed.reset_by_admin;
                 }
             }
             _ => {}

@@ -693,8 +693,10 @@ fn scripted_session() -> Session {
     let alice_who = Who::user(&alice_id);
     s.expect(&alice, "user.created", &admin, org, "success");
 
+    // The right password of an inactive account is answered like a wrong
+    // one (issue 14, item 10); only the event says why.
     let inactive = s.api.login("alice", &alice_password);
-    assert_problem(&inactive, 403, None);
+    assert_problem(&inactive, 401, None);
     s.expect(&inactive, "auth.login_failed", &alice_who, org, "denied");
 
     let activated = s.api.ok(
@@ -1584,14 +1586,10 @@ fn login_refusals_look_the_same_for_unknown_users_wrong_passwords_and_inactive_a
         "wrong password of an inactive account",
     );
 
-    // Only the right password learns that the account is inactive.
+    // Not even the right password learns that the account is inactive
+    // (issue 14, item 10).
     let inactive = api.login("eve", &eve_password);
-    assert_problem(&inactive, 403, None);
-    assert!(
-        detail(&inactive).contains("not active"),
-        "{}",
-        inactive.text
-    );
+    assert_same_refusal(&wrong, &inactive, "right password of an inactive account");
     assert_eq!(api.login("dana", &dana_password).status, 200);
 }
 

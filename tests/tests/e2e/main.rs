@@ -2,6 +2,7 @@
 //! the real `cairn` binary (or the log-only harness) on its own temporary
 //! data dir and free loopback port, so they run in parallel.
 
+mod account_attacks;
 mod adversarial_matrix;
 mod api_client;
 mod audit_api;

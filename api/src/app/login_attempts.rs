@@ -1,0 +1,131 @@
+//! Password verifications in flight, per username. The lockout counts the
+//! failures the log recorded; a burst of guesses that all arrive before
+//! the first failure is recorded would each see a clean count and all be
+//! verified. So a login reserves a slot for its username before argon2
+//! runs, atomically with reading the recorded failures, and a slot is
+//! granted only while recorded failures plus attempts in flight stay under
+//! the threshold. A slot is released once the attempt's outcome is in the
+//! views (its failure counted, or its success having reset the count), so
+//! at every moment an attempt is counted at least once.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// Whether one more verification may run for a username that has
+/// `recorded` counted failures and `in_flight` verifications running,
+/// under a lock after `threshold` failures.
+pub fn may_verify(recorded: u32, in_flight: u32, threshold: u32) -> bool {
+    recorded.saturating_add(in_flight) < threshold
+}
+
+/// The verifications in flight per username fingerprint (only the ones
+/// with any; the map never holds more entries than attempts running).
+#[derive(Debug, Default)]
+pub struct LoginAttempts {
+    in_flight: Mutex<HashMap<[u8; 32], u32>>,
+}
+
+/// A reserved verification; released when dropped, however the attempt
+/// ends (an error or a dropped request included).
+#[derive(Debug)]
+pub struct AttemptSlot<'a> {
+    attempts: &'a LoginAttempts,
+    fingerprint: [u8; 32],
+}
+
+impl LoginAttempts {
+    fn lock(&self) -> MutexGuard<'_, HashMap<[u8; 32], u32>> {
+        match self.in_flight.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Reserves a verification for `fingerprint` when [`may_verify`]
+    /// allows it. `recorded` reads the counted failures; it is called
+    /// under this table's lock, so no two reservations see the same room.
+    pub fn reserve(
+        &self,
+        fingerprint: [u8; 32],
+        threshold: u32,
+        recorded: impl FnOnce() -> u32,
+    ) -> Option<AttemptSlot<'_>> {
+        let mut in_flight = self.lock();
+        let running = in_flight.get(&fingerprint).copied().unwrap_or(0);
+        if !may_verify(recorded(), running, threshold) {
+            return None;
+        }
+        in_flight.insert(fingerprint, running + 1);
+        Some(AttemptSlot {
+            attempts: self,
+            fingerprint,
+        })
+    }
+
+    /// How many verifications run for `fingerprint` now.
+    pub fn in_flight(&self, fingerprint: &[u8; 32]) -> u32 {
+        self.lock().get(fingerprint).copied().unwrap_or(0)
+    }
+
+    fn release(&self, fingerprint: &[u8; 32]) {
+        let mut in_flight = self.lock();
+        if let Some(running) = in_flight.get_mut(fingerprint) {
+            *running = running.saturating_sub(1);
+            if *running == 0 {
+                in_flight.remove(fingerprint);
+            }
+        }
+    }
+}
+
+impl Drop for AttemptSlot<'_> {
+    fn drop(&mut self) {
+        self.attempts.release(&self.fingerprint);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_is_the_threshold_less_recorded_failures_and_attempts_in_flight() {
+        // Given a threshold of 5
+        // Then with 3 recorded and 1 running one more may run, not two
+        assert!(may_verify(3, 1, 5));
+        assert!(!may_verify(3, 2, 5));
+        assert!(!may_verify(5, 0, 5));
+        assert!(may_verify(0, 0, 5));
+        assert!(!may_verify(u32::MAX, u32::MAX, 5));
+    }
+
+    #[test]
+    fn a_burst_gets_no_more_slots_than_the_threshold_until_one_is_released() {
+        // Given a name with 2 recorded failures and a threshold of 5
+        let attempts = LoginAttempts::default();
+        let name = [7u8; 32];
+        // When 10 attempts arrive at once
+        let slots: Vec<_> = (0..10)
+            .filter_map(|_| attempts.reserve(name, 5, || 2))
+            .collect();
+        // Then 3 are verified, and another name is unaffected
+        assert_eq!(slots.len(), 3);
+        assert_eq!(attempts.in_flight(&name), 3);
+        assert!(attempts.reserve([8u8; 32], 5, || 0).is_some());
+        // When one ends and its failure is recorded (3 now)
+        drop(slots.into_iter().next());
+        // Then there is still no room: 3 recorded + 2 running
+        assert!(attempts.reserve(name, 5, || 3).is_none());
+    }
+
+    #[test]
+    fn released_slots_leave_no_entry_behind() {
+        let attempts = LoginAttempts::default();
+        let name = [1u8; 32];
+        let slot = attempts.reserve(name, 5, || 0);
+        assert!(slot.is_some());
+        drop(slot);
+        assert_eq!(attempts.in_flight(&name), 0);
+        assert!(attempts.lock().is_empty());
+    }
+}
