@@ -137,6 +137,7 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/schedules", Access::Authorized),
     ("GET", "/api/v1/schedules", Access::Authorized),
     ("DELETE", "/api/v1/schedules/{id}", Access::Authorized),
+    ("PATCH", "/api/v1/schedules/{id}", Access::Authorized),
 ];
 
 /// The request body limit (`cairn_api::http::MAX_BODY_BYTES`).
