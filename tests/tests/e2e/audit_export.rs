@@ -369,6 +369,17 @@ fn rich_session(api: &AdminServer) -> String {
         assert!(Instant::now() < fired_by, "the schedule never fired");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Its owner pauses it and re-enables it (schedule.suspended, .resumed).
+    for enabled in [false, true] {
+        ok(
+            api,
+            200,
+            "PATCH",
+            &format!("/api/v1/schedules/{}", id(&schedule)),
+            &admin,
+            Some(json!({"enabled": enabled})),
+        );
+    }
     ok(
         api,
         204,
@@ -529,6 +540,9 @@ fn exports_validate_verify_offline_and_never_hold_secrets() {
         &[
             ("CAIRN_CHECKPOINT_EVERY", "20"),
             ("CAIRN_FLOW_ENV_ALLOW", ""),
+            // The session's schedule fires every second.
+            ("CAIRN_SCHEDULE_MIN_INTERVAL", "1"),
+            ("CAIRN_RUN_EGRESS_ALLOW", "127.0.0.1"),
         ],
     );
     let admin = rich_session(&api);

@@ -258,16 +258,16 @@ pub async fn request_run(
         ])
     })
     .await?;
+    // The answer is the run as queued: read before a worker can take it.
+    let body =
+        app.views().runs.get(&run_id).map(run_body).ok_or_else(|| {
+            CommandError::Internal("a requested run is missing from the views".into())
+        });
     // Durable now: the worker may start it.
     if let Some(place) = place {
         place.send(run_id);
     }
-    let views = app.views();
-    views
-        .runs
-        .get(&run_id)
-        .map(run_body)
-        .ok_or_else(|| CommandError::Internal("a requested run is missing from the views".into()))
+    body
 }
 
 /// `GET /api/v1/runs`: the runs the caller may see, oldest first.
