@@ -70,8 +70,9 @@ pub struct MeResponse {
     pub role: String,
     /// `session` or `api_key`.
     pub credential: String,
-    /// The password must be changed before anything else is allowed (see
-    /// [`LoginResponse::password_change_required`]).
+    /// The password was set by someone else (an admin's reset) and must be
+    /// changed (`PUT /api/v1/users/me/password`) before anything but this,
+    /// the change itself and logout is allowed.
     #[serde(default)]
     pub password_change_required: bool,
 }

@@ -278,6 +278,46 @@ mod tests {
         assert!(org_sees(Some(ORG_A), Some(DAVE), ORG_B, belonged));
     }
 
+    fn record_by(actor: cairn_schemas::ActorRef) -> Record {
+        Record {
+            format: 1,
+            header: cairn_schemas::Header {
+                seq: 1,
+                id: Uuid::from_u128(99),
+                at: 0,
+                org: Some(ORG_A),
+                actor,
+                action: Action::SecretCreated,
+                resource: ResourceRef::SYSTEM,
+                outcome: Outcome::Success,
+                request_id: None,
+                personal: Vec::new(),
+                payload_digest: [0; 32],
+                prev_hash: [0; 32],
+            },
+            payload: None,
+            hash: [0; 32],
+        }
+    }
+
+    #[test]
+    fn a_users_activity_includes_what_their_api_keys_did() {
+        // Given dave's key K, and another key
+        let key = Uuid::from_u128(20);
+        let query = AuditQuery {
+            actor: Some(DAVE),
+            actor_keys: vec![key],
+            ..AuditQuery::default()
+        };
+        let by = |kind, id| record_by(cairn_schemas::ActorRef { kind, id: Some(id) });
+        // Then what dave did, himself or with K, matches; not another key's
+        assert!(query.matches(&by(ActorKind::User, DAVE)));
+        assert!(query.matches(&by(ActorKind::ApiKey, key)));
+        assert!(!query.matches(&by(ActorKind::ApiKey, Uuid::from_u128(21))));
+        // And a user whose id equals a key's is not taken for it
+        assert!(!query.matches(&by(ActorKind::User, key)));
+    }
+
     #[test]
     fn an_org_the_account_did_not_belong_to_sees_nothing_of_it() {
         // Given an event in A about dave, who did not belong to B then

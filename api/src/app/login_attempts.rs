@@ -105,7 +105,7 @@ mod tests {
         let attempts = LoginAttempts::default();
         let name = [7u8; 32];
         // When 10 attempts arrive at once
-        let slots: Vec<_> = (0..10)
+        let mut slots: Vec<_> = (0..10)
             .filter_map(|_| attempts.reserve(name, 5, || 2))
             .collect();
         // Then 3 are verified, and another name is unaffected
@@ -113,7 +113,8 @@ mod tests {
         assert_eq!(attempts.in_flight(&name), 3);
         assert!(attempts.reserve([8u8; 32], 5, || 0).is_some());
         // When one ends and its failure is recorded (3 now)
-        drop(slots.into_iter().next());
+        drop(slots.pop());
+        assert_eq!(attempts.in_flight(&name), 2);
         // Then there is still no room: 3 recorded + 2 running
         assert!(attempts.reserve(name, 5, || 3).is_none());
     }
