@@ -272,14 +272,8 @@ mod tests {
             names.iter().position(|n| *n == "namespace.deleted"),
             Some(51)
         );
-        assert_eq!(
-            names.iter().position(|n| *n == "user.erased"),
-            Some(52)
-        );
-        assert_eq!(
-            names.iter().position(|n| *n == "http.throttled"),
-            Some(53)
-        );
+        assert_eq!(names.iter().position(|n| *n == "user.erased"), Some(52));
+        assert_eq!(names.iter().position(|n| *n == "http.throttled"), Some(53));
     }
 
     #[test]

@@ -217,7 +217,10 @@ fn explain_about_others_or_the_past_needs_a_reviewer_and_refuses_alike() {
                 explain(&token, Some(&dave), Some(point)),
             ),
             // Even a seq beyond the head: refused before it is looked at.
-            ("a seq beyond the head", explain(&token, None, Some(u64::MAX))),
+            (
+                "a seq beyond the head",
+                explain(&token, None, Some(u64::MAX)),
+            ),
         ];
         let first = &refusals[0].1;
         for (what, answer) in &refusals {
