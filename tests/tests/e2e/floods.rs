@@ -145,6 +145,10 @@ fn an_anonymous_flood_appends_at_most_the_limit_and_one_summary() {
         "{} new events for {FLOOD} requests ({statuses:?}); the limit allows {allowance}",
         new.len()
     );
+    println!(
+        "flood of {FLOOD} in {elapsed:?}: {statuses:?}; {} new events ({per_request} refusals let through)",
+        new.len()
+    );
     // One summary for the client, with the right count.
     assert_eq!(summaries.len(), 1, "{summaries:#?}");
     let summary = summaries[0];
