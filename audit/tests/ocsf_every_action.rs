@@ -715,6 +715,7 @@ fn mapped(line: &Value) -> (u64, u64) {
             Some("POST") => (4002, 6),
             Some(_) => (4002, 99),
         },
+        "http.throttled" => (4002, 99),
         "audit.exported" => (1008, 3),
         "retention.pruned" => (1008, 1),
         "checkpoint.signed" => (1008, 99),

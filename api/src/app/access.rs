@@ -355,8 +355,7 @@ mod tests {
             ] {
                 // Given a member without a reviewing role, when they ask,
                 // then the answer is a 404 like a missing resource.
-                let (visible, _, reason) =
-                    refusal(may_explain(&principal(role), subject, past));
+                let (visible, _, reason) = refusal(may_explain(&principal(role), subject, past));
                 assert!(!visible, "{role:?} {subject:?} {past}");
                 assert!(reason.contains("admin or audit_viewer"), "{reason}");
             }

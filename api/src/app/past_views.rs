@@ -220,11 +220,7 @@ mod tests {
         running: &Arc<AtomicUsize>,
         most: &Arc<AtomicUsize>,
     ) -> impl FnOnce() -> Result<u64, String> + Send + 'static {
-        let (started, running, most) = (
-            Arc::clone(started),
-            Arc::clone(running),
-            Arc::clone(most),
-        );
+        let (started, running, most) = (Arc::clone(started), Arc::clone(running), Arc::clone(most));
         move || {
             started.fetch_add(1, Ordering::SeqCst);
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
@@ -258,7 +254,11 @@ mod tests {
         assert_eq!(started.load(Ordering::SeqCst), 1);
         assert_eq!(pool.rebuilds(), 1);
         assert!(answers.iter().all(|answer| **answer == 70));
-        assert!(answers.iter().all(|answer| Arc::ptr_eq(answer, &answers[0])));
+        assert!(
+            answers
+                .iter()
+                .all(|answer| Arc::ptr_eq(answer, &answers[0]))
+        );
         // And asking again later is answered from the cache.
         let again = pool
             .get(7, 0, counting(7, &started, &running, &most))

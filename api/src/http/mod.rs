@@ -262,8 +262,8 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
     let config = Arc::clone(&state.config);
     // Every request passes the general limit (in front of the refusal
     // recorder, below); the sign-in routes also pass the stricter one.
-    let auth_limit = rate_limit::auth_limiter(config.rate_limit_requests)
-        .reporting_to(state.throttled.clone());
+    let auth_limit =
+        rate_limit::auth_limiter(config.rate_limit_requests).reporting_to(state.throttled.clone());
     let general_limit = rate_limit::general_limiter(config.rate_limit_requests)
         .reporting_to(state.throttled.clone());
 

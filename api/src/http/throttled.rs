@@ -225,7 +225,11 @@ impl ThrottleTally {
                 .drain()
                 .map(|(_, window)| window.summary(window_secs, false)),
         );
-        all.extend(self.overflow.take().map(|window| window.summary(window_secs, true)));
+        all.extend(
+            self.overflow
+                .take()
+                .map(|window| window.summary(window_secs, true)),
+        );
         all
     }
 }
@@ -488,9 +492,6 @@ mod tests {
         assert_eq!(event.actor.kind, ActorKind::Anonymous);
         assert_eq!(event.outcome, Outcome::Denied);
         assert_eq!(event.personal.len(), 1);
-        assert_eq!(
-            event.personal[0].1.ip.as_deref(),
-            Some("203.0.113.9")
-        );
+        assert_eq!(event.personal[0].1.ip.as_deref(), Some("203.0.113.9"));
     }
 }

@@ -145,6 +145,10 @@ fn an_anonymous_flood_appends_at_most_the_limit_and_one_summary() {
         "{} new events for {FLOOD} requests ({statuses:?}); the limit allows {allowance}",
         new.len()
     );
+    println!(
+        "flood of {FLOOD} in {elapsed:?}: {statuses:?}; {} new events ({per_request} refusals let through)",
+        new.len()
+    );
     // One summary for the client, with the right count.
     assert_eq!(summaries.len(), 1, "{summaries:#?}");
     let summary = summaries[0];
@@ -217,7 +221,10 @@ fn explain_about_others_or_the_past_needs_a_reviewer_and_refuses_alike() {
                 explain(&token, Some(&dave), Some(point)),
             ),
             // Even a seq beyond the head: refused before it is looked at.
-            ("a seq beyond the head", explain(&token, None, Some(u64::MAX))),
+            (
+                "a seq beyond the head",
+                explain(&token, None, Some(u64::MAX)),
+            ),
         ];
         let first = &refusals[0].1;
         for (what, answer) in &refusals {
