@@ -30,6 +30,7 @@ pub mod rate_limit;
 pub mod refusals;
 mod reports;
 pub mod request_id;
+mod run_marker;
 mod runs;
 mod schedules;
 mod secrets;
@@ -372,6 +373,7 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(json_body::body_limit(MAX_BODY_BYTES))
+        .layer(from_fn(run_marker::refuse_requests_from_runs))
         .layer(from_fn_with_state(state.clone(), refusals::record_refusals))
         // Outside everything that can append: a client past its limit is
         // answered 429 before any handler, fallback or refusal recorder

@@ -386,3 +386,108 @@ fn a_bad_egress_allowlist_entry_stops_the_start_naming_it() {
         );
     }
 }
+
+/// A plain TCP forwarder on loopback to `target` (what a reverse proxy or
+/// a public name in front of Cairn is to a run): every connection it
+/// accepts is relayed both ways, unchanged.
+fn forwarder(target: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the forwarder");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(upstream) = std::net::TcpStream::connect(&target) else {
+                continue;
+            };
+            let (Ok(mut client_reader), Ok(mut upstream_writer)) =
+                (client.try_clone(), upstream.try_clone())
+            else {
+                continue;
+            };
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_reader, &mut upstream_writer);
+                let _ = upstream_writer.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut upstream_reader, mut client_writer) = (upstream, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut upstream_reader, &mut client_writer);
+                let _ = client_writer.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+/// Item 4, the way the listen-address rule cannot see: Cairn reached
+/// through something in front of it (here a forwarder on another loopback
+/// port, allowlisted as a proxy on a public name would be). The request
+/// arrives, but every request of a run carries the run marker and Cairn's
+/// edge refuses it: no copy of the secret is stored.
+#[test]
+fn a_use_grantee_cannot_copy_a_shared_secret_through_a_proxy_in_front_of_cairn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let api = AdminServer::start(
+        &dir.path().join("data"),
+        &[("CAIRN_RUN_EGRESS_ALLOW", "127.0.0.1")],
+    );
+    let admin = api.admin_token();
+    let alice_password = "proxy-alice-Pw#7731-quartz";
+    let bob_password = "proxy-bob-Pw#7731-quartz";
+    api.create_user(&admin, "alice", alice_password, "flow_editor");
+    let bob = api.create_user(&admin, "bob", bob_password, "flow_editor");
+    let alice_token = api.login("alice", alice_password);
+    let bob_token = api.login("bob", bob_password);
+    let canary = format!("proxy-canary-{}", uuid::Uuid::now_v7().simple());
+    let secret = id_of(&expect_status(
+        &api,
+        201,
+        "POST",
+        "/api/v1/secrets",
+        &alice_token,
+        Some(json!({"name": "TOKEN", "value": canary})),
+    ));
+    expect_status(
+        &api,
+        201,
+        "POST",
+        "/api/v1/grants",
+        &alice_token,
+        Some(json!({"resource_type": "secret", "resource_id": secret,
+                    "grantee_type": "user", "grantee_id": bob, "level": "use"})),
+    );
+    let namespace = namespace(&api, &bob_token);
+    let own = api
+        .server
+        .base_url
+        .trim_start_matches("http://")
+        .to_string();
+    let port = forwarder(own);
+    let step = json!({"id": "copy", "type": "http", "method": "POST",
+        "url": format!("http://127.0.0.1:{port}/api/v1/secrets"),
+        "headers": {"Authorization": format!("Bearer {bob_token}"), "Cairn-Run": ""},
+        "body": {"name": "COPY", "value": "$secret.TOKEN"},
+        "timeout_ms": 10000});
+    let run = run_one_step(&api, &bob_token, &namespace, step);
+    // The request went through the forwarder and Cairn answered it: 403.
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["steps"][0]["output"]["status"], 403, "{run}");
+    let body = run["steps"][0]["output"]["body"].to_string();
+    assert!(body.contains("flow run may not call"), "{run}");
+    assert!(!run.to_string().contains(&canary), "{run}");
+    let listed = expect_status(&api, 200, "GET", "/api/v1/secrets", &bob_token, None);
+    assert!(
+        !listed.text.contains("COPY"),
+        "a copy was created: {}",
+        listed.text
+    );
+    // And a plain client through the same forwarder is served as usual:
+    // the refusal is the marker's, not the forwarder's.
+    let through = crate::api_client::call(
+        &api.client,
+        "GET",
+        &format!("http://127.0.0.1:{port}/api/v1/secrets"),
+        Some(&bob_token),
+        None,
+    );
+    assert_eq!(through.status, 200, "{}", through.text);
+}

@@ -14,6 +14,10 @@ use serde_json::{Value, json};
 use super::egress::{EgressPolicy, EgressRefusal, Host, PolicyResolver};
 use super::masking::{Masker, truncate_utf8};
 
+/// The header every request of an http step carries; Cairn's own API
+/// refuses any request that has it (`http::run_marker`).
+pub const RUN_MARKER_HEADER: &str = "cairn-run";
+
 /// The most of a response body read.
 pub const READ_LIMIT: usize = 256 * 1024;
 /// The largest step output stored, as JSON text.
@@ -144,6 +148,14 @@ async fn http_step(client: &RunClient, step: &Value, masker: &Masker) -> StepOut
             headers.insert(header, value);
         }
     }
+    // Last, so a definition cannot remove or change it: Cairn's own edge
+    // refuses every request that carries it, however the run reached it
+    // (a public name, a proxy in front), so a resolved value never comes
+    // back in as stored data the invoker could read.
+    headers.insert(
+        HeaderName::from_static(RUN_MARKER_HEADER),
+        HeaderValue::from_static("1"),
+    );
     let timeout = step
         .get("timeout_ms")
         .and_then(Value::as_u64)
