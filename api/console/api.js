@@ -59,6 +59,10 @@ export async function request(method, path, body) {
     if (response.status === 401 && !path.endsWith('/auth/login')) {
       window.dispatchEvent(new CustomEvent('cairn:unauthorized'));
     }
+    // A temporary password (an admin's reset) must be changed first.
+    if (response.status === 403 && String(parsed?.detail || '').startsWith('password change required')) {
+      window.dispatchEvent(new CustomEvent('cairn:password-change-required'));
+    }
     throw new Problem(response.status, parsed || {});
   }
   return parsed;

@@ -2,7 +2,9 @@
 // Pages are addressed by the fragment (#/users, #/flows/ID), so the server
 // only serves this one shell. Pages for admins or audit readers are hidden
 // from everyone else, and opening one directly sends them away; the API
-// refuses their calls in any case.
+// refuses their calls in any case. A temporary password (an admin's
+// reset) opens one page only, the one that changes it: the API refuses
+// everything else until then, and every navigation leads there.
 
 import { get, post, hasSession } from './api.js';
 import { h, replace, note } from './dom.js';
@@ -15,6 +17,7 @@ import * as secrets from './page-secrets.js';
 import * as runs from './page-runs.js';
 import * as audit from './page-audit.js';
 import * as review from './page-review.js';
+import * as password from './page-password.js';
 
 const ANYONE = () => true;
 const ADMIN = (me) => me.canAdmin;
@@ -33,9 +36,11 @@ const ROUTES = [
   [/^\/users$/, users, ADMIN, 'Users'],
   [/^\/audit$/, audit, AUDIT, 'Audit log'],
   [/^\/review$/, review, AUDIT, 'Access review'],
+  [/^\/password$/, password, ANYONE],
 ];
 const NAV = { Flows: '#/flows', Runs: '#/runs', Secrets: '#/secrets', Groups: '#/groups', Users: '#/users', 'Audit log': '#/audit', 'Access review': '#/review' };
 const HOME = '#/flows';
+const PASSWORD = '/password';
 
 let me = null;
 let leaving = [];
@@ -62,7 +67,12 @@ async function loadMe() {
   try {
     const body = await get('/api/v1/auth/me');
     const canAdmin = body.user.is_superuser || body.role === 'admin';
-    return { ...body, canAdmin, canAudit: canAdmin || body.role === 'audit_viewer' };
+    return {
+      ...body,
+      password_change_required: body.password_change_required === true,
+      canAdmin,
+      canAudit: canAdmin || body.role === 'audit_viewer',
+    };
   } catch {
     return null;
   }
@@ -77,9 +87,11 @@ function renderChrome() {
     return;
   }
   const current = path().route;
+  // While the password must change, no other page opens: no links to them.
+  const open = me.password_change_required ? [] : ROUTES.filter(([, , allowed, label]) => label && allowed(me));
   replace(
     nav,
-    ROUTES.filter(([, , allowed, label]) => label && allowed(me)).map(([, , , label]) => {
+    open.map(([, , , label]) => {
       const href = NAV[label];
       const base = href.slice(1);
       const active = current === base || current.startsWith(`${base}/`) || (base === '/flows' && current.startsWith('/namespaces/'));
@@ -101,6 +113,24 @@ async function logout() {
   }
   me = null;
   go('#/login');
+}
+
+/** The notes left for the next page (why it was sent there), once. */
+function takeNotices() {
+  const notes = [];
+  for (const [key, kind] of [['cairn:notice', 'error'], ['cairn:notice-ok', 'ok']]) {
+    const text = sessionStorage.getItem(key);
+    if (text) {
+      sessionStorage.removeItem(key);
+      notes.push(note(kind, text));
+    }
+  }
+  return notes;
+}
+
+/** `?next=` naming the page asked for, unless it is the start page. */
+function nextFor(route) {
+  return route !== '/' && `#${route}` !== HOME ? `?next=${encodeURIComponent(`#${route}`)}` : '';
 }
 
 async function render() {
@@ -126,6 +156,7 @@ async function render() {
         go(/^#\/[a-z]/.test(next) ? next : HOME);
       },
     });
+    main.prepend(...takeNotices());
     document.title = 'Log in · Cairn';
     main.setAttribute('data-ready', address);
     return;
@@ -134,6 +165,10 @@ async function render() {
   if (stale()) return;
   if (!me) {
     go(`#/login${route !== '/' ? `?next=${encodeURIComponent(`#${route}`)}` : ''}`);
+    return;
+  }
+  if (me.password_change_required && route !== PASSWORD) {
+    go(`#${PASSWORD}${nextFor(route)}`);
     return;
   }
   const match = ROUTES.map(([pattern, module, allowed, label]) => [route.match(pattern), module, allowed, label]).find(([found]) => found);
@@ -150,11 +185,7 @@ async function render() {
   }
   renderChrome();
   replace(main);
-  const notice = sessionStorage.getItem('cairn:notice');
-  if (notice) {
-    sessionStorage.removeItem('cairn:notice');
-    main.append(note('error', notice));
-  }
+  main.append(...takeNotices());
   const container = h('div', { class: 'page-body' });
   main.append(container);
   try {
@@ -164,6 +195,11 @@ async function render() {
       route,
       params,
       go,
+      home: HOME,
+      // After a password change the session is a new one: read it again.
+      forgetMe: () => {
+        me = null;
+      },
       onLeave: (leave) => leaving.push(leave),
     });
   } catch (problem) {
@@ -181,5 +217,11 @@ window.addEventListener('hashchange', render);
 window.addEventListener('cairn:unauthorized', () => {
   me = null;
   if (path().route !== '/login') go('#/login');
+});
+// The API says the password must change first (it was reset meanwhile).
+window.addEventListener('cairn:password-change-required', () => {
+  if (me) me.password_change_required = true;
+  const { route } = path();
+  if (route !== '/login' && route !== PASSWORD) go(`#${PASSWORD}${nextFor(route)}`);
 });
 render();

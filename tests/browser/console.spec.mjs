@@ -28,7 +28,9 @@ const echoUrl = env('CONSOLE_ECHO_URL');
 const secretValue = env('CONSOLE_SECRET_VALUE');
 const artifacts = env('CONSOLE_ARTIFACTS');
 const casey = { username: 'casey', password: 'Velvet-Harbor-93!kq' };
-const dana = { username: 'dana', password: 'Orchid-Meadow-58!vz', reset: 'Granite-Fjord-27!mw' };
+// dana's password is reset by the admin (a temporary one, `reset`), then
+// changed by dana (`chosen`) before anything else.
+const dana = { username: 'dana', password: 'Orchid-Meadow-58!vz', reset: 'Granite-Fjord-27!mw', chosen: 'Juniper-Kestrel-64!rd' };
 const WIDE = { width: 1280, height: 800 };
 const NARROW = { width: 390, height: 800 };
 const PATIENCE = 30_000;
@@ -381,8 +383,58 @@ try {
     await logout(page);
   });
 
+  await step('temporary-password', async () => {
+    // The admin's reset is temporary: logged in with it, dana is shown the
+    // change page, and nothing else.
+    await open(page, '#/login', '/login');
+    await page.fill('#login-username', dana.username);
+    await page.fill('#login-password', dana.reset);
+    await page.click('#login button[type="submit"]');
+    await ready(page, '/password');
+    check((await page.textContent('.whoami')).startsWith(dana.username), 'logged in as dana');
+    check((await page.textContent('#nav')).trim() === '', `no other page is offered: ${await page.textContent('#nav')}`);
+    check((await page.textContent('main h1')) === 'Choose a new password', 'the change page');
+    // Any other page leads back here, remembering where it was going.
+    await page.evaluate(() => { window.location.hash = '#/audit'; });
+    await ready(page, '/password?next=%23%2Faudit');
+    // And the API refuses everything else meanwhile.
+    await expectRefusal(403, async () => {
+      const answer = await page.evaluate(async () => {
+        const response = await fetch('/api/v1/audit/events', { credentials: 'same-origin' });
+        return { status: response.status, body: await response.json() };
+      });
+      check(answer.status === 403 && answer.body.detail.startsWith('password change required'), `refused: ${JSON.stringify(answer)}`);
+    });
+    await snap(page, 'password-change');
+    // A confirmation that differs is caught at its field.
+    await page.fill('#change-password-current_password', dana.reset);
+    await page.fill('#change-password-new_password', dana.chosen);
+    await page.fill('#change-password-confirm', `${dana.chosen}x`);
+    await page.click('#change-password button[type="submit"]');
+    check((await fieldError(page, 'change-password', 'confirm')).includes('does not match'), 'the confirmation differs');
+    // The API's refusal (a wrong temporary password) lands next to its field.
+    await page.fill('#change-password-current_password', 'not-the-temporary-one');
+    await page.fill('#change-password-confirm', dana.chosen);
+    await expectRefusal(422, async () => {
+      await page.click('#change-password button[type="submit"]');
+      const error = await fieldError(page, 'change-password', 'current_password');
+      check(error.length > 0, 'an error next to the temporary password');
+    });
+    check(await page.textContent('#change-password-confirm-error') === '', 'the old error is cleared');
+    await snap(page, 'password-change-error');
+    // Changed: dana is logged in again with it and goes where she was going.
+    await page.fill('#change-password-current_password', dana.reset);
+    await page.fill('#change-password-new_password', dana.chosen);
+    await page.fill('#change-password-confirm', dana.chosen);
+    await page.click('#change-password button[type="submit"]');
+    await ready(page, '/audit');
+    await page.locator('main .note.ok').filter({ hasText: 'password was changed' }).waitFor({ timeout: PATIENCE });
+    check((await page.textContent('.whoami')).startsWith(dana.username), 'still dana');
+    summary.dana_password = dana.chosen;
+    await snap(page, 'password-changed');
+  });
+
   await step('auditor', async () => {
-    await login(page, { username: dana.username, password: dana.reset });
     const nav = await page.textContent('#nav');
     check(nav.includes('Audit log') && nav.includes('Access review'), `an audit viewer reads the audit log: ${nav}`);
     check(!nav.includes('Users'), `but administers no users: ${nav}`);

@@ -4,8 +4,9 @@
 //! `tests/browser/console.spec.mjs`) goes through it: the bootstrap admin
 //! logs in, creates a user and a group, administers another user
 //! (activation, role, password reset), shares a secret and a flow with the
-//! group (and revokes a grant); an audit viewer sees the audit pages but not
-//! the users page; the user logs in, is sent away from the admin pages (and the API
+//! group (and revokes a grant); an audit viewer, whose password the admin
+//! reset, must first choose a new one (nothing else opens until then), then
+//! sees the audit pages but not the users page; the user logs in, is sent away from the admin pages (and the API
 //! refuses their calls), runs the flow and sees its output masked; the
 //! admin finds the run in the audit log, exports it, and reads the access
 //! review now and as of an earlier seq. Every page is checked for console
@@ -163,6 +164,28 @@ fn the_console_walks_through_admin_member_and_audit_in_chromium() {
         "role set in the console: {dana}"
     );
     assert_eq!(dana["is_active"], true, "activated in the console: {dana}");
+    // dana replaced the admin's temporary password in the console: the new
+    // one is hers and final, the temporary one is gone.
+    let chosen = text(&summary, "dana_password");
+    let login = api.call(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(&json!({"username": "dana", "password": chosen})),
+    );
+    assert_eq!(login.status, 200, "{}", login.text);
+    assert_eq!(
+        login.json["password_change_required"], false,
+        "{}",
+        login.text
+    );
+    let temporary = api.call(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(&json!({"username": "dana", "password": "Granite-Fjord-27!mw"})),
+    );
+    assert_eq!(temporary.status, 401, "{}", temporary.text);
 
     let group = api.call(
         "GET",

@@ -45,6 +45,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("page-runs.js", JS),
     asset!("page-audit.js", JS),
     asset!("page-review.js", JS),
+    asset!("page-password.js", JS),
 ];
 
 /// The file called `name`, if there is one.
