@@ -288,6 +288,50 @@ fn ssrf_http_steps_reach_no_loopback_private_or_link_local_address_by_default() 
     }
 }
 
+/// Alice's secret `TOKEN` (a fresh canary value), shared with bob at
+/// `use`, and a namespace of bob's to run his flows in.
+struct SharedSecret {
+    bob: String,
+    bob_token: String,
+    canary: String,
+    namespace: String,
+}
+
+fn share_a_secret_with_bob(api: &AdminServer) -> SharedSecret {
+    let admin = api.admin_token();
+    let alice_password = "egress-alice-Pw#7731-quartz";
+    let bob_password = "egress-bob-Pw#7731-quartz";
+    api.create_user(&admin, "alice", alice_password, "flow_editor");
+    let bob = api.create_user(&admin, "bob", bob_password, "flow_editor");
+    let alice_token = api.login("alice", alice_password);
+    let bob_token = api.login("bob", bob_password);
+    let canary = format!("copy-canary-{}", uuid::Uuid::now_v7().simple());
+    let secret = id_of(&expect_status(
+        api,
+        201,
+        "POST",
+        "/api/v1/secrets",
+        &alice_token,
+        Some(json!({"name": "TOKEN", "value": canary})),
+    ));
+    expect_status(
+        api,
+        201,
+        "POST",
+        "/api/v1/grants",
+        &alice_token,
+        Some(json!({"resource_type": "secret", "resource_id": secret,
+                    "grantee_type": "user", "grantee_id": bob, "level": "use"})),
+    );
+    let namespace = namespace(api, &bob_token);
+    SharedSecret {
+        bob,
+        bob_token,
+        canary,
+        namespace,
+    }
+}
+
 /// Item 4: a `use` grantee cannot copy a shared secret into a secret of
 /// their own by having a run POST it to Cairn's own API: the server's own
 /// listen address is refused, even when the allowlist covers loopback.
@@ -298,32 +342,12 @@ fn a_use_grantee_cannot_copy_a_shared_secret_through_cairns_own_api() {
         &dir.path().join("data"),
         &[("CAIRN_RUN_EGRESS_ALLOW", "127.0.0.0/8,::1,localhost")],
     );
-    let admin = api.admin_token();
-    let alice_password = "egress-alice-Pw#7731-quartz";
-    let bob_password = "egress-bob-Pw#7731-quartz";
-    api.create_user(&admin, "alice", alice_password, "flow_editor");
-    let bob = api.create_user(&admin, "bob", bob_password, "flow_editor");
-    let alice_token = api.login("alice", alice_password);
-    let bob_token = api.login("bob", bob_password);
-    let canary = format!("copy-canary-{}", uuid::Uuid::now_v7().simple());
-    let secret = id_of(&expect_status(
-        &api,
-        201,
-        "POST",
-        "/api/v1/secrets",
-        &alice_token,
-        Some(json!({"name": "TOKEN", "value": canary})),
-    ));
-    expect_status(
-        &api,
-        201,
-        "POST",
-        "/api/v1/grants",
-        &alice_token,
-        Some(json!({"resource_type": "secret", "resource_id": secret,
-                    "grantee_type": "user", "grantee_id": bob, "level": "use"})),
-    );
-    let namespace = namespace(&api, &bob_token);
+    let SharedSecret {
+        bob,
+        bob_token,
+        canary: _,
+        namespace,
+    } = share_a_secret_with_bob(&api);
     let own = api
         .server
         .base_url
@@ -430,32 +454,12 @@ fn a_use_grantee_cannot_copy_a_shared_secret_through_a_proxy_in_front_of_cairn()
         &dir.path().join("data"),
         &[("CAIRN_RUN_EGRESS_ALLOW", "127.0.0.1")],
     );
-    let admin = api.admin_token();
-    let alice_password = "proxy-alice-Pw#7731-quartz";
-    let bob_password = "proxy-bob-Pw#7731-quartz";
-    api.create_user(&admin, "alice", alice_password, "flow_editor");
-    let bob = api.create_user(&admin, "bob", bob_password, "flow_editor");
-    let alice_token = api.login("alice", alice_password);
-    let bob_token = api.login("bob", bob_password);
-    let canary = format!("proxy-canary-{}", uuid::Uuid::now_v7().simple());
-    let secret = id_of(&expect_status(
-        &api,
-        201,
-        "POST",
-        "/api/v1/secrets",
-        &alice_token,
-        Some(json!({"name": "TOKEN", "value": canary})),
-    ));
-    expect_status(
-        &api,
-        201,
-        "POST",
-        "/api/v1/grants",
-        &alice_token,
-        Some(json!({"resource_type": "secret", "resource_id": secret,
-                    "grantee_type": "user", "grantee_id": bob, "level": "use"})),
-    );
-    let namespace = namespace(&api, &bob_token);
+    let SharedSecret {
+        bob: _,
+        bob_token,
+        canary,
+        namespace,
+    } = share_a_secret_with_bob(&api);
     let own = api
         .server
         .base_url

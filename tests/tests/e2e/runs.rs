@@ -135,7 +135,7 @@ fn answer(
 
 // ------------------------------------------------------------------ helpers
 
-fn ok(
+pub(crate) fn ok(
     api: &AdminServer,
     token: &str,
     status: u16,
@@ -148,7 +148,7 @@ fn ok(
     answer.json
 }
 
-fn id_of(value: &Value) -> String {
+pub(crate) fn id_of(value: &Value) -> String {
     value["id"]
         .as_str()
         .unwrap_or_else(|| panic!("an id: {value}"))
@@ -173,7 +173,7 @@ fn wait_for_run(api: &AdminServer, token: &str, run: &str, done: impl Fn(&Value)
     }
 }
 
-fn finished(run: &Value) -> bool {
+pub(crate) fn finished(run: &Value) -> bool {
     matches!(
         run["status"].as_str(),
         Some("succeeded" | "failed" | "denied")
@@ -181,7 +181,11 @@ fn finished(run: &Value) -> bool {
 }
 
 /// Polls the caller's runs until one satisfies `wanted`, and returns it.
-fn wait_for_listed_run(api: &AdminServer, token: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn wait_for_listed_run(
+    api: &AdminServer,
+    token: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let answer = api.call("GET", "/api/v1/runs?limit=500", Some(token), None);
@@ -209,7 +213,7 @@ fn assert_problem(answer: &Answer, status: u16, field: &str, mentions: &[&str]) 
 }
 
 /// A user of the admin's org with `role`, logged in: (id, token).
-fn user(api: &AdminServer, admin: &str, name: &str, role: &str) -> (String, String) {
+pub(crate) fn user(api: &AdminServer, admin: &str, name: &str, role: &str) -> (String, String) {
     let password = format!("runs-{name}-Pw#7731-quartz");
     let id = api.create_user(admin, name, &password, role);
     (id, api.login(name, &password))

@@ -22,62 +22,16 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::api_client::{AdminServer, Answer};
-use crate::runs::Echo;
+use crate::runs::{Echo, finished, id_of, ok, user, wait_for_listed_run};
 use crate::support::events;
 
 /// How long a test waits for something to happen before it gives up.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-fn ok(
-    api: &AdminServer,
-    token: &str,
-    status: u16,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let answer = api.call(method, path, Some(token), body.as_ref());
-    assert_eq!(answer.status, status, "{method} {path}: {}", answer.text);
-    answer.json
-}
-
-fn id_of(value: &Value) -> String {
-    value["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("an id: {value}"))
-        .to_string()
-}
-
-/// A user of the admin's org with `role`, logged in: (id, token).
-fn user(api: &AdminServer, admin: &str, name: &str, role: &str) -> (String, String) {
-    let password = format!("attack-{name}-Pw#5521-basalt");
-    let id = api.create_user(admin, name, &password, role);
-    (id, api.login(name, &password))
-}
-
 /// Every run `token` may see.
 fn runs(api: &AdminServer, token: &str) -> Vec<Value> {
     let answer = ok(api, token, 200, "GET", "/api/v1/runs?limit=500", None);
     answer["items"].as_array().cloned().unwrap_or_default()
-}
-
-/// Polls `token`'s runs until one satisfies `wanted`; returns it.
-fn wait_for_run(api: &AdminServer, token: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(run) = runs(api, token).into_iter().find(|run| wanted(run)) {
-            return run;
-        }
-        assert!(Instant::now() < deadline, "no such run appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn finished(run: &Value) -> bool {
-    matches!(
-        run["status"].as_str(),
-        Some("succeeded" | "failed" | "denied")
-    )
 }
 
 /// The path the run's first (http) step reached on the echo server.
@@ -143,7 +97,7 @@ fn whoever_can_edit_a_flow_cannot_act_as_the_member_who_scheduled_it() {
         .to_string();
     assert!(alices_digest.starts_with("sha256:"), "{schedule}");
     let of_schedule = |run: &Value| run["actor"]["schedule_id"] == schedule_id.as_str();
-    let first = wait_for_run(&api, &alice_token, |run| {
+    let first = wait_for_listed_run(&api, &alice_token, |run| {
         of_schedule(run) && run["status"] == "succeeded"
     });
     assert_eq!(
@@ -265,7 +219,7 @@ fn whoever_can_edit_a_flow_cannot_act_as_the_member_who_scheduled_it() {
     );
     assert_eq!(resumed["enabled"], true, "{resumed}");
     assert_eq!(resumed["pinned_digest"], bobs_digest.as_str(), "{resumed}");
-    let now_bobs = wait_for_run(&api, &alice_token, |run| {
+    let now_bobs = wait_for_listed_run(&api, &alice_token, |run| {
         of_schedule(run)
             && run["status"] == "succeeded"
             && run["definition_digest"] == bobs_digest.as_str()
@@ -500,7 +454,7 @@ fn a_member_flooding_runs_at_a_stuck_target_does_not_starve_another_members_run(
         &format!("/api/v1/flows/{flow}/runs"),
         None,
     ));
-    let done = wait_for_run(&api, &bea_token, |item| {
+    let done = wait_for_listed_run(&api, &bea_token, |item| {
         item["id"] == run.as_str() && finished(item)
     });
     assert_eq!(done["status"], "succeeded", "{done}");
@@ -518,7 +472,7 @@ fn a_member_flooding_runs_at_a_stuck_target_does_not_starve_another_members_run(
     );
 
     // The flood's runs end at CAIRN_RUN_TIMEOUT, with the reason.
-    let timed_out = wait_for_run(&api, &mallory_token, |item| {
+    let timed_out = wait_for_listed_run(&api, &mallory_token, |item| {
         item["id"] == flooded[0].as_str() && finished(item)
     });
     assert_eq!(timed_out["status"], "failed", "{timed_out}");
