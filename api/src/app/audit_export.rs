@@ -1,5 +1,6 @@
 //! Exporting the audit trail (`GET /api/v1/audit/export`): the caller's
-//! org (every org for a superuser), filtered like the events query, up to
+//! org (every org for a superuser; with the account-wide events of its
+//! members, as the events query), filtered like the events query, up to
 //! the durable head when the export begins. The export is an
 //! `audit.exported` event, durable before the first byte is sent.
 
@@ -80,7 +81,9 @@ pub fn write_planned(
         1,
         plan.to_seq,
         |record| {
-            plan.org.is_none_or(|org| record.header.org == Some(org)) && plan.query.matches(record)
+            plan.org
+                .is_none_or(|org| super::audit_log::in_org_scope(app, org, record))
+                && plan.query.matches(record)
         },
         plan.format,
         out,

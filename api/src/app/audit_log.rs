@@ -93,6 +93,16 @@ pub fn org_sees(
     record_org == Some(org) || about_user.is_some_and(belonged)
 }
 
+/// Whether org `org`'s audit readers see `record` ([`org_sees`] against
+/// the membership history): the events query and exports agree.
+pub(crate) fn in_org_scope(app: &App, org: Uuid, record: &Record) -> bool {
+    org_sees(record.header.org, about_user(record), org, |user| {
+        app.views()
+            .membership_history
+            .belonged_at(&user, &org, record.header.seq)
+    })
+}
+
 /// The user a record is about, when its resource is one.
 fn about_user(record: &Record) -> Option<Uuid> {
     let resource = &record.header.resource;
@@ -129,19 +139,7 @@ pub fn query_events(
     for record in reader.records(from, to) {
         let record = record.map_err(|error| CommandError::Internal(error.to_string()))?;
         last = record.header.seq;
-        let in_scope = principal.is_superuser
-            || org_sees(
-                record.header.org,
-                about_user(&record),
-                principal.org_id,
-                |user| {
-                    app.views().membership_history.belonged_at(
-                        &user,
-                        &principal.org_id,
-                        record.header.seq,
-                    )
-                },
-            );
+        let in_scope = principal.is_superuser || in_org_scope(app, principal.org_id, &record);
         if !in_scope || !query.matches(&record) {
             continue;
         }

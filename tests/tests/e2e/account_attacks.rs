@@ -283,6 +283,29 @@ fn an_account_wide_change_is_in_the_audit_trail_of_every_org_of_the_account() {
     // C's reader sees nothing about him.
     let seen_by_c = audit_events(&s.api, &cleo, &about_dave);
     assert!(seen_by_c.is_empty(), "{seen_by_c:?}");
+
+    // The exports agree with the events query: B's export holds the
+    // deactivation of its member, C's holds nothing of him.
+    let export = |token: &str| {
+        let answer = s.api.call(
+            "GET",
+            &format!("/api/v1/audit/export?format=jsonl&{about_dave}"),
+            Some(token),
+            None,
+        );
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.text
+    };
+    let exported_by_b = export(&s.bea);
+    assert!(
+        exported_by_b.contains("\"user.deactivated\""),
+        "org B's export lacks dave's deactivation: {exported_by_b}"
+    );
+    let exported_by_c = export(&cleo);
+    assert!(
+        !exported_by_c.contains(s.dave.as_str()),
+        "org C's export holds dave: {exported_by_c}"
+    );
 }
 
 #[test]
