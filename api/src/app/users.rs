@@ -226,15 +226,15 @@ pub fn may_change_account(
 
 /// Refuses an account-wide change to `id` that [`may_change_account`]
 /// does not allow (403, recorded as `authz.denied`). One's own account is
-/// one's own.
+/// no exception: an admin of one org may not reset, deactivate or delete
+/// their own account through the admin route while it is also a member of
+/// another org (their own password changes through
+/// `PUT /api/v1/users/me/password`, which asks for the current one).
 fn require_account_change(
     views: &Views,
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), CommandError> {
-    if id == principal.user_id {
-        return Ok(());
-    }
     let orgs: Vec<Uuid> = views
         .orgs
         .memberships_of(&id)

@@ -530,7 +530,16 @@ type Tampering = Box<dyn Fn(&mut Value)>;
 /// Actions no session can produce yet: retention (issue 7), configuration
 /// changes and session revocation have no producer. The cairn-audit test
 /// `ocsf_every_action` renders and validates those too, synthetically.
-const NOT_PRODUCED: [&str; 3] = ["retention.pruned", "config.changed", "session.revoked"];
+/// A throttling summary (`http.throttled`) is written when its client's
+/// 60-second window closes or at a clean shutdown, after this session's
+/// export: `floods` produces one end to end, and `ocsf_every_action`
+/// renders and validates it.
+const NOT_PRODUCED: [&str; 4] = [
+    "retention.pruned",
+    "config.changed",
+    "session.revoked",
+    "http.throttled",
+];
 
 #[test]
 fn exports_validate_verify_offline_and_never_hold_secrets() {
