@@ -3,8 +3,10 @@
 //! here, before anyone stores or shows it, and bounded: a response body is
 //! read up to [`READ_LIMIT`] and the output kept to [`OUTPUT_LIMIT`].
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use cairn_schemas::StepStatus;
@@ -48,31 +50,56 @@ impl StepOutcome {
     }
 }
 
-/// What the runs reach the network with: the egress policy, from which
-/// each http step builds its client (its resolver knows the step's port,
-/// so the server's own address can be told from another service on the
-/// same host).
+/// What the runs reach the network with: the egress policy, and one HTTP
+/// client per destination port (a client's resolver knows its port, so the
+/// server's own address can be told from another service on the same
+/// host). Clients are built once per port and shared by every step, so a
+/// step neither rebuilds the TLS setup nor loses the connection pool.
 #[derive(Clone, Debug)]
 pub struct RunClient {
     egress: Arc<EgressPolicy>,
+    by_port: Arc<Mutex<HashMap<u16, reqwest::Client>>>,
 }
+
+/// The most ports a [`RunClient`] keeps a client for; past it the cache
+/// starts again (a flow may name any port, so the cache is bounded).
+pub const MAX_CACHED_PORTS: usize = 64;
 
 /// The runs' client under `egress`. One client is built here already, so
 /// a TLS setup that cannot work stops the start rather than every step.
 pub fn http_client(egress: EgressPolicy) -> Result<RunClient, reqwest::Error> {
     let client = RunClient {
         egress: Arc::new(egress),
+        by_port: Arc::default(),
     };
     client.for_port(443)?;
     Ok(client)
 }
 
 impl RunClient {
-    /// An HTTP client for one step to `port`: no redirects (a redirect
-    /// would carry the step's headers, secrets included, to wherever the
-    /// server points, past the egress check), no proxy from the
-    /// environment, and names resolved through the egress policy.
+    /// The client for steps to `port`, built on first use.
     fn for_port(&self, port: u16) -> Result<reqwest::Client, reqwest::Error> {
+        let mut by_port = match self.by_port.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(client) = by_port.get(&port) {
+            return Ok(client.clone());
+        }
+        let client = self.build(port)?;
+        if by_port.len() >= MAX_CACHED_PORTS {
+            by_port.clear();
+        }
+        by_port.insert(port, client.clone());
+        Ok(client)
+    }
+
+    /// An HTTP client for steps to `port`: no redirects (a redirect would
+    /// carry the step's headers, secrets included, to wherever the server
+    /// points, past the egress check), no proxy from the environment, and
+    /// names resolved through the egress policy. A pooled connection goes
+    /// to an address that was checked when it was opened.
+    fn build(&self, port: u16) -> Result<reqwest::Client, reqwest::Error> {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
