@@ -143,9 +143,6 @@ pub async fn limit(
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(throttled) = &limit.throttled {
-        throttled.flush_due();
-    }
     match limit.check(ip) {
         Ok(()) => next.run(request).await,
         Err(refusal) => {

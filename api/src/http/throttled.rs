@@ -5,9 +5,9 @@
 //! per client per window.
 //!
 //! A client's window opens at its first refusal and lasts
-//! [`SUMMARY_WINDOW`]. It is written once it has ended: by the flush job
-//! (every second), or by the next request that finds it due, whichever
-//! comes first; and whatever is left at a clean shutdown. Memory is
+//! [`SUMMARY_WINDOW`]. It is written once it has ended, by the flush job
+//! (every [`FLUSH_TICK`]; requests themselves do no flushing), and
+//! whatever is left at a clean shutdown. Memory is
 //! bounded: at most [`MAX_TRACKED_CLIENTS`] clients are counted apart; the
 //! refusals of any client beyond them are counted together in one
 //! overflow summary without an address.
@@ -282,7 +282,7 @@ impl Throttled {
 
     /// Writes the summaries of the windows that ended, if any (cheap when
     /// none has: one atomic read). The append runs in its own task, so
-    /// the request that found them due does not wait for it.
+    /// the flush job's tick never waits for the disk.
     pub fn flush_due(&self) {
         let now = self.clock.now_micros();
         if self.next_due.load(Ordering::Acquire) > now {
