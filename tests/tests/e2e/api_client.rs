@@ -25,6 +25,19 @@ pub struct Answer {
     pub text: String,
 }
 
+impl Answer {
+    /// The JSON body without its request id: what two answers that must
+    /// be the same (a hidden resource and a missing one, two refusals)
+    /// are compared on.
+    pub fn without_request_id(&self) -> Value {
+        let mut body = self.json.clone();
+        if let Some(object) = body.as_object_mut() {
+            object.remove("request_id");
+        }
+        body
+    }
+}
+
 /// Sends a request with an optional bearer token and JSON body.
 pub fn call(
     client: &Client,

@@ -163,14 +163,6 @@ fn an_anonymous_flood_appends_at_most_the_limit_and_one_summary() {
     );
 }
 
-fn without_request_id(answer: &Answer) -> Value {
-    let mut body = answer.json.clone();
-    if let Some(object) = body.as_object_mut() {
-        object.remove("request_id");
-    }
-    body
-}
-
 #[test]
 fn explain_about_others_or_the_past_needs_a_reviewer_and_refuses_alike() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -230,8 +222,8 @@ fn explain_about_others_or_the_past_needs_a_reviewer_and_refuses_alike() {
         for (what, answer) in &refusals {
             assert_eq!(answer.status, 404, "{name} about {what}: {}", answer.text);
             assert_eq!(
-                without_request_id(answer),
-                without_request_id(first),
+                answer.without_request_id(),
+                first.without_request_id(),
                 "{name} about {what}"
             );
             assert_eq!(

@@ -399,21 +399,12 @@ fn detail(answer: &Answer) -> &str {
     answer.json["detail"].as_str().unwrap_or_default()
 }
 
-/// A problem body without its request id, to compare two refusals.
-fn without_request_id(answer: &Answer) -> Value {
-    let mut body = answer.json.clone();
-    if let Some(object) = body.as_object_mut() {
-        object.remove("request_id");
-    }
-    body
-}
-
 /// Asserts two refusals are the same but for their request ids.
 fn assert_same_refusal(first: &Answer, second: &Answer, what: &str) {
     assert_eq!(first.status, second.status, "{what}");
     assert_eq!(
-        without_request_id(first),
-        without_request_id(second),
+        first.without_request_id(),
+        second.without_request_id(),
         "{what}"
     );
     assert_ne!(request_id(first), request_id(second), "{what}");

@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::api_client::Answer;
 use crate::support::events;
 
 use rows::ROWS;
@@ -47,15 +46,6 @@ struct Observed {
     mismatches: Vec<String>,
     refusals: Vec<Refusal>,
     statuses: BTreeMap<(&'static str, Actor), u16>,
-}
-
-/// A problem body without its request id.
-fn problem_without_request_id(answer: &Answer) -> Value {
-    let mut body = answer.json.clone();
-    if let Some(object) = body.as_object_mut() {
-        object.remove("request_id");
-    }
-    body
 }
 
 /// Asks every row of every caller, and checks each answer: its status,
@@ -115,7 +105,7 @@ fn run_matrix(world: &World) -> Observed {
                 let absent =
                     world.call(actor, missing.method, &missing.path, missing.body.as_ref());
                 let same = absent.status == answer.status
-                    && problem_without_request_id(&absent) == problem_without_request_id(&answer)
+                    && absent.without_request_id() == answer.without_request_id()
                     && absent.headers.get("content-type") == answer.headers.get("content-type");
                 if !same {
                     observed.mismatches.push(format!(
