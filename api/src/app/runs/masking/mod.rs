@@ -68,6 +68,13 @@ impl Masker {
         self.values.push(Zeroizing::new(value.to_string()));
         self.values
             .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        // A value put in a URL's host comes back lowercased (the URL
+        // parser lowercases hosts, and an egress refusal or a resolver's
+        // error names the host as parsed): that spelling is hidden too.
+        let lowercase = Zeroizing::new(value.to_lowercase());
+        if *lowercase != value {
+            self.add(&lowercase);
+        }
         for spelling in base64_spellings(value.as_bytes()) {
             if !self.base64.contains(&spelling) {
                 self.base64.push(spelling);
@@ -566,5 +573,19 @@ mod tests {
         assert_eq!(truncate_utf8("héllo", 2), "h");
         assert_eq!(truncate_utf8("héllo", 3), "hé");
         assert_eq!(truncate_utf8("hi", 10), "hi");
+    }
+
+    #[test]
+    fn given_a_mixed_case_value_when_it_comes_back_as_a_lowercased_host_then_it_is_masked() {
+        let mut masker = Masker::new();
+        masker.add("MiXeD-Canary-42");
+        let refusal = "egress refused: mixed-canary-42.example resolves to no address";
+        let masked = masker.mask(refusal);
+        assert!(
+            !masked.to_lowercase().contains("mixed-canary-42"),
+            "{masked}"
+        );
+        assert_eq!(masked, "egress refused: ***.example resolves to no address");
+        assert_eq!(masker.mask("MiXeD-Canary-42"), "***");
     }
 }
