@@ -217,6 +217,7 @@ fn open_log(dir: &Path) -> EventLog {
     let config = LogConfig {
         dir: dir.to_path_buf(),
         create: true,
+        cadence: Default::default(),
     };
     let (log, _) = EventLog::open(
         &config,

@@ -216,3 +216,22 @@ mod tests {
         assert!(parse_env_allow_entry("1A").is_err());
     }
 }
+
+/// The checkpoint cadence, for commands that check a log's unanchored
+/// tail without serving it (the same variables as `cairn serve`).
+#[derive(Clone, Copy, Debug, Args)]
+pub struct CadenceArgs {
+    /// The server's CAIRN_CHECKPOINT_EVERY.
+    #[arg(long = "checkpoint-every", env = "CAIRN_CHECKPOINT_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..), hide = true)]
+    pub every: u64,
+    /// The server's CAIRN_CHECKPOINT_INTERVAL, in seconds.
+    #[arg(long = "checkpoint-interval", env = "CAIRN_CHECKPOINT_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), hide = true)]
+    pub interval: u64,
+}
+
+impl CadenceArgs {
+    /// The cadence the log's unanchored tail is held to.
+    pub fn cadence(&self) -> cairn_core::log::Cadence {
+        cairn_core::log::Cadence::new(self.every, self.interval)
+    }
+}

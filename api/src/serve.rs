@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_core::log::{EventLog, LogConfig, OpenError, StoreError};
+use cairn_core::log::{Cadence, EventLog, LogConfig, OpenError, StoreError};
 use cairn_core::{OsEntropy, SystemClock};
 use cairn_schemas::{Action, EventPayload, RECORD_FORMAT, SystemStarted};
 use tokio::net::TcpListener;
@@ -107,6 +107,7 @@ fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
     }
     Ok(AppSettings {
         checkpoint_every: args.checkpoint_every,
+        checkpoint_interval: args.checkpoint_interval,
         snapshot_every: args.snapshot_every,
         session_ttl_secs: args.session_ttl,
         new_user_is_active: args.new_user_is_active,
@@ -166,6 +167,11 @@ fn open_error(error: OpenError) -> CliError {
             "the data dir {} is in use by another cairn process",
             dir.display()
         )),
+        // The log cannot be trusted as it is: refused, exit 3, and never
+        // signed over.
+        integrity @ (OpenError::BrokenChain { .. }
+        | OpenError::Unanchored { .. }
+        | OpenError::Anchor(_)) => CliError::integrity(integrity.to_string()),
         other => CliError::failure(other.to_string()),
     }
 }
@@ -243,6 +249,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = LogConfig {
         dir: args.data.data_dir.clone(),
         create: true,
+        cadence: Cadence::new(args.checkpoint_every, args.checkpoint_interval),
     };
     let opened = tokio::task::spawn_blocking(move || -> Result<(Arc<App>, u64, u64), CliError> {
         let (log, recovery) =
@@ -285,6 +292,21 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     app.commit(vec![started])
         .await
         .map_err(|error| CliError::failure(format!("cannot record the start: {error}")))?;
+    // A long unanchored tail that recovery accepted (a burst that a crash
+    // cut short before its checkpoint) is anchored at once, so that a
+    // second crash cannot leave it longer than the cadence allows.
+    let anchored = app
+        .log()
+        .reader()
+        .anchor()
+        .ok()
+        .flatten()
+        .map_or(0, |anchor| anchor.head.seq);
+    if app.log().head().seq.saturating_sub(anchored) > args.checkpoint_every {
+        app.checkpoint()
+            .await
+            .map_err(|error| CliError::failure(format!("cannot sign the start: {error}")))?;
+    }
     // Runs the last process left queued or running will never finish:
     // recorded failed before anything is served or executed.
     let interrupted = crate::app::runs::fail_unfinished(&app)

@@ -53,6 +53,7 @@ fn open(dir: &std::path::Path, clock: Arc<ManualClock>) -> App {
     let config = LogConfig {
         dir: dir.to_path_buf(),
         create: true,
+        cadence: Default::default(),
     };
     let (log, _) = EventLog::open(
         &config,
@@ -400,7 +401,9 @@ async fn pruned_views_rebuild_equal_and_the_chain_verifies() {
     ));
 
     // The chain verifies, and knows what retention pruned.
-    let report = reader.verify(None).expect("verify");
+    let report = reader
+        .verify(&cairn_core::log::VerifyOptions::default())
+        .expect("verify");
     assert!(report.ok(), "{:?}", report.first_bad);
     assert_eq!(report.payloads_pruned, dropped);
 
@@ -421,7 +424,9 @@ async fn pruned_views_rebuild_equal_and_the_chain_verifies() {
             &cairn_core::log::codec::encode_record(&record).expect("encode"),
         )
         .expect("replace");
-    let report = reader.verify(None).expect("verify");
+    let report = reader
+        .verify(&cairn_core::log::VerifyOptions::default())
+        .expect("verify");
     assert_eq!(report.first_bad.map(|bad| bad.seq), Some(victim));
     reader.store().replace(victim, &original).expect("restore");
 

@@ -115,6 +115,7 @@ fn build_log(dir: &Path, events: u64) -> EventLog {
     let config = LogConfig {
         dir: dir.to_path_buf(),
         create: true,
+        cadence: Default::default(),
     };
     let (log, _) = EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
         .unwrap_or_else(|error| panic!("opening the log: {error}"));

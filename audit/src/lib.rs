@@ -8,6 +8,7 @@ pub mod export_line;
 pub mod export_stream;
 pub mod export_verify;
 pub mod ocsf;
+pub mod outside_checkpoints;
 pub mod record_json;
 pub mod syslog;
 pub mod time_format;

@@ -407,6 +407,7 @@ fn open_log(dir: &Path) -> EventLog {
     let config = LogConfig {
         dir: dir.to_path_buf(),
         create: true,
+        cadence: Default::default(),
     };
     let (log, _) = EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
         .unwrap_or_else(|error| panic!("opening the log in {}: {error}", dir.display()));

@@ -195,11 +195,17 @@ pub fn events_page(items: Vec<serde_json::Value>, next: Option<u64>) -> AuditEve
 /// `GET /api/v1/audit/verify` (blocking: it reads the whole log).
 pub fn verify(app: &App, principal: &Principal) -> Result<VerifyBody, CommandError> {
     require_audit_reader(principal)?;
-    let public_key = app.signer().public_key();
     let report = app
         .log()
         .reader()
-        .verify(Some(&public_key))
+        .verify(&cairn_core::log::VerifyOptions {
+            public_key: Some(app.signer().public_key()),
+            cadence: cairn_core::log::Cadence::new(
+                app.settings().checkpoint_every,
+                app.settings().checkpoint_interval,
+            ),
+            ..Default::default()
+        })
         .map_err(|error| CommandError::Internal(error.to_string()))?;
     Ok(VerifyBody {
         ok: report.first_bad.is_none(),

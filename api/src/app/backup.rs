@@ -3,7 +3,7 @@
 //! itself an `audit.exported` event (format `backup`, seqs 1 to the head),
 //! durable before the first byte is sent.
 
-use cairn_core::log::backup::{BackupError, BackupSummary, write_backup};
+use cairn_core::log::backup::{BackupError, BackupSummary};
 
 use super::principal::Principal;
 use super::{App, CommandError, Origin};
@@ -31,6 +31,5 @@ pub fn write_planned(
     head: u64,
     out: &mut dyn std::io::Write,
 ) -> Result<BackupSummary, BackupError> {
-    let reader = app.log().reader();
-    write_backup(reader.store(), reader.dir(), head, out)
+    app.log().reader().write_backup(head, out)
 }

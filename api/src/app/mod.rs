@@ -58,6 +58,8 @@ pub use principal::Principal;
 pub struct AppSettings {
     /// Sign a checkpoint after this many events.
     pub checkpoint_every: u64,
+    /// Sign a checkpoint at least this often, in seconds.
+    pub checkpoint_interval: u64,
     /// Write a snapshot of the views after this many events.
     pub snapshot_every: u64,
     /// How long a login session lasts, in seconds.
@@ -94,6 +96,7 @@ impl Default for AppSettings {
     fn default() -> Self {
         AppSettings {
             checkpoint_every: 1000,
+            checkpoint_interval: 60,
             snapshot_every: 100_000,
             session_ttl_secs: 3600,
             new_user_is_active: false,

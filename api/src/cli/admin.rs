@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 
 use super::CliError;
 use crate::app::{App, AppSettings, CommandError, Origin, bootstrap};
-use crate::config::DataDirArgs;
+use crate::config::{CadenceArgs, DataDirArgs};
 use crate::master_key;
 
 #[derive(Debug, Subcommand)]
@@ -30,6 +30,8 @@ pub(super) struct CreateSuperuserArgs {
     /// The new superuser's username.
     #[arg(long)]
     username: String,
+    #[command(flatten)]
+    cadence: CadenceArgs,
 }
 
 pub(super) fn run(command: AdminCommand) -> Result<(), CliError> {
@@ -75,6 +77,7 @@ fn create_superuser(args: CreateSuperuserArgs) -> Result<(), CliError> {
     let config = LogConfig {
         dir: args.data.data_dir.clone(),
         create: false,
+        cadence: args.cadence.cadence(),
     };
     let (log, _) = EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy)).map_err(|error| match error {
         OpenError::Store(StoreError::InUse(dir)) => CliError::failure(format!(

@@ -1,6 +1,9 @@
-//! `cairn audit verify`: checks the whole chain of a stopped server's log,
-//! or (`--export`) an exported JSONL file offline, with the public key
-//! alone. `cairn audit export`: writes the log of a stopped server as
+//! `cairn audit verify`: checks the whole log of a stopped server (the
+//! chain, signed checkpoints over all but a tail within the checkpoint
+//! cadence, the data dir's anchor, and with `--anchors` checkpoints kept
+//! elsewhere), or (`--export`) an exported JSONL file offline, with the
+//! public key alone. `cairn audit adopt`: anchors a data dir that
+//! predates anchors, once, after verifying it. `cairn audit export`: writes the log of a stopped server as
 //! `jsonl`, `ocsf` or `cef`, recording an `audit.exported` event first.
 
 use std::fs::File;
@@ -14,13 +17,14 @@ use serde_json::json;
 use cairn_audit::export_stream::{ExportFormat, write_export};
 use cairn_audit::export_verify::verify_export;
 use cairn_audit::time_format::parse_rfc3339_micros;
-use cairn_core::crypto::CheckpointSigner;
-use cairn_core::log::{EventLog, LogConfig, NewEvent, OpenError, StoreError};
+use cairn_core::log::{
+    Anchor, EventLog, LogConfig, NewEvent, OpenError, StoreError, VerifyOptions,
+};
 use cairn_core::{OsEntropy, SystemClock};
 use cairn_schemas::{Action, ActorRef, AuditExported, EventPayload, Outcome, ResourceRef};
 
 use super::{CliError, open_reader};
-use crate::config::DataDirArgs;
+use crate::config::{CadenceArgs, DataDirArgs};
 use crate::master_key;
 
 #[derive(Debug, Subcommand)]
@@ -32,6 +36,18 @@ pub(super) enum AuditCommand {
     Verify(VerifyArgs),
     /// Export the log (server stopped) as jsonl, ocsf or cef.
     Export(ExportArgs),
+    /// Anchor a data dir written before anchors existed (once): verifies
+    /// the whole log under the master key, then writes its anchor file.
+    /// Refused when the data dir already has one.
+    Adopt(AdoptArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct AdoptArgs {
+    #[command(flatten)]
+    data: DataDirArgs,
+    #[command(flatten)]
+    cadence: CadenceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -52,12 +68,22 @@ pub(super) struct VerifyArgs {
     /// lines are still checked one by one and linked where seqs follow.
     #[arg(long, requires = "export")]
     allow_gaps: bool,
+    /// Checkpoints kept elsewhere (a JSONL export, or a SIEM's copy of the
+    /// `checkpoint.signed` events): the log must hold every seq they sign,
+    /// with the same hash. This catches what nothing in the data dir can: a
+    /// data dir rolled back together with its anchor.
+    #[arg(long, value_name = "FILE", conflicts_with = "export")]
+    anchors: Option<PathBuf>,
+    #[command(flatten)]
+    cadence: CadenceArgs,
 }
 
 #[derive(Debug, Args)]
 pub(super) struct ExportArgs {
     #[command(flatten)]
     data: DataDirArgs,
+    #[command(flatten)]
+    cadence: CadenceArgs,
     /// jsonl, ocsf or cef.
     #[arg(long, value_parser = parse_format)]
     format: ExportFormat,
@@ -92,7 +118,92 @@ pub(super) fn run(command: AuditCommand) -> Result<(), CliError> {
             None => verify(args),
         },
         AuditCommand::Export(args) => export(args),
+        AuditCommand::Adopt(args) => adopt(args),
     }
+}
+
+/// The checkpoints of a JSONL file kept elsewhere (`--anchors`).
+pub(super) fn read_outside_checkpoints(
+    path: &Path,
+) -> Result<Vec<cairn_schemas::CheckpointSigned>, CliError> {
+    let input = File::open(path).map_err(|error| {
+        CliError::usage(format!(
+            "--anchors: cannot open {}: {error}",
+            path.display()
+        ))
+    })?;
+    let checkpoints = cairn_audit::outside_checkpoints::read_checkpoints(BufReader::new(input))
+        .map_err(|problem| CliError::usage(format!("--anchors {}: {problem}", path.display())))?;
+    if checkpoints.is_empty() {
+        return Err(CliError::usage(format!(
+            "--anchors: {} holds no checkpoint.signed line",
+            path.display()
+        )));
+    }
+    Ok(checkpoints)
+}
+
+fn adopt(args: AdoptArgs) -> Result<(), CliError> {
+    let Some(master) = master_key::for_offline(&args.data.data_dir)? else {
+        return Err(CliError::failure(format!(
+            "no master key: set CAIRN_MASTER_KEY (or keep {} in the data dir)",
+            master_key::key_file(&args.data.data_dir).display()
+        )));
+    };
+    let reader = open_reader(&args.data, &master)?;
+    if let Some(anchor) = reader
+        .anchor()
+        .map_err(|error| CliError::integrity(error.to_string()))?
+    {
+        return Err(CliError::usage(format!(
+            "{} is already anchored (at seq {}): nothing to adopt",
+            args.data.data_dir.display(),
+            anchor.head.seq
+        )));
+    }
+    let report = reader
+        .verify(&VerifyOptions {
+            cadence: args.cadence.cadence(),
+            skip_anchor: true,
+            ..VerifyOptions::default()
+        })
+        .map_err(|error| CliError::failure(error.to_string()))?;
+    if let Some(bad) = &report.first_bad {
+        return Err(CliError::integrity(format!(
+            "not adopted: integrity violation at seq {}: {}",
+            bad.seq, bad.problem
+        )));
+    }
+    let checkpoints = reader
+        .checkpoints(0)
+        .map_err(|error| CliError::failure(error.to_string()))?;
+    let Some(last) = checkpoints.last() else {
+        return Err(CliError::integrity(
+            "not adopted: integrity violation at seq 1: no signed checkpoint covers any record, so nothing proves this history was written with the master key",
+        ));
+    };
+    let head = cairn_core::log::Head {
+        seq: last.seq,
+        hash: last.hash,
+    };
+    reader
+        .anchorer()
+        .write(&Anchor {
+            head,
+            checkpoint_seq: last.seq + 1,
+            written_at: last.at,
+        })
+        .map_err(|error| CliError::failure(error.to_string()))?;
+    println!(
+        "{}",
+        json!({
+            "ok": true,
+            "anchored": {"seq": head.seq, "hash": hex::encode(head.hash)},
+            "checked": report.checked,
+            "checkpoints_verified": report.checkpoints_verified,
+        })
+    );
+    Ok(())
 }
 
 /// The public key from hex, or from a file holding hex or the JSON body
@@ -184,6 +295,7 @@ fn export(args: ExportArgs) -> Result<(), CliError> {
     let config = LogConfig {
         dir: args.data.data_dir.clone(),
         create: false,
+        cadence: args.cadence.cadence(),
     };
     let (log, _) = EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
         .map_err(|error| match error {
@@ -253,10 +365,17 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
             master_key::key_file(&args.data.data_dir).display()
         )));
     };
-    let public_key = CheckpointSigner::new(&master).public_key();
+    let outside = match &args.anchors {
+        Some(path) => read_outside_checkpoints(path)?,
+        None => Vec::new(),
+    };
     let reader = open_reader(&args.data, &master)?;
     let report = reader
-        .verify(Some(&public_key))
+        .verify(&VerifyOptions {
+            cadence: args.cadence.cadence(),
+            outside,
+            ..VerifyOptions::default()
+        })
         .map_err(|error| CliError::failure(error.to_string()))?;
     if args.json {
         let line = json!({
@@ -267,6 +386,9 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
             "problem": report.first_bad.as_ref().map(|bad| bad.problem.clone()),
             "checkpoints_verified": report.checkpoints_verified,
             "payloads_pruned": report.payloads_pruned,
+            "anchored_through": report.anchored_through,
+            "anchor": report.anchor.map(|head| head.seq),
+            "outside_checkpoints": report.outside_checkpoints,
         });
         println!("{line}");
     }
@@ -274,11 +396,14 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
         None => {
             if !args.json {
                 println!(
-                    "ok: {} records verified, head seq {} hash {}, {} checkpoint signatures verified, {} payloads pruned by retention",
+                    "ok: {} records verified, head seq {} hash {}, {} checkpoint signatures verified, anchored through seq {} (anchor at seq {}), {} outside checkpoints agree, {} payloads pruned by retention",
                     report.checked,
                     report.head.seq,
                     hex::encode(report.head.hash),
                     report.checkpoints_verified,
+                    report.anchored_through,
+                    report.anchor.map_or(0, |head| head.seq),
+                    report.outside_checkpoints,
                     report.payloads_pruned
                 );
             }

@@ -3,9 +3,18 @@
 //! A backup directory holds two files: `cairn-backup.bin`, the stream of
 //! `cairn_core::log::backup` (every record up to a head, with the
 //! checkpoints, subject keys, export cursors and metadata that belong with
-//! them, ending in a SHA-256), and `manifest.json`, which names the head,
-//! the digest and the entry counts. Neither holds the master key: back it
-//! up separately (docs/operations.md).
+//! them, ending in an HMAC-SHA256 under a key derived from the master
+//! key), and `manifest.json`, which names the head, the MAC and the entry
+//! counts. Neither holds the master key: back it up separately
+//! (docs/operations.md).
+//!
+//! A restore checks the MAC, verifies the whole restored log (signed
+//! checkpoints over all of it but a tail within the checkpoint cadence),
+//! compares it with the anchor of the data dir it replaces (kept in the
+//! target directory, or given with `--anchor`): a backup behind that
+//! anchor is a rollback, refused unless `--allow-rollback` says it is
+//! meant; a backup that contradicts it is always refused. Then it anchors
+//! the restored log.
 //!
 //! A running server holds the data dir's lock, so `cairn backup` asks it
 //! (`GET /api/v1/admin/backup`, with a superuser's token from
@@ -21,14 +30,18 @@ use std::sync::Arc;
 use clap::Args;
 use serde_json::json;
 
-use cairn_core::crypto::CheckpointSigner;
-use cairn_core::log::backup::{BackupSummary, read_backup, restore_backup, write_backup};
-use cairn_core::log::{EventLog, LogConfig, LogReader, OpenError, SledStore, StoreError};
+use cairn_core::log::anchor::{self, ANCHOR_FILE, Anchor};
+use cairn_core::log::backup::{
+    BackupError, BackupSummary, backup_key, read_backup, restore_backup,
+};
+use cairn_core::log::{
+    Cadence, EventLog, LogConfig, LogReader, OpenError, SledStore, StoreError, VerifyOptions,
+};
 use cairn_core::{OsEntropy, SystemClock};
 
 use super::CliError;
 use crate::app::backup::BACKUP_FORMAT;
-use crate::config::{DataDirArgs, secret_env};
+use crate::config::{CadenceArgs, DataDirArgs, secret_env};
 use crate::master_key;
 
 /// The backup stream's file in a backup directory.
@@ -36,7 +49,7 @@ pub const BACKUP_FILE: &str = "cairn-backup.bin";
 /// The manifest's file in a backup directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The manifest's `format`.
-pub const MANIFEST_FORMAT: &str = "cairn-backup/1";
+pub const MANIFEST_FORMAT: &str = "cairn-backup/2";
 
 #[derive(Debug, Args)]
 pub(super) struct BackupArgs {
@@ -57,19 +70,39 @@ pub(super) struct BackupArgs {
         hide = true
     )]
     bind: SocketAddr,
+    #[command(flatten)]
+    cadence: CadenceArgs,
 }
 
 #[derive(Debug, Args)]
 pub(super) struct RestoreArgs {
     /// The backup directory (written by `cairn backup`).
     dir: PathBuf,
-    /// The new data dir to restore into (must not exist, or be empty).
+    /// The new data dir to restore into (must not exist, or be empty but
+    /// for the `anchor` and `erasures` files kept from the data dir it
+    /// replaces).
     #[command(flatten)]
     data: DataDirArgs,
+    /// The anchor file of the data dir this restore replaces (default: the
+    /// `anchor` file kept in the target data dir, if any). A backup behind
+    /// it is refused unless --allow-rollback is given.
+    #[arg(long, value_name = "FILE")]
+    anchor: Option<PathBuf>,
+    /// Restore a backup that ends before the replaced data dir's anchor,
+    /// losing the records after the backup's head.
+    #[arg(long)]
+    allow_rollback: bool,
+    /// Checkpoints kept elsewhere (a JSONL export or a SIEM's copy of the
+    /// `checkpoint.signed` events): the restored log must agree with every
+    /// one it reaches.
+    #[arg(long, value_name = "FILE")]
+    anchors: Option<PathBuf>,
+    #[command(flatten)]
+    cadence: CadenceArgs,
 }
 
 pub(super) fn backup(args: BackupArgs) -> Result<(), CliError> {
-    prepare_empty_dir(&args.dir, "the backup directory")?;
+    prepare_empty_dir(&args.dir, "the backup directory", &[])?;
     let taken = take_backup(&args);
     if taken.is_err() {
         // A cut stream must not pass for a backup: leave the directory empty.
@@ -88,17 +121,23 @@ pub(super) fn backup(args: BackupArgs) -> Result<(), CliError> {
 
 fn take_backup(args: &BackupArgs) -> Result<BackupSummary, CliError> {
     let summary = match &args.url {
-        Some(url) => from_server(url, &args.dir)?,
+        Some(url) => from_server(
+            url,
+            &args.dir,
+            master_key::for_offline(&args.data.data_dir)?.as_ref(),
+        )?,
         None => match master_key::for_offline(&args.data.data_dir)? {
-            Some(master) => match open_for_backup(&args.data.data_dir, &master) {
-                Ok(log) => from_data_dir(&log, &args.dir)?,
-                Err(OpenError::Store(StoreError::InUse(_))) => {
-                    from_server(&default_url(args.bind), &args.dir)?
+            Some(master) => {
+                match open_for_backup(&args.data.data_dir, &master, args.cadence.cadence()) {
+                    Ok(log) => from_data_dir(&log, &args.dir)?,
+                    Err(OpenError::Store(StoreError::InUse(_))) => {
+                        from_server(&default_url(args.bind), &args.dir, Some(&master))?
+                    }
+                    Err(error) => return Err(CliError::failure(error.to_string())),
                 }
-                Err(error) => return Err(CliError::failure(error.to_string())),
-            },
+            }
             None if secret_env::read(secret_env::TOKEN).is_some() => {
-                from_server(&default_url(args.bind), &args.dir)?
+                from_server(&default_url(args.bind), &args.dir, None)?
             }
             None => {
                 return Err(CliError::failure(format!(
@@ -125,14 +164,30 @@ fn default_url(bind: SocketAddr) -> String {
 }
 
 /// Refuses a directory that holds anything; creates a missing one.
-fn prepare_empty_dir(dir: &Path, what: &str) -> Result<(), CliError> {
+/// Files a restore target may hold: what is kept of the data dir being
+/// replaced (its anchor and its erasure ledger), never removed by a restore.
+const KEPT_BY_RESTORE: [&str; 2] = [ANCHOR_FILE, "erasures"];
+
+fn prepare_empty_dir(dir: &Path, what: &str, keep: &[&str]) -> Result<(), CliError> {
     match std::fs::read_dir(dir) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                return Err(CliError::usage(format!(
-                    "{what} {} is not empty: use a new or empty directory",
-                    dir.display()
-                )));
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|error| {
+                    CliError::failure(format!("cannot read {}: {error}", dir.display()))
+                })?;
+                let kept = entry.file_type().is_ok_and(|kind| kind.is_file())
+                    && keep.iter().any(|name| entry.file_name() == *name);
+                if !kept {
+                    return Err(CliError::usage(format!(
+                        "{what} {} is not empty: use a new or empty directory{}",
+                        dir.display(),
+                        if keep.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (it may keep only {})", keep.join(" and "))
+                        }
+                    )));
+                }
             }
             Ok(())
         }
@@ -153,10 +208,12 @@ fn prepare_empty_dir(dir: &Path, what: &str) -> Result<(), CliError> {
 fn open_for_backup(
     data_dir: &Path,
     master: &cairn_core::crypto::MasterKey,
+    cadence: Cadence,
 ) -> Result<EventLog, OpenError> {
     let config = LogConfig {
         dir: data_dir.to_path_buf(),
         create: false,
+        cadence,
     };
     EventLog::open(&config, master, Arc::new(SystemClock), Arc::new(OsEntropy)).map(|(log, _)| log)
 }
@@ -169,7 +226,9 @@ fn from_data_dir(log: &EventLog, dir: &Path) -> Result<BackupSummary, CliError> 
     let path = dir.join(BACKUP_FILE);
     let file = create_file(&path)?;
     let mut out = BufWriter::with_capacity(256 * 1024, file);
-    let summary = write_backup(log.reader().store(), log.reader().dir(), head, &mut out)
+    let summary = log
+        .reader()
+        .write_backup(head, &mut out)
         .map_err(|error| CliError::failure(error.to_string()))?;
     finish_file(out, &path)?;
     log.close()
@@ -178,8 +237,13 @@ fn from_data_dir(log: &EventLog, dir: &Path) -> Result<BackupSummary, CliError> 
 }
 
 /// A running server: the stream from `GET /api/v1/admin/backup`, written
-/// to disk, then read back and checked (framing, gapless events, digest).
-fn from_server(url: &str, dir: &Path) -> Result<BackupSummary, CliError> {
+/// to disk, then read back and checked (framing, gapless events, and the
+/// MAC when the master key is at hand).
+fn from_server(
+    url: &str,
+    dir: &Path,
+    master: Option<&cairn_core::crypto::MasterKey>,
+) -> Result<BackupSummary, CliError> {
     let Some(token) = secret_env::read(secret_env::TOKEN) else {
         return Err(CliError::failure(format!(
             "the server holds the data dir: set {} to a superuser's token (or API key) so `cairn backup` can ask it",
@@ -230,7 +294,8 @@ fn from_server(url: &str, dir: &Path) -> Result<BackupSummary, CliError> {
         .map_err(|error| CliError::failure(format!("the backup stream was cut: {error}")))?;
     finish_file(out, &path)?;
     let mut input = BufReader::with_capacity(256 * 1024, open_file(&path)?);
-    read_backup(&mut input, &mut |_, _, _| Ok(()))
+    let key = master.map(backup_key);
+    read_backup(&mut input, key.as_ref(), &mut |_, _, _| Ok(()))
         .map_err(|error| CliError::failure(format!("the server's backup: {error}")))
 }
 
@@ -275,7 +340,7 @@ fn manifest(summary: &BackupSummary) -> serde_json::Value {
         "head": {"seq": summary.head_seq, "hash": hex::encode(summary.head_hash)},
         "file": BACKUP_FILE,
         "bytes": summary.bytes,
-        "sha256": hex::encode(summary.digest),
+        "mac": hex::encode(summary.digest),
         "entries": summary.entries,
     })
 }
@@ -304,8 +369,19 @@ pub(super) fn restore(args: RestoreArgs) -> Result<(), CliError> {
             "no master key: set CAIRN_MASTER_KEY to the key of the server the backup was taken from",
         )
     })?;
-    prepare_empty_dir(target, "the data dir")?;
-    match restore_into(&args.dir, target, &manifest, &master) {
+    let kept_anchor = kept_anchor(&args, &master)?;
+    let outside = match &args.anchors {
+        Some(path) => super::audit::read_outside_checkpoints(path)?,
+        None => Vec::new(),
+    };
+    prepare_empty_dir(target, "the data dir", &KEPT_BY_RESTORE)?;
+    let checks = RestoreChecks {
+        cadence: args.cadence.cadence(),
+        kept_anchor,
+        allow_rollback: args.allow_rollback,
+        outside,
+    };
+    match restore_into(&args.dir, target, &manifest, &master, &checks) {
         Ok(line) => {
             println!("{line}");
             Ok(())
@@ -318,24 +394,72 @@ pub(super) fn restore(args: RestoreArgs) -> Result<(), CliError> {
     }
 }
 
+/// What a restore checks beyond the backup's own MAC.
+struct RestoreChecks {
+    cadence: Cadence,
+    /// The anchor of the data dir being replaced, if kept.
+    kept_anchor: Option<Anchor>,
+    allow_rollback: bool,
+    outside: Vec<cairn_schemas::CheckpointSigned>,
+}
+
+/// The anchor of the data dir this restore replaces: `--anchor`, or the
+/// `anchor` file kept in the target. One that does not verify is refused.
+fn kept_anchor(
+    args: &RestoreArgs,
+    master: &cairn_core::crypto::MasterKey,
+) -> Result<Option<Anchor>, CliError> {
+    let path = args
+        .anchor
+        .clone()
+        .unwrap_or_else(|| args.data.data_dir.join(ANCHOR_FILE));
+    if args.anchor.is_some() && !path.is_file() {
+        return Err(CliError::usage(format!(
+            "--anchor: {} is not a file",
+            path.display()
+        )));
+    }
+    anchor::Anchorer::new(&args.data.data_dir, master)
+        .read_file(&path)
+        .map_err(|error| CliError::integrity(error.to_string()))
+}
+
 fn restore_into(
     dir: &Path,
     target: &Path,
     manifest: &serde_json::Value,
     master: &cairn_core::crypto::MasterKey,
+    checks: &RestoreChecks,
 ) -> Result<serde_json::Value, CliError> {
     let path = dir.join(BACKUP_FILE);
     let mut input = BufReader::with_capacity(256 * 1024, open_file(&path)?);
     let summary = {
         let store =
             SledStore::open(target, true).map_err(|error| CliError::failure(error.to_string()))?;
-        restore_backup(&mut input as &mut dyn Read, &store, target)
-            .map_err(|error| CliError::failure(format!("{}: {error}", path.display())))?
+        restore_backup(
+            &mut input as &mut dyn Read,
+            &store,
+            target,
+            &backup_key(master),
+        )
+        .map_err(|error| {
+            let hint = match error {
+                BackupError::Unauthenticated => {
+                    "; if it is intact, CAIRN_MASTER_KEY is not the key of the server the backup was taken from"
+                }
+                _ => "",
+            };
+            CliError::failure(format!(
+                "{}: {error} (restoring seqs 1..={}){hint}",
+                path.display(),
+                manifest["head"]["seq"].as_u64().unwrap_or(0)
+            ))
+        })?
     };
     let expected = (
         manifest["head"]["seq"].as_u64(),
         manifest["head"]["hash"].as_str(),
-        manifest["sha256"].as_str(),
+        manifest["mac"].as_str(),
     );
     let found = (
         Some(summary.head_seq),
@@ -356,9 +480,15 @@ fn restore_into(
         ),
         other => CliError::failure(other.to_string()),
     })?;
-    let public_key = CheckpointSigner::new(master).public_key();
+    // The restored data dir has no anchor of its own yet: it gets one
+    // below, once everything holds.
     let report = reader
-        .verify(Some(&public_key))
+        .verify(&VerifyOptions {
+            cadence: checks.cadence,
+            skip_anchor: true,
+            outside: checks.outside.clone(),
+            ..VerifyOptions::default()
+        })
         .map_err(|error| CliError::failure(error.to_string()))?;
     if let Some(bad) = &report.first_bad {
         return Err(CliError::integrity(format!(
@@ -372,18 +502,86 @@ fn restore_into(
             report.head.seq, summary.head_seq
         )));
     }
+    let rolled_back_from = match &checks.kept_anchor {
+        Some(kept) => compare_with_kept_anchor(&reader, kept, &report.head, checks.allow_rollback)?,
+        None => None,
+    };
+    let checkpoint_seq = reader
+        .checkpoints(0)
+        .map_err(|error| CliError::failure(error.to_string()))?
+        .last()
+        .map_or(0, |checkpoint| checkpoint.seq + 1);
+    // The backup's MAC proves the whole restored log came from a holder
+    // of the master key, so its head is anchored as it stands.
+    reader
+        .anchorer()
+        .write(&Anchor {
+            head: report.head,
+            checkpoint_seq,
+            written_at: now_micros(),
+        })
+        .map_err(|error| CliError::failure(error.to_string()))?;
     Ok(json!({
         "ok": true,
         "data_dir": target.display().to_string(),
         "head": {"seq": report.head.seq, "hash": hex::encode(report.head.hash)},
         "checked": report.checked,
         "checkpoints_verified": report.checkpoints_verified,
+        "anchored_through": report.anchored_through,
+        "outside_checkpoints": report.outside_checkpoints,
+        "rolled_back_from": rolled_back_from,
     }))
+}
+
+/// The restored log against the anchor of the data dir it replaces: one
+/// that contradicts it is refused; one behind it is a rollback, refused
+/// unless allowed. Returns the anchor's seq when a rollback was allowed.
+fn compare_with_kept_anchor(
+    reader: &LogReader,
+    kept: &Anchor,
+    head: &cairn_core::log::Head,
+    allow_rollback: bool,
+) -> Result<Option<u64>, CliError> {
+    let at_anchor = if kept.head.seq <= head.seq {
+        reader
+            .read(kept.head.seq)
+            .map_err(|error| CliError::failure(error.to_string()))?
+            .map(|record| record.hash)
+    } else {
+        None
+    };
+    match anchor::check_log(kept, head, at_anchor) {
+        Ok(()) => Ok(None),
+        Err(_) if head.seq < kept.head.seq && allow_rollback => Ok(Some(kept.head.seq)),
+        Err(violation) if head.seq < kept.head.seq => Err(CliError::integrity(format!(
+            "the backup ends at seq {}, behind the anchor of the data dir it replaces (seq {}): restoring it would lose records {}..={}; if that is meant (the newest backup you have), pass --allow-rollback ({violation})",
+            head.seq,
+            kept.head.seq,
+            head.seq + 1,
+            kept.head.seq
+        ))),
+        Err(violation) => Err(CliError::integrity(format!(
+            "the backup contradicts the anchor of the data dir it replaces: integrity violation at seq {}: {}",
+            violation.seq, violation.problem
+        ))),
+    }
+}
+
+fn now_micros() -> i64 {
+    use cairn_core::Clock;
+    SystemClock.now_micros()
 }
 
 fn remove_contents(dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+        let entry = entry?;
+        if KEPT_BY_RESTORE
+            .iter()
+            .any(|name| entry.file_name() == *name)
+        {
+            continue;
+        }
+        let path = entry.path();
         if path.is_dir() {
             std::fs::remove_dir_all(&path)?;
         } else {

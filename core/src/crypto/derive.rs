@@ -41,6 +41,12 @@ pub mod info {
     /// The HMAC key that authenticates snapshots of the views, so a
     /// snapshot edited on disk is refused instead of believed.
     pub const SNAPSHOT_MAC: &[u8] = b"snapshot-mac";
+    /// The HMAC key of the log's anchor file (`<data dir>/anchor`), so an
+    /// anchor can be neither forged nor advanced without the master key.
+    pub const ANCHOR_MAC: &[u8] = b"anchor-mac";
+    /// The HMAC key that authenticates backup streams, so a backup edited
+    /// or cut by someone without the master key is refused.
+    pub const BACKUP_MAC: &[u8] = b"backup-mac";
     /// The prefix of per-owner secret-value keys; see [`secret_key`].
     pub const SECRET_KEY_PREFIX: &[u8] = b"secret-key:";
 

@@ -25,24 +25,46 @@
 //! ```text
 //! MAGIC (16 bytes) | store format u32 | head seq u64 | head hash [32]
 //! { 0x01 | tree name length u8 | name | key length u32 | key | value length u32 | value }*
-//! 0x00 | entry count u64 | SHA-256 of every byte before this digest [32]
+//! 0x00 | entry count u64 | HMAC-SHA256(backup key, every byte before it) [32]
 //! ```
 //!
-//! Restoring refuses a stream whose digest, framing or head does not hold,
+//! The backup key is HKDF-SHA256 of the master key with info `backup-mac`,
+//! so a backup edited or cut by someone without the master key (an export
+//! cursor moved past the head, a subject key put back, a record dropped)
+//! is refused. Version 1 streams ended in a plain SHA-256 that anyone
+//! could recompute; they are refused with a clear message.
+//!
+//! Restoring refuses a stream whose MAC, framing or head does not hold,
 //! writes a fresh store and records its head; the caller then verifies the
-//! whole chain (`LogReader::verify`).
+//! whole log (`LogReader::verify`) and anchors it.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use super::codec;
 use super::store::{EventStore, STORE_FORMAT_VERSION, StoreError, meta_key};
+use crate::crypto::{self, DerivedKey, MasterKey};
 
 /// The first bytes of every backup stream.
-pub const MAGIC: &[u8; 16] = b"CAIRN-BACKUP/v1\n";
+pub const MAGIC: &[u8; 16] = b"CAIRN-BACKUP/v2\n";
+/// The first bytes of a version 1 stream (unauthenticated; refused).
+const MAGIC_V1: &[u8; 16] = b"CAIRN-BACKUP/v1\n";
+
+type BackupMac = Hmac<Sha256>;
+
+/// The key that authenticates backup streams of a master key.
+pub fn backup_key(master: &MasterKey) -> DerivedKey {
+    crypto::derive_key(master, crypto::info::BACKUP_MAC)
+}
+
+fn new_mac(key: &DerivedKey) -> BackupMac {
+    <BackupMac as Mac>::new_from_slice(key.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+}
 
 const ENTRY: u8 = 0x01;
 const END: u8 = 0x00;
@@ -78,7 +100,7 @@ pub struct BackupSummary {
     pub head_hash: [u8; 32],
     /// Entries per tree (trees with none are left out).
     pub entries: BTreeMap<String, u64>,
-    /// The SHA-256 the stream ends with.
+    /// The HMAC-SHA256 the stream ends with.
     pub digest: [u8; 32],
     /// The stream's length in bytes.
     pub bytes: u64,
@@ -109,6 +131,12 @@ pub enum BackupError {
     /// The stream is not a Cairn backup, or was damaged.
     #[error("not a valid Cairn backup: {0}")]
     Invalid(String),
+    /// The stream's MAC does not verify under this master key: it was
+    /// damaged or edited, or was taken under another master key.
+    #[error(
+        "not a valid Cairn backup: its MAC does not match its content under this master key (damaged, edited, or taken with another key)"
+    )]
+    Unauthenticated,
     /// The backup was made by a newer Cairn.
     #[error(
         "the backup holds store format {found}; this build reads up to {STORE_FORMAT_VERSION}: upgrade Cairn"
@@ -123,10 +151,10 @@ fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> BackupError {
     move |source| BackupError::Io { context, source }
 }
 
-/// Hashes everything written through it.
+/// MACs everything written through it.
 struct HashingWriter<W> {
     inner: W,
-    hasher: Sha256,
+    hasher: BackupMac,
     bytes: u64,
 }
 
@@ -146,6 +174,7 @@ impl<W: Write> HashingWriter<W> {
 pub fn write_backup(
     store: &dyn EventStore,
     data_dir: &Path,
+    key: &DerivedKey,
     head: u64,
     out: &mut dyn Write,
 ) -> Result<BackupSummary, BackupError> {
@@ -166,7 +195,7 @@ pub fn write_backup(
     };
     let mut writer = HashingWriter {
         inner: out,
-        hasher: Sha256::new(),
+        hasher: new_mac(key),
         bytes: 0,
     };
     writer.put(MAGIC)?;
@@ -280,7 +309,7 @@ pub fn write_backup(
 
     writer.put(&[END])?;
     writer.put(&total.to_be_bytes())?;
-    let digest: [u8; 32] = writer.hasher.clone().finalize().into();
+    let digest: [u8; 32] = writer.hasher.clone().finalize().into_bytes().into();
     writer
         .inner
         .write_all(&digest)
@@ -365,10 +394,10 @@ fn write_entry(
     writer.put(value)
 }
 
-/// Reads a backup stream, checking framing, bounds and its digest.
+/// Reads a backup stream, checking framing, bounds and its MAC.
 struct BackupReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: BackupMac,
     bytes: u64,
 }
 
@@ -411,19 +440,34 @@ pub type EntrySink<'a> = dyn FnMut(&str, &[u8], &[u8]) -> Result<(), BackupError
 
 /// Reads a backup stream and hands each entry to `put` (tree, key, value),
 /// checking the stream as it goes: the magic, the format, the framing and
-/// bounds, the events gapless from 1 to the head, and the final digest.
+/// bounds, the events gapless from 1 to the head, and the final MAC under
+/// `key` (without a key, everything but the MAC: what a client without
+/// the master key can check of a backup it receives from the server).
 /// `put` must be undone by the caller when this fails (the restore writes
 /// into a new data dir and removes it).
 pub fn read_backup(
     input: &mut dyn Read,
+    key: Option<&DerivedKey>,
     put: &mut EntrySink<'_>,
 ) -> Result<BackupSummary, BackupError> {
+    // Without a key, a MAC under a fixed key only serves to read the
+    // stream the same way; its result is not compared.
+    let hasher = match key {
+        Some(key) => new_mac(key),
+        None => <BackupMac as Mac>::new_from_slice(&[0u8; 32])
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length")),
+    };
     let mut reader = BackupReader {
         inner: input,
-        hasher: Sha256::new(),
+        hasher,
         bytes: 0,
     };
     let magic: [u8; 16] = reader.array("the header")?;
+    if &magic == MAGIC_V1 {
+        return Err(BackupError::Invalid(
+            "it is a version 1 backup, which is not authenticated: restore it with the Cairn version that wrote it, then take a new backup".into(),
+        ));
+    }
     if &magic != MAGIC {
         return Err(BackupError::Invalid(
             "it does not start with the Cairn backup header".into(),
@@ -478,16 +522,14 @@ pub fn read_backup(
             }
             END => {
                 let count = u64::from_be_bytes(reader.array("the end")?);
-                let expected: [u8; 32] = reader.hasher.clone().finalize().into();
+                let expected: [u8; 32] = reader.hasher.clone().finalize().into_bytes().into();
                 let mut digest = [0u8; 32];
                 reader
                     .inner
                     .read_exact(&mut digest)
-                    .map_err(|_| BackupError::Invalid("its final digest is missing".into()))?;
-                if digest != expected {
-                    return Err(BackupError::Invalid(
-                        "its digest does not match its content (damaged)".into(),
-                    ));
+                    .map_err(|_| BackupError::Invalid("its final MAC is missing".into()))?;
+                if key.is_some() && !crypto::constant_time_eq(&digest, &expected) {
+                    return Err(BackupError::Unauthenticated);
                 }
                 let mut trailing = [0u8; 1];
                 if reader
@@ -539,9 +581,10 @@ pub fn restore_backup(
     input: &mut dyn Read,
     store: &dyn EventStore,
     data_dir: &Path,
+    mac_key: &DerivedKey,
 ) -> Result<BackupSummary, BackupError> {
     let mut written_dirs: Vec<PathBuf> = Vec::new();
-    let summary = read_backup(input, &mut |tree, key, value| match tree
+    let summary = read_backup(input, Some(mac_key), &mut |tree, key, value| match tree
         .strip_prefix(FILE_TREE_PREFIX)
     {
         Some(dir) => {
@@ -605,6 +648,7 @@ mod tests {
             &LogConfig {
                 dir: dir.path().join("data"),
                 create: true,
+                cadence: Default::default(),
             },
             &master(),
             Arc::new(ManualClock::new(1_780_000_000_000_000)),
@@ -624,7 +668,14 @@ mod tests {
         let (_dir, log) = log_with_events(20);
         let store = log.reader().store();
         let mut bytes = Vec::new();
-        let written = write_backup(store, log.reader().dir(), 12, &mut bytes).expect("backup");
+        let written = write_backup(
+            store,
+            log.reader().dir(),
+            &backup_key(&master()),
+            12,
+            &mut bytes,
+        )
+        .expect("backup");
         assert_eq!(written.head_seq, 12);
         assert_eq!(written.entries.get("events"), Some(&12));
         assert_eq!(written.bytes, bytes.len() as u64);
@@ -635,40 +686,110 @@ mod tests {
         let data = target.path().join("data");
         {
             let restored = SledStore::open(&data, true).expect("open");
-            let read = restore_backup(&mut bytes.as_slice(), &restored, &data).expect("restore");
+            let read = restore_backup(
+                &mut bytes.as_slice(),
+                &restored,
+                &data,
+                &backup_key(&master()),
+            )
+            .expect("restore");
             assert_eq!(read, written);
             assert_eq!(restored.recorded_head().expect("head"), Some(12));
         }
         let reader = LogReader::open(&data, &master()).expect("reader");
-        let report = reader.verify(None).expect("verify");
+        let report = reader
+            .verify(&crate::log::VerifyOptions {
+                skip_anchor: true,
+                ..Default::default()
+            })
+            .expect("verify");
         assert!(report.ok(), "{report:?}");
         assert_eq!(reader.stored_head().expect("head").seq, 12);
         assert_eq!(reader.stored_head().expect("head").hash, head_hash);
     }
 
     #[test]
+    fn a_backup_edited_and_rehashed_without_the_key_is_refused() {
+        let (_dir, log) = log_with_events(5);
+        let mut bytes = Vec::new();
+        write_backup(
+            log.reader().store(),
+            log.reader().dir(),
+            &backup_key(&master()),
+            5,
+            &mut bytes,
+        )
+        .expect("backup");
+        // someone with the backup but not the key: change a byte of the
+        // head hash and recompute the trailer, as a MAC under
+        // another master key
+        let body = bytes.len() - 32;
+        let mut edited = bytes.clone();
+        edited[30] ^= 1; // inside the head hash
+        let other = backup_key(&MasterKey::from_bytes([1u8; 32]));
+        let mut mac = new_mac(&other);
+        mac.update(&edited[..body]);
+        let forged: [u8; 32] = mac.finalize().into_bytes().into();
+        edited[body..].copy_from_slice(&forged);
+        let discard = &mut |_: &str, _: &[u8], _: &[u8]| Ok(());
+        let error = read_backup(
+            &mut edited.as_slice(),
+            Some(&backup_key(&master())),
+            discard,
+        )
+        .expect_err("edited");
+        assert!(error.to_string().contains("MAC"), "{error}");
+        // a version 1 stream is refused by name
+        let mut v1 = bytes.clone();
+        v1[..16].copy_from_slice(MAGIC_V1);
+        let error = read_backup(&mut v1.as_slice(), None, discard).expect_err("v1");
+        assert!(error.to_string().contains("version 1"), "{error}");
+    }
+
+    #[test]
     fn a_damaged_or_truncated_backup_is_refused() {
         let (_dir, log) = log_with_events(5);
         let mut bytes = Vec::new();
-        write_backup(log.reader().store(), log.reader().dir(), 5, &mut bytes).expect("backup");
+        write_backup(
+            log.reader().store(),
+            log.reader().dir(),
+            &backup_key(&master()),
+            5,
+            &mut bytes,
+        )
+        .expect("backup");
         let discard = &mut |_: &str, _: &[u8], _: &[u8]| Ok(());
 
         for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
-            let error = read_backup(&mut &bytes[..cut], discard).expect_err("truncated");
+            let error = read_backup(&mut &bytes[..cut], Some(&backup_key(&master())), discard)
+                .expect_err("truncated");
             assert!(matches!(error, BackupError::Invalid(_)), "{error}");
         }
         for at in [20, bytes.len() / 2, bytes.len() - 40, bytes.len() - 1] {
             let mut damaged = bytes.clone();
             damaged[at] ^= 0x40;
             assert!(
-                read_backup(&mut damaged.as_slice(), discard).is_err(),
+                read_backup(
+                    &mut damaged.as_slice(),
+                    Some(&backup_key(&master())),
+                    discard
+                )
+                .is_err(),
                 "a flip at {at} went unnoticed"
             );
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(read_backup(&mut longer.as_slice(), discard).is_err());
-        read_backup(&mut bytes.as_slice(), discard).expect("the intact stream reads");
+        assert!(
+            read_backup(
+                &mut longer.as_slice(),
+                Some(&backup_key(&master())),
+                discard
+            )
+            .is_err()
+        );
+        read_backup(&mut bytes.as_slice(), Some(&backup_key(&master())), discard)
+            .expect("the intact stream reads");
     }
 
     #[test]
@@ -680,12 +801,23 @@ mod tests {
         store.checkpoint_put(4, b"four").expect("checkpoint");
         store.checkpoint_put(8, b"eight").expect("checkpoint");
         let mut bytes = Vec::new();
-        write_backup(store, log.reader().dir(), 6, &mut bytes).expect("backup");
+        write_backup(
+            store,
+            log.reader().dir(),
+            &backup_key(&master()),
+            6,
+            &mut bytes,
+        )
+        .expect("backup");
         let mut seen: Vec<(String, Vec<u8>, Vec<u8>)> = Vec::new();
-        read_backup(&mut bytes.as_slice(), &mut |tree, key, value| {
-            seen.push((tree.to_string(), key.to_vec(), value.to_vec()));
-            Ok(())
-        })
+        read_backup(
+            &mut bytes.as_slice(),
+            Some(&backup_key(&master())),
+            &mut |tree, key, value| {
+                seen.push((tree.to_string(), key.to_vec(), value.to_vec()));
+                Ok(())
+            },
+        )
         .expect("read");
         let find = |tree: &str, key: &[u8]| {
             seen.iter()
@@ -725,14 +857,26 @@ mod tests {
         .expect("15");
         std::fs::write(snapshots.join("snapshot-5.tmp"), b"partial").expect("tmp");
         let mut bytes = Vec::new();
-        let written =
-            write_backup(log.reader().store(), log.reader().dir(), 12, &mut bytes).expect("backup");
+        let written = write_backup(
+            log.reader().store(),
+            log.reader().dir(),
+            &backup_key(&master()),
+            12,
+            &mut bytes,
+        )
+        .expect("backup");
         assert_eq!(written.entries.get("file:snapshots"), Some(&1));
 
         let target = tempfile::tempdir().expect("tempdir");
         let data = target.path().join("data");
         let restored = SledStore::open(&data, true).expect("open");
-        restore_backup(&mut bytes.as_slice(), &restored, &data).expect("restore");
+        restore_backup(
+            &mut bytes.as_slice(),
+            &restored,
+            &data,
+            &backup_key(&master()),
+        )
+        .expect("restore");
         let names: Vec<String> = std::fs::read_dir(data.join("snapshots"))
             .expect("snapshots restored")
             .map(|entry| {
@@ -763,8 +907,14 @@ mod tests {
     #[test]
     fn a_head_beyond_the_log_is_an_error_not_a_short_backup() {
         let (_dir, log) = log_with_events(3);
-        let error = write_backup(log.reader().store(), log.reader().dir(), 7, &mut Vec::new())
-            .expect_err("beyond");
+        let error = write_backup(
+            log.reader().store(),
+            log.reader().dir(),
+            &backup_key(&master()),
+            7,
+            &mut Vec::new(),
+        )
+        .expect_err("beyond");
         assert!(matches!(error, BackupError::Inconsistent { .. }), "{error}");
     }
 }

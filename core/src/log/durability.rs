@@ -7,7 +7,12 @@
 //! pile up and share the next one, so the cost of an fdatasync is split
 //! across all concurrent appenders.
 //!
-//! A failed sync is fatal: every current and future waiter gets an error,
+//! The sync that makes a `checkpoint.signed` record durable also writes
+//! the anchor (see [`super::anchor`]) before any waiter is woken, so an
+//! acknowledged checkpoint is always anchored and the anchor is never
+//! ahead of the disk.
+//!
+//! A failed sync (or anchor write) is fatal: every current and future waiter gets an error,
 //! and the server exits (nothing may be acknowledged after the log lost
 //! its ability to make records durable).
 
@@ -17,6 +22,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::watch;
 
+use super::anchor::{Anchor, Anchorer};
 use super::store::EventStore;
 
 /// The durable position, as seen by waiters.
@@ -62,6 +68,8 @@ pub(crate) struct Durability {
     appended: AtomicU64,
     /// Number of syncs performed (for benchmarks and tests).
     syncs: AtomicU64,
+    /// The anchor to write once the seq it names is durable.
+    pending_anchor: Mutex<Option<(u64, Anchor)>>,
 }
 
 fn lock(state: &Mutex<FlushState>) -> MutexGuard<'_, FlushState> {
@@ -89,7 +97,35 @@ impl Durability {
             watch,
             appended: AtomicU64::new(durable),
             syncs: AtomicU64::new(0),
+            pending_anchor: Mutex::new(None),
         })
+    }
+
+    /// Writes `anchor` with the first sync that makes `due` durable.
+    pub(crate) fn anchor_when_durable(&self, due: u64, anchor: Anchor) {
+        let mut pending = match self.pending_anchor.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // A later checkpoint supersedes an earlier one not yet written.
+        if pending.is_none_or(|(_, waiting)| waiting.head.seq <= anchor.head.seq) {
+            *pending = Some((due, anchor));
+        }
+    }
+
+    /// The pending anchor, if the sync through `durable` makes it due.
+    fn anchor_due(&self, durable: u64) -> Option<Anchor> {
+        let mut pending = match self.pending_anchor.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match *pending {
+            Some((due, anchor)) if due <= durable => {
+                *pending = None;
+                Some(anchor)
+            }
+            _ => None,
+        }
     }
 
     /// Publishes that records up to `seq` are stored.
@@ -178,14 +214,15 @@ impl Durability {
     pub(crate) fn spawn_flusher(
         self: &Arc<Self>,
         store: Arc<dyn EventStore>,
+        anchorer: Anchorer,
     ) -> std::io::Result<JoinHandle<()>> {
         let durability = Arc::clone(self);
         std::thread::Builder::new()
             .name("cairn-log-flusher".into())
-            .spawn(move || durability.run_flusher(&*store))
+            .spawn(move || durability.run_flusher(&*store, &anchorer))
     }
 
-    fn run_flusher(&self, store: &dyn EventStore) {
+    fn run_flusher(&self, store: &dyn EventStore, anchorer: &Anchorer) {
         loop {
             {
                 let mut state = lock(&self.state);
@@ -204,7 +241,16 @@ impl Durability {
             let target = self.appended.load(Ordering::Acquire);
             // The head goes into the same sync: after a crash, everything
             // up to it is there and nothing after it was acknowledged.
-            let synced = store.record_head(target).and_then(|()| store.sync());
+            let synced = store
+                .record_head(target)
+                .and_then(|()| store.sync())
+                .map_err(|error| error.to_string())
+                .and_then(|()| match self.anchor_due(target) {
+                    Some(anchor) => anchorer
+                        .write(&anchor)
+                        .map_err(|error| format!("writing the anchor: {error}")),
+                    None => Ok(()),
+                });
             self.syncs.fetch_add(1, Ordering::Relaxed);
             let mut state = lock(&self.state);
             match synced {
@@ -213,8 +259,7 @@ impl Durability {
                     let durable = state.durable;
                     self.watch.send_replace(DurableState::Through(durable));
                 }
-                Err(error) => {
-                    let message = error.to_string();
+                Err(message) => {
                     tracing::error!(error = %message, "the event log could not be synced to disk; no further event can be acknowledged");
                     state.failed = Some(message.clone());
                     self.watch.send_replace(DurableState::Failed(message));

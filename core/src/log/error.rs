@@ -78,6 +78,17 @@ pub enum OpenError {
         /// What is wrong.
         problem: String,
     },
+    /// The log has records but the data dir has no anchor file.
+    #[error(
+        "the event log holds {head} records but the data dir has no anchor file: it was removed (restore the data dir from a backup with `cairn restore`), or the data dir predates anchors (adopt it once with `cairn audit adopt`)"
+    )]
+    Unanchored {
+        /// The log's last seq.
+        head: u64,
+    },
+    /// The anchor file could not be read or written, or does not verify.
+    #[error("{0}")]
+    Anchor(String),
     /// The flusher thread could not be started.
     #[error("could not start the log flusher: {0}")]
     Thread(std::io::Error),

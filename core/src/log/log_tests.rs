@@ -21,6 +21,7 @@ fn open(dir: &Path) -> (EventLog, Recovery) {
         &LogConfig {
             dir: dir.to_path_buf(),
             create: true,
+            cadence: Default::default(),
         },
         &master(),
         Arc::new(ManualClock::new(1_780_000_000_000_000)),
@@ -35,6 +36,7 @@ fn open_error(dir: &Path, key: &MasterKey, why: &str) -> OpenError {
         &LogConfig {
             dir: dir.to_path_buf(),
             create: true,
+            cadence: Default::default(),
         },
         key,
         Arc::new(ManualClock::new(0)),
@@ -77,7 +79,10 @@ fn appends_are_gapless_chained_and_survive_reopen() {
         log.reader().read(3).expect("read").expect("present"),
         batch[2]
     );
-    let report = log.reader().verify(None).expect("verify");
+    let report = log
+        .reader()
+        .verify(&crate::log::VerifyOptions::default())
+        .expect("verify");
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.checked, 5);
 }
@@ -146,7 +151,12 @@ fn concurrent_appenders_share_syncs() {
         "group commit should share syncs, got {} for 800 appends",
         log.syncs()
     );
-    assert!(log.reader().verify(None).expect("verify").ok());
+    assert!(
+        log.reader()
+            .verify(&crate::log::VerifyOptions::default())
+            .expect("verify")
+            .ok()
+    );
 }
 
 #[test]
@@ -218,7 +228,12 @@ fn erasing_a_subject_makes_only_their_data_unreadable() {
         .map(|s| log.reader().open_personal(s).expect("open"))
         .collect();
     assert_eq!(opened, vec![Personal::Erased, Personal::Data(bob_data)]);
-    assert!(log.reader().verify(None).expect("verify").ok());
+    assert!(
+        log.reader()
+            .verify(&crate::log::VerifyOptions::default())
+            .expect("verify")
+            .ok()
+    );
 }
 
 #[test]
@@ -239,14 +254,20 @@ fn checkpoints_sign_the_head_and_verify() {
     assert_eq!(checkpoints[0].seq, 10);
     let report = log
         .reader()
-        .verify(Some(&signer.public_key()))
+        .verify(&crate::log::VerifyOptions {
+            public_key: Some(signer.public_key()),
+            ..Default::default()
+        })
         .expect("verify");
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.checkpoints_verified, 1);
     let other = CheckpointSigner::new(&MasterKey::from_bytes([8u8; 32]));
     let report = log
         .reader()
-        .verify(Some(&other.public_key()))
+        .verify(&crate::log::VerifyOptions {
+            public_key: Some(other.public_key()),
+            ..Default::default()
+        })
         .expect("verify");
     assert_eq!(report.first_bad.map(|bad| bad.seq), Some(11));
 }
@@ -281,7 +302,14 @@ fn verifying_a_growing_log_finds_nothing_wrong() {
     };
     let mut reports = Vec::new();
     for _ in 0..30 {
-        reports.push(log.reader().verify(Some(&public_key)).expect("verify"));
+        reports.push(
+            log.reader()
+                .verify(&crate::log::VerifyOptions {
+                    public_key: Some(public_key),
+                    ..Default::default()
+                })
+                .expect("verify"),
+        );
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().expect("writer");
@@ -316,7 +344,9 @@ fn a_torn_tail_is_removed_with_its_head() {
     }
     let reader_report = {
         let reader = LogReader::open(dir.path(), &master()).expect("reader");
-        reader.verify(None).expect("verify")
+        reader
+            .verify(&crate::log::VerifyOptions::default())
+            .expect("verify")
     };
     assert_eq!(
         reader_report.first_bad.map(|bad| bad.seq),
@@ -326,7 +356,12 @@ fn a_torn_tail_is_removed_with_its_head() {
     let (log, recovery) = open(dir.path());
     assert_eq!(recovery.torn_records_dropped, 1);
     assert_eq!(recovery.head, head);
-    assert!(log.reader().verify(None).expect("verify").ok());
+    assert!(
+        log.reader()
+            .verify(&crate::log::VerifyOptions::default())
+            .expect("verify")
+            .ok()
+    );
 }
 
 #[test]
@@ -363,7 +398,7 @@ fn records_missing_from_the_tail_refuse_to_open() {
     let reader = LogReader::open(dir.path(), &master()).expect("reader");
     assert_eq!(
         reader
-            .verify(None)
+            .verify(&crate::log::VerifyOptions::default())
             .expect("verify")
             .first_bad
             .map(|bad| bad.seq),
@@ -486,7 +521,7 @@ proptest! {
         fill(dir.path(), len);
         {
             let reader = LogReader::open(dir.path(), &master()).expect("reader");
-            prop_assert!(reader.verify(None).expect("verify").ok());
+            prop_assert!(reader.verify(&crate::log::VerifyOptions::default()).expect("verify").ok());
         }
         let expected = {
             let store = SledStore::open(dir.path(), false).expect("store");
@@ -495,7 +530,7 @@ proptest! {
             expected
         };
         let reader = LogReader::open(dir.path(), &master()).expect("reader");
-        let report = reader.verify(None).expect("verify");
+        let report = reader.verify(&crate::log::VerifyOptions::default()).expect("verify");
         prop_assert_eq!(report.first_bad.as_ref().map(|bad| bad.seq), expected, "{:?} -> {:?}", tamper, report);
     }
 }

@@ -19,6 +19,7 @@
 //! seqs are gapless from 1; the stored head in `meta` is never ahead of the
 //! events tree.
 
+pub mod anchor;
 pub mod backup;
 pub mod chain;
 pub mod codec;
@@ -30,8 +31,11 @@ pub mod recovery;
 pub mod retention;
 pub mod snapshots;
 pub mod store;
+pub mod tail_rule;
 pub mod verify;
 
+#[cfg(test)]
+mod anchor_tests;
 #[cfg(test)]
 mod log_tests;
 #[cfg(test)]
@@ -50,13 +54,15 @@ use crate::clock::Clock;
 use crate::crypto::{CheckpointSigner, MasterKey};
 use crate::entropy::{Entropy, random_array};
 
+pub use anchor::{Anchor, AnchorError, Anchorer};
 pub use durability::{DurabilityError, DurableState};
 pub use error::{AppendError, OpenError, ReadError};
 pub use event::{MAX_REQUEST_ID_LEN, NewEvent};
 pub use personal::{Personal, PersonalError};
 pub use recovery::Recovery;
 pub use store::{EventStore, SledStore, StoreError};
-pub use verify::{VerifyReport, Violation};
+pub use tail_rule::Cadence;
+pub use verify::{VerifyOptions, VerifyReport, Violation};
 
 use durability::Durability;
 use personal::SubjectKeys;
@@ -89,6 +95,8 @@ pub struct LogConfig {
     pub dir: PathBuf,
     /// Create the data dir when it does not exist.
     pub create: bool,
+    /// The checkpoint cadence the unanchored tail is held to at open.
+    pub cadence: Cadence,
 }
 
 /// Read access to a log: records, personal data, verification. Opening one
@@ -99,6 +107,10 @@ pub struct LogReader {
     store: Arc<dyn EventStore>,
     subjects: SubjectKeys,
     dir: PathBuf,
+    anchorer: Anchorer,
+    /// The checkpoint verifying key derived from the master key.
+    public_key: [u8; 32],
+    backup_key: crate::crypto::DerivedKey,
 }
 
 impl LogReader {
@@ -116,7 +128,30 @@ impl LogReader {
             store,
             subjects,
             dir: dir.to_path_buf(),
+            anchorer: Anchorer::new(dir, master),
+            public_key: CheckpointSigner::new(master).public_key(),
+            backup_key: backup::backup_key(master),
         }
+    }
+
+    /// Writes a backup of this log as of `head` (see [`backup`]),
+    /// authenticated under the master key.
+    pub fn write_backup(
+        &self,
+        head: u64,
+        out: &mut dyn std::io::Write,
+    ) -> Result<backup::BackupSummary, backup::BackupError> {
+        backup::write_backup(&*self.store, &self.dir, &self.backup_key, head, out)
+    }
+
+    /// The data dir's anchor (see [`anchor`]): `None` when it has none.
+    pub fn anchor(&self) -> Result<Option<Anchor>, AnchorError> {
+        self.anchorer.read()
+    }
+
+    /// Reads and writes anchors under this log's master-derived key.
+    pub fn anchorer(&self) -> &Anchorer {
+        &self.anchorer
     }
 
     /// The data dir.
@@ -205,9 +240,9 @@ impl LogReader {
             .collect()
     }
 
-    /// Verifies the whole chain (see [`verify`]).
-    pub fn verify(&self, public_key: Option<&[u8; 32]>) -> Result<VerifyReport, ReadError> {
-        verify::verify_chain(self, public_key)
+    /// Verifies the whole log (see [`verify`]).
+    pub fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, ReadError> {
+        verify::verify_chain(self, options)
     }
 }
 
@@ -249,15 +284,21 @@ impl EventLog {
         entropy: Arc<dyn Entropy>,
     ) -> Result<(EventLog, Recovery), OpenError> {
         let store: Arc<dyn EventStore> = Arc::new(SledStore::open(&config.dir, config.create)?);
-        let recovered = recovery::recover(&*store, master)?;
+        let reader = LogReader::with_store(Arc::clone(&store), master, &config.dir);
+        let recovered = recovery::recover(
+            &*store,
+            master,
+            &reader.anchorer,
+            &config.cadence,
+            clock.now_micros(),
+        )?;
         store.record_head(recovered.head.seq)?;
         // Everything recovered is made durable before anything new is
         // acknowledged on top of it.
         store.sync()?;
-        let reader = LogReader::with_store(Arc::clone(&store), master, &config.dir);
         let durability = Durability::new(recovered.head.seq);
         let flusher = durability
-            .spawn_flusher(Arc::clone(&store))
+            .spawn_flusher(Arc::clone(&store), Anchorer::new(&config.dir, master))
             .map_err(OpenError::Thread)?;
         let log = EventLog {
             reader,
@@ -420,7 +461,9 @@ impl EventLog {
     }
 
     /// Signs the current head and appends the `checkpoint.signed` event.
-    /// Returns `None` on an empty log. Not yet durable on return.
+    /// Returns `None` on an empty log. Not yet durable on return: the sync
+    /// that makes it durable also writes the anchor (see [`anchor`]) before
+    /// anyone waiting on it is woken.
     pub fn checkpoint(&self, signer: &CheckpointSigner) -> Result<Option<Record>, AppendError> {
         let mut signed = None;
         let records = self.append_with(|head| {
@@ -428,6 +471,17 @@ impl EventLog {
                 return Ok::<_, AppendError>(Vec::new());
             }
             let at = self.clock.now_micros();
+            // Set before the record is stored, so the sync that covers it
+            // sees it. The anchor holds the signed head, which is true as
+            // soon as that head is durable.
+            self.durability.anchor_when_durable(
+                head.seq + 1,
+                Anchor {
+                    head: *head,
+                    checkpoint_seq: head.seq + 1,
+                    written_at: at,
+                },
+            );
             let checkpoint = CheckpointSigned {
                 key_id: signer.key_id(),
                 seq: head.seq,

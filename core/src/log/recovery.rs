@@ -12,16 +12,25 @@
 //!    the seq. `cairn audit verify` checks the whole chain.
 //! 4. Records missing from the tail (the recorded head is beyond the last
 //!    record) are refused the same way.
+//! 5. The log is compared with its anchor (see [`super::anchor`]): it must
+//!    reach the anchored head with the anchored record unchanged, and the
+//!    records after the last signed checkpoint or anchor must fit the
+//!    checkpoint cadence (see [`super::tail_rule`]). A new, empty log gets
+//!    its first anchor; a log with records and no anchor is refused. So a
+//!    server never starts, and never signs, over a history it cannot
+//!    anchor.
 
 use cairn_schemas::Record;
 
 use super::Head;
+use super::anchor::{self, Anchor, Anchorer};
 use super::chain::GENESIS_HASH;
 use super::codec::{self, CodecError};
 use super::error::OpenError;
 use super::store::{EventStore, STORE_FORMAT_VERSION, meta_key};
+use super::tail_rule::{self, Cadence, Tail};
 use super::verify::ChainWalker;
-use crate::crypto::{self, MasterKey};
+use crate::crypto::{self, CheckpointSigner, MasterKey};
 
 /// How many records at the tail are verified on every open.
 pub const TAIL_WINDOW: u64 = 4096;
@@ -38,6 +47,8 @@ pub struct Recovery {
     pub torn_records_dropped: u64,
     /// The first seq whose chain was verified.
     pub verified_from: u64,
+    /// The head the anchor held at open.
+    pub anchored: Head,
 }
 
 /// Checks (and on a new store, writes) the store format version.
@@ -93,9 +104,18 @@ fn broken(seq: u64, problem: impl Into<String>) -> OpenError {
 }
 
 /// Recovers the log in `store` (see the module docs).
-pub(crate) fn recover(store: &dyn EventStore, master: &MasterKey) -> Result<Recovery, OpenError> {
+pub(crate) fn recover(
+    store: &dyn EventStore,
+    master: &MasterKey,
+    anchorer: &Anchorer,
+    cadence: &Cadence,
+    now: i64,
+) -> Result<Recovery, OpenError> {
     check_format(store, true)?;
     check_master_key(store, master, true)?;
+    let anchor = anchorer
+        .read()
+        .map_err(|error| OpenError::Anchor(error.to_string()))?;
     // Records after the recorded head were stored but never made durable by
     // a sync, so never acknowledged: a crash cut their batch or their sync
     // short. Remove them (a whole batch goes, never part of one).
@@ -126,7 +146,11 @@ pub(crate) fn recover(store: &dyn EventStore, master: &MasterKey) -> Result<Reco
         };
         match codec::decode_record(&bytes) {
             Ok(record) => break Some(record),
-            Err(CodecError::Truncated) if torn_records_dropped == 0 && seq > last_checkpoint => {
+            Err(CodecError::Truncated)
+                if torn_records_dropped == 0
+                    && seq > last_checkpoint
+                    && anchor.is_none_or(|anchor| seq > anchor.head.seq) =>
+            {
                 tracing::warn!(
                     seq,
                     "the last record was torn (a write cut short by a crash); it was never acknowledged and is removed"
@@ -169,7 +193,24 @@ pub(crate) fn recover(store: &dyn EventStore, master: &MasterKey) -> Result<Reco
         ));
     }
 
-    let verified_from = head.seq.saturating_sub(TAIL_WINDOW).max(1);
+    let anchor = match anchor {
+        Some(anchor) => anchor,
+        None if head.seq == 0 => {
+            let anchor = Anchor::empty(now);
+            anchorer
+                .write(&anchor)
+                .map_err(|error| OpenError::Anchor(error.to_string()))?;
+            anchor
+        }
+        None => return Err(OpenError::Unanchored { head: head.seq }),
+    };
+    // The chain is walked from the anchored record (or the tail window,
+    // whichever starts earlier), so the whole unanchored tail is checked.
+    let verified_from = head
+        .seq
+        .saturating_sub(TAIL_WINDOW)
+        .min(anchor.head.seq)
+        .max(1);
     let prev_hash = if verified_from <= 1 {
         GENESIS_HASH
     } else {
@@ -187,7 +228,9 @@ pub(crate) fn recover(store: &dyn EventStore, master: &MasterKey) -> Result<Reco
             None => return Err(broken(verified_from - 1, "the record is missing")),
         }
     };
-    let mut walker = ChainWalker::new(verified_from, prev_hash, None);
+    let public_key = CheckpointSigner::new(master).public_key();
+    let mut walker = ChainWalker::new(verified_from, prev_hash, Some(&public_key));
+    walker.watch(anchor.head.seq);
     for item in store.read_range(verified_from, head.seq) {
         let (seq, bytes) = item?;
         walker
@@ -197,10 +240,28 @@ pub(crate) fn recover(store: &dyn EventStore, master: &MasterKey) -> Result<Reco
     if walker.head() != head && head.seq > 0 {
         return Err(broken(walker.head().seq + 1, "the record is missing"));
     }
+    let at_anchor = walker.watched(anchor.head.seq);
+    anchor::check_log(&anchor, &head, at_anchor.map(|(hash, _)| hash))
+        .map_err(|violation| broken(violation.seq, violation.problem))?;
+    let (anchored_through, anchored_at) = match walker.last_signed {
+        Some((seq, at)) if seq > anchor.head.seq => (seq, Some(at)),
+        _ => (anchor.head.seq, at_anchor.map(|(_, at)| at)),
+    };
+    if head.seq > 0 {
+        let tail = Tail {
+            anchored_through,
+            anchored_at: anchored_at.or(walker.first_at).unwrap_or(0),
+            head_seq: head.seq,
+            head_at: tail.as_ref().map_or(0, |record| record.header.at),
+        };
+        tail_rule::check_tail(cadence, &tail)
+            .map_err(|violation| broken(violation.seq, violation.problem))?;
+    }
     Ok(Recovery {
         head,
         last_at: tail.map(|record| record.header.at).unwrap_or(0),
         torn_records_dropped,
         verified_from,
+        anchored: anchor.head,
     })
 }

@@ -4,17 +4,31 @@
 //! covers and its Ed25519 signature verifies; the log reaches the head it
 //! recorded.
 //!
+//! A chain proves nothing by itself to someone who can rewrite all of it,
+//! so the whole log must also be anchored under the master key: every
+//! record but an unanchored tail no longer than the checkpoint cadence
+//! (see [`super::tail_rule`]) is covered by a signed checkpoint or by the
+//! data dir's anchor file (see [`super::anchor`]), and the log reaches
+//! its anchor with the anchored record unchanged. Checkpoints collected
+//! elsewhere (a SIEM's copy of the `checkpoint.signed` events) can be
+//! given too: the log must hold every seq they sign, with the same hash,
+//! which catches a data dir rolled back together with its anchor.
+//!
 //! The first violation is reported with the seq it affects. When a record
 //! is self-consistent but its successor chained to a different hash, the
 //! altered record is the predecessor (its successor's own hash covers the
 //! link), so that one is named.
 
-use cairn_schemas::{Action, EventPayload, Record, RetentionClass};
+use std::collections::BTreeMap;
 
+use cairn_schemas::{Action, CheckpointSigned, EventPayload, Record, RetentionClass};
+
+use super::anchor::{self, Anchor};
 use super::chain::{self, GENESIS_HASH};
 use super::codec::{self, CodecError};
 use super::error::ReadError;
 use super::store::meta_key;
+use super::tail_rule::{self, Cadence, Tail};
 use super::{Head, LogReader};
 use crate::crypto;
 
@@ -45,8 +59,30 @@ pub struct VerifyReport {
     /// Payloads dropped by retention (each covered by a `retention.pruned`
     /// record; the headers, and so the chain, are intact).
     pub payloads_pruned: u64,
+    /// The highest seq covered by a verified checkpoint or the anchor (0
+    /// when none is): records after it are the unanchored tail.
+    pub anchored_through: u64,
+    /// The head the data dir's anchor holds, when it was checked.
+    pub anchor: Option<Head>,
+    /// Checkpoints collected elsewhere that the log was checked against.
+    pub outside_checkpoints: u64,
     /// The first violation, if any.
     pub first_bad: Option<Violation>,
+}
+
+/// What a whole-log verification checks beyond the chain itself.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyOptions {
+    /// The checkpoint verifying key; `None` uses the one derived from the
+    /// master key the log was opened with.
+    pub public_key: Option<[u8; 32]>,
+    /// The cadence the unanchored tail is held to.
+    pub cadence: Cadence,
+    /// Check the data dir's anchor file (it must exist once the log has
+    /// records). Off only for adopting a data dir that predates anchors.
+    pub skip_anchor: bool,
+    /// Checkpoints collected elsewhere (see [`outside_checkpoints`]).
+    pub outside: Vec<CheckpointSigned>,
 }
 
 impl VerifyReport {
@@ -61,8 +97,16 @@ impl VerifyReport {
 pub(crate) struct ChainWalker<'k> {
     expected: u64,
     prev_hash: [u8; 32],
+    prev_at: i64,
     public_key: Option<&'k [u8; 32]>,
     pub(crate) checkpoints_verified: u64,
+    /// The seq and time of the last record a verified checkpoint signed.
+    pub(crate) last_signed: Option<(u64, i64)>,
+    /// The time of the first record walked.
+    pub(crate) first_at: Option<i64>,
+    /// Seqs whose hash and time are wanted (the anchor's), and what was
+    /// found there.
+    watched: BTreeMap<u64, Option<([u8; 32], i64)>>,
     pruned: PrunedPayloads,
 }
 
@@ -128,10 +172,24 @@ impl<'k> ChainWalker<'k> {
         ChainWalker {
             expected: start_seq,
             prev_hash,
+            prev_at: 0,
             public_key,
             checkpoints_verified: 0,
+            last_signed: None,
+            first_at: None,
+            watched: BTreeMap::new(),
             pruned: PrunedPayloads::default(),
         }
+    }
+
+    /// Asks the walk to note the hash and time of the record at `seq`.
+    pub(crate) fn watch(&mut self, seq: u64) {
+        self.watched.insert(seq, None);
+    }
+
+    /// The hash and time of a watched record, once walked.
+    pub(crate) fn watched(&self, seq: u64) -> Option<([u8; 32], i64)> {
+        self.watched.get(&seq).copied().flatten()
     }
 
     /// The head walked so far.
@@ -209,7 +267,12 @@ impl<'k> ChainWalker<'k> {
         {
             self.pruned.retention_record(payload);
         }
+        if let Some(found) = self.watched.get_mut(&seq) {
+            *found = Some((record.hash, record.header.at));
+        }
+        self.first_at.get_or_insert(record.header.at);
         self.prev_hash = record.hash;
+        self.prev_at = record.header.at;
         self.expected = seq + 1;
         Ok(record)
     }
@@ -252,29 +315,58 @@ impl<'k> ChainWalker<'k> {
                 )
             })?;
             self.checkpoints_verified += 1;
+            self.last_signed = Some((checkpoint.seq, self.prev_at));
         }
         Ok(())
     }
 }
 
-/// Verifies the whole log. `public_key` is the checkpoint verifying key;
-/// without it, checkpoints are checked against the chain but not signed.
+/// Verifies the whole log (see the module docs).
 pub fn verify_chain(
     reader: &LogReader,
-    public_key: Option<&[u8; 32]>,
+    options: &VerifyOptions,
 ) -> Result<VerifyReport, ReadError> {
     // What the log claims to hold is read before the walk: on a running
     // server, records appended during the walk only make the walk longer,
     // while claims read after it could name records it never reached and
-    // report a tail as missing that is merely new.
+    // report a tail as missing that is merely new. The anchor only ever
+    // moves forward, so reading it first is as safe.
     let claimed = claimed_head(reader)?;
-    let mut walker = ChainWalker::new(1, GENESIS_HASH, public_key);
+    let anchor = if options.skip_anchor {
+        Ok(None)
+    } else {
+        reader.anchor()
+    };
+    let public_key = options.public_key.unwrap_or(reader.public_key);
+    let mut walker = ChainWalker::new(1, GENESIS_HASH, Some(&public_key));
     let mut first_bad = None;
-    for item in reader.store().read_range(1, u64::MAX) {
-        let (seq, bytes) = item?;
-        if let Err(found) = walker.step(seq, &bytes) {
-            first_bad = Some(found);
-            break;
+    let anchor = match anchor {
+        Ok(anchor) => anchor,
+        Err(error) => {
+            first_bad = Some(violation(1, error.to_string()));
+            None
+        }
+    };
+    if let Some(anchor) = &anchor {
+        walker.watch(anchor.head.seq);
+    }
+    let outside = match outside_by_seq(&options.outside, &public_key) {
+        Ok(outside) => outside,
+        Err(bad) => {
+            first_bad.get_or_insert(bad);
+            BTreeMap::new()
+        }
+    };
+    for seq in outside.keys() {
+        walker.watch(*seq);
+    }
+    if first_bad.is_none() {
+        for item in reader.store().read_range(1, u64::MAX) {
+            let (seq, bytes) = item?;
+            if let Err(found) = walker.step(seq, &bytes) {
+                first_bad = Some(found);
+                break;
+            }
         }
     }
     if first_bad.is_none() {
@@ -284,13 +376,119 @@ pub fn verify_chain(
     if first_bad.is_none() {
         first_bad = missing_tail(claimed, head.seq);
     }
+    let mut anchored_through = walker.last_signed.map_or(0, |(seq, _)| seq);
+    let mut anchored_at = walker.last_signed.map(|(_, at)| at);
+    if first_bad.is_none() && !options.skip_anchor {
+        first_bad = match &anchor {
+            None if head.seq > 0 => Some(violation(
+                1,
+                format!(
+                    "the log holds {} records but the data dir has no anchor file: it was removed, or the data dir predates anchors (adopt it with `cairn audit adopt`)",
+                    head.seq
+                ),
+            )),
+            None => None,
+            Some(anchor) => {
+                let found = walker.watched(anchor.head.seq);
+                anchor::check_log(anchor, &head, found.map(|(hash, _)| hash)).err()
+            }
+        };
+        if let (None, Some(anchor)) = (&first_bad, &anchor)
+            && anchor.head.seq > anchored_through
+        {
+            anchored_through = anchor.head.seq;
+            anchored_at = walker.watched(anchor.head.seq).map(|(_, at)| at);
+        }
+    }
+    if first_bad.is_none() {
+        first_bad = check_outside(&outside, &walker, head.seq);
+    }
+    if first_bad.is_none() && head.seq > 0 {
+        let tail = Tail {
+            anchored_through,
+            anchored_at: anchored_at.or(walker.first_at).unwrap_or(0),
+            head_seq: head.seq,
+            head_at: walker.prev_at,
+        };
+        first_bad = tail_rule::check_tail(&options.cadence, &tail).err();
+    }
     Ok(VerifyReport {
         checked: head.seq,
         head,
         checkpoints_verified: walker.checkpoints_verified,
         payloads_pruned: walker.pruned.covered,
+        anchored_through,
+        anchor: anchor.map(|anchor: Anchor| anchor.head),
+        outside_checkpoints: outside.len() as u64,
         first_bad,
     })
+}
+
+/// Outside checkpoints by the seq they sign, each signature verified.
+fn outside_by_seq(
+    outside: &[CheckpointSigned],
+    public_key: &[u8; 32],
+) -> Result<BTreeMap<u64, [u8; 32]>, Violation> {
+    let mut by_seq = BTreeMap::new();
+    for checkpoint in outside {
+        crypto::verify_checkpoint(
+            public_key,
+            &checkpoint.key_id,
+            checkpoint.seq,
+            &checkpoint.hash,
+            checkpoint.at,
+            &checkpoint.signature,
+        )
+        .map_err(|error| {
+            violation(
+                checkpoint.seq,
+                format!(
+                    "the outside checkpoint of seq {} does not verify under this log's key ({error})",
+                    checkpoint.seq
+                ),
+            )
+        })?;
+        if let Some(other) = by_seq.insert(checkpoint.seq, checkpoint.hash)
+            && other != checkpoint.hash
+        {
+            return Err(violation(
+                checkpoint.seq,
+                format!(
+                    "two outside checkpoints sign different hashes for seq {}",
+                    checkpoint.seq
+                ),
+            ));
+        }
+    }
+    Ok(by_seq)
+}
+
+/// The log must hold every seq an outside checkpoint signs, with its hash.
+fn check_outside(
+    outside: &BTreeMap<u64, [u8; 32]>,
+    walker: &ChainWalker<'_>,
+    head: u64,
+) -> Option<Violation> {
+    for (seq, hash) in outside {
+        if *seq > head {
+            return Some(violation(
+                head + 1,
+                format!(
+                    "the log ends at seq {head}, but a checkpoint kept elsewhere signs seq {seq}: records {}..={seq} were cut off, or the data dir was rolled back with its anchor",
+                    head + 1
+                ),
+            ));
+        }
+        if *seq > 0 && walker.watched(*seq).map(|(found, _)| found) != Some(*hash) {
+            return Some(violation(
+                *seq,
+                format!(
+                    "record {seq} is not the record a checkpoint kept elsewhere signs: the history up to it was rewritten"
+                ),
+            ));
+        }
+    }
+    None
 }
 
 /// The seq the log claims to reach: the head it recorded before its last

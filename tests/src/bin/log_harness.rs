@@ -6,14 +6,16 @@
 //! Usage: `cairn-log-harness <data dir> <appenders>`, master key in
 //! `CAIRN_MASTER_KEY`. Prints `RECOVERING`, then `READY <head seq>`, then
 //! `ACK <seq> <event id>` lines (each only after the append is durable),
-//! until killed.
+//! until killed. A checkpoint thread signs the head every few
+//! milliseconds, as the server's checkpoint job does, so kills also land
+//! in the middle of a checkpoint and of the anchor write that follows it.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use cairn_core::crypto::MasterKey;
+use cairn_core::crypto::{CheckpointSigner, MasterKey};
 use cairn_core::log::{EventLog, LogConfig, NewEvent};
 use cairn_core::{OsEntropy, SystemClock};
 use cairn_schemas::{
@@ -40,12 +42,30 @@ fn main() -> Result<()> {
     let config = LogConfig {
         dir: PathBuf::from(dir),
         create: true,
+        cadence: Default::default(),
     };
     let (log, recovery) =
         EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
             .context("opening the log")?;
     say(&format!("READY {}", recovery.head.seq))?;
     let log = Arc::new(log);
+    let checkpointer = {
+        let log = Arc::clone(&log);
+        let signer = CheckpointSigner::new(&master);
+        std::thread::spawn(move || -> Result<()> {
+            let mut signed = 0;
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                let head = log.head().seq;
+                if head > signed
+                    && let Some(record) = log.checkpoint(&signer)?
+                {
+                    signed = record.header.seq;
+                    log.wait_durable(signed)?;
+                }
+            }
+        })
+    };
     let workers: Vec<_> = (0..appenders)
         .map(|worker| {
             let log = Arc::clone(&log);
@@ -95,7 +115,7 @@ fn main() -> Result<()> {
             })
         })
         .collect();
-    for worker in workers {
+    for worker in workers.into_iter().chain([checkpointer]) {
         match worker.join() {
             Ok(result) => result?,
             Err(_) => bail!("an appender thread panicked"),

@@ -118,7 +118,7 @@ fn a_backup_under_write_load_restores_verifies_and_serves_from_its_head() {
     );
 
     let manifest = manifest(&backup_dir);
-    assert_eq!(manifest["format"], "cairn-backup/1");
+    assert_eq!(manifest["format"], "cairn-backup/2");
     let backup_head = manifest["head"]["seq"].as_u64().expect("head seq");
     assert!(
         backup_head >= head_before,

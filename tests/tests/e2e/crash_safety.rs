@@ -133,7 +133,9 @@ fn acknowledged_appends_survive_sigkill() {
 
         // Everything acknowledged so far is there, gapless and chained.
         let reader = LogReader::open(&data, &master).expect("open after kill");
-        let report = reader.verify(None).expect("verify");
+        let report = reader
+            .verify(&cairn_core::log::VerifyOptions::default())
+            .expect("verify");
         assert!(report.ok(), "seed {seed}, cycle {cycle}: {report:?}");
         if let Some((&highest, _)) = acked.last_key_value() {
             assert!(

@@ -28,6 +28,7 @@ fn an_erased_subject_reads_as_erased_and_the_chain_still_verifies() {
         let config = LogConfig {
             dir: dir.path().to_path_buf(),
             create: true,
+            cadence: Default::default(),
         };
         let (log, _) = EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
             .expect("open");

@@ -4,6 +4,7 @@
 
 mod account_attacks;
 mod adversarial_matrix;
+mod anchoring;
 mod api_client;
 mod audit_api;
 mod audit_export;

@@ -32,6 +32,7 @@ fn pristine() -> &'static Path {
         let config = LogConfig {
             dir: dir.path().to_path_buf(),
             create: true,
+            cadence: Default::default(),
         };
         let (log, _) = EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
             .expect("open");
