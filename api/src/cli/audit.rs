@@ -12,7 +12,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use cairn_audit::export_stream::{ExportFormat, write_export};
-use cairn_audit::export_verify::verify_export;
+use cairn_audit::export_verify::{ExportChecks, verify_export};
+use cairn_core::log::cadence::Cadence;
 use cairn_audit::time_format::parse_rfc3339_micros;
 use cairn_core::crypto::CheckpointSigner;
 use cairn_core::log::{EventLog, LogConfig, NewEvent, OpenError, StoreError};
@@ -52,6 +53,32 @@ pub(super) struct VerifyArgs {
     /// lines are still checked one by one and linked where seqs follow.
     #[arg(long, requires = "export")]
     allow_gaps: bool,
+    /// Accept an export whose lines after the last anchored seq are more
+    /// than the checkpoint cadence allows (a file cut after its last
+    /// checkpoint): only the anchored part is vouched for by the key.
+    #[arg(long, requires = "export")]
+    allow_unanchored_tail: bool,
+    #[command(flatten)]
+    cadence: CadenceArgs,
+}
+
+/// The checkpoint cadence of the server that wrote the log: an unanchored
+/// tail longer than it is refused.
+#[derive(Debug, Args)]
+pub(super) struct CadenceArgs {
+    /// The server signs a checkpoint after this many events.
+    #[arg(long, env = "CAIRN_CHECKPOINT_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every: u64,
+    /// The server signs a checkpoint at least this often, in seconds.
+    #[arg(long, env = "CAIRN_CHECKPOINT_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    checkpoint_interval: u64,
+}
+
+impl CadenceArgs {
+    /// The cadence these settings describe.
+    fn cadence(&self) -> Cadence {
+        Cadence::new(self.checkpoint_every, self.checkpoint_interval)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -86,7 +113,10 @@ pub(super) fn run(command: AuditCommand) -> Result<(), CliError> {
             Some(file) => verify_file(
                 file,
                 args.public_key.as_deref().unwrap_or(""),
-                args.allow_gaps,
+                ExportChecks {
+                    allow_gaps: args.allow_gaps,
+                    cadence: (!args.allow_unanchored_tail).then(|| args.cadence.cadence()),
+                },
                 args.json,
             ),
             None => verify(args),
@@ -125,13 +155,13 @@ fn read_public_key(given: &str) -> Result<[u8; 32], CliError> {
 fn verify_file(
     file: &Path,
     public_key: &str,
-    allow_gaps: bool,
+    checks: ExportChecks,
     as_json: bool,
 ) -> Result<(), CliError> {
     let public_key = read_public_key(public_key)?;
     let input = File::open(file)
         .map_err(|error| CliError::failure(format!("cannot open {}: {error}", file.display())))?;
-    match verify_export(BufReader::new(input), &public_key, allow_gaps) {
+    match verify_export(BufReader::new(input), &public_key, checks) {
         Ok(report) => {
             if as_json {
                 println!(
@@ -143,13 +173,15 @@ fn verify_file(
                         "last_seq": report.last_seq,
                         "checkpoints_verified": report.checkpoints_verified,
                         "anchored_through": report.anchored_through,
-                        "details_unchecked": report.details_unchecked,
+                        "unanchored_tail": report.unanchored_tail,
+                        "payloads_absent": report.payloads_absent,
+                        "personal_erased": report.personal_erased,
                         "gaps": report.gaps,
                     })
                 );
             } else {
                 println!(
-                    "ok: {} lines (seq {} to {}), {} checkpoint signatures verified, anchored through seq {}; {} lines with withheld details",
+                    "ok: {} lines (seq {} to {}), {} checkpoint signatures verified, anchored through seq {} ({} records after it); {} lines without their payload (withheld or pruned), {} personal items erased",
                     report.lines,
                     report.first_seq.unwrap_or(0),
                     report.last_seq.unwrap_or(0),
@@ -157,7 +189,9 @@ fn verify_file(
                     report
                         .anchored_through
                         .map_or("none".to_string(), |seq| seq.to_string()),
-                    report.details_unchecked,
+                    report.unanchored_tail,
+                    report.payloads_absent,
+                    report.personal_erased,
                 );
             }
             Ok(())

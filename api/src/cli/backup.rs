@@ -372,12 +372,15 @@ fn restore_into(
             report.head.seq, summary.head_seq
         )));
     }
+    let cursors_clamped = crate::jobs::sinks::clamp_stored_cursors(reader.store(), report.head.seq)
+        .map_err(|error| CliError::failure(error.to_string()))?;
     Ok(json!({
         "ok": true,
         "data_dir": target.display().to_string(),
         "head": {"seq": report.head.seq, "hash": hex::encode(report.head.hash)},
         "checked": report.checked,
         "checkpoints_verified": report.checkpoints_verified,
+        "sink_cursors_clamped": cursors_clamped,
     }))
 }
 

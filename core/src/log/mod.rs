@@ -20,6 +20,7 @@
 //! events tree.
 
 pub mod backup;
+pub mod cadence;
 pub mod chain;
 pub mod codec;
 mod durability;
@@ -183,6 +184,17 @@ impl LogReader {
     /// Opens a sealed personal item: the data, or erased.
     pub fn open_personal(&self, sealed: &Sealed) -> Result<Personal, PersonalError> {
         self.subjects.open(sealed)
+    }
+
+    /// The opening of a sealed personal item: the per-message key that
+    /// opens that item alone (an export ships it so that an offline
+    /// verifier can check the data shown). `None` when the subject was
+    /// erased.
+    pub fn personal_opening(
+        &self,
+        sealed: &Sealed,
+    ) -> Result<Option<zeroize::Zeroizing<[u8; 32]>>, PersonalError> {
+        self.subjects.opening(sealed)
     }
 
     /// Opens bytes sealed with [`EventLog::seal_for_subject`]: `None` when
