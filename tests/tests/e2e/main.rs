@@ -36,3 +36,5 @@ mod sharing_matrix;
 mod support;
 mod tamper;
 mod tokens;
+mod export_tamper;
+mod sink_cursor;
