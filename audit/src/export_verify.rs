@@ -391,8 +391,14 @@ fn check_line(line: &Value) -> Result<CheckedLine, String> {
     );
     if *line != expected {
         let field = first_difference(line, &expected);
+        let hint = if chain_material.get("personal").is_none() && !record.header.personal.is_empty()
+        {
+            " (the line ships no openings of its personal items, `chain.personal`, so it may show none of their data)"
+        } else {
+            ""
+        };
         return Err(format!(
-            "`{field}` is not what the signed record says: the line was changed"
+            "`{field}` is not what the signed record says: the line was changed{hint}"
         ));
     }
     Ok(CheckedLine {

@@ -13,9 +13,9 @@ use serde_json::json;
 
 use cairn_audit::export_stream::{ExportFormat, write_export};
 use cairn_audit::export_verify::{ExportChecks, verify_export};
-use cairn_core::log::cadence::Cadence;
 use cairn_audit::time_format::parse_rfc3339_micros;
 use cairn_core::crypto::CheckpointSigner;
+use cairn_core::log::cadence::Cadence;
 use cairn_core::log::{EventLog, LogConfig, NewEvent, OpenError, StoreError};
 use cairn_core::{OsEntropy, SystemClock};
 use cairn_schemas::{Action, ActorRef, AuditExported, EventPayload, Outcome, ResourceRef};

@@ -62,7 +62,8 @@ fn serve(stream: TcpStream, kept: &Mutex<Vec<String>>) {
         kept.lock()
             .expect("lock")
             .push(String::from_utf8(body).expect("utf-8"));
-        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}";
+        let answer =
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}";
         if writer.write_all(answer.as_bytes()).is_err() {
             return;
         }

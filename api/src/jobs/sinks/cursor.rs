@@ -129,7 +129,9 @@ mod tests {
     fn given_stored_cursors_when_clamped_then_only_those_beyond_the_head_change() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = cairn_core::log::SledStore::open(dir.path(), true).expect("store");
-        store.export_cursor_put("siem", 1_000_000_000_000).expect("put");
+        store
+            .export_cursor_put("siem", 1_000_000_000_000)
+            .expect("put");
         store.export_cursor_put("late", 3).expect("put");
         store.export_cursor_put("even", 10).expect("put");
         let clamped = clamp_stored_cursors(&store, 10).expect("clamp");
