@@ -62,8 +62,9 @@ pub struct ExportReport {
     /// Personal items shown as erased: they show nothing, so there is
     /// nothing to check (the subject's key was deleted before the export).
     pub personal_erased: u64,
-    /// Records after the last anchored seq (all of them when none is).
-    pub unanchored_tail: u64,
+    /// Lines no verified checkpoint vouches for: in an unfiltered file,
+    /// those after the last anchored seq (all of them when none is).
+    pub unanchored: u64,
     /// Places where seqs jump (a filtered export), when gaps are allowed.
     pub gaps: u64,
 }
@@ -110,9 +111,7 @@ pub fn verify_export(
     let mut report = ExportReport::default();
     let mut previous: Option<(u64, [u8; 32])> = None;
     let mut hashes: BTreeMap<u64, Seen> = BTreeMap::new();
-    // The time of the last anchored record, and of the first and last line.
-    let mut anchored_at: Option<i64> = None;
-    let mut first_at: Option<i64> = None;
+    let mut anchoring = Anchoring::default();
     let mut last_at = 0;
     for (index, text) in input.lines().enumerate() {
         let number = index as u64 + 1;
@@ -135,6 +134,7 @@ pub fn verify_export(
         }
         report.personal_erased += checked.personal_erased;
 
+        let linked = previous.is_some_and(|(previous_seq, _)| seq == previous_seq + 1);
         match previous {
             Some((previous_seq, _)) if seq <= previous_seq => {
                 return Err(fault(
@@ -176,6 +176,8 @@ pub fn verify_export(
             }
         }
 
+        let at = checked.record.header.at;
+        anchoring.line(seq, at, linked);
         if let Some(checkpoint) = &checked.checkpoint {
             verify_checkpoint(
                 public_key,
@@ -204,15 +206,12 @@ pub fn verify_export(
                         ),
                     });
                 }
-                if report.anchored_through < Some(checkpoint.seq) {
-                    report.anchored_through = Some(checkpoint.seq);
-                    anchored_at = Some(signed.at);
-                }
+                report.anchored_through = report.anchored_through.max(Some(checkpoint.seq));
+                anchoring.anchor(checkpoint.seq, signed.at);
             }
             report.checkpoints_verified += 1;
         }
 
-        let at = checked.record.header.at;
         hashes.insert(
             seq,
             Seen {
@@ -221,7 +220,6 @@ pub fn verify_export(
                 at,
             },
         );
-        first_at = first_at.or(Some(at));
         last_at = at;
         if hashes.len() > HASH_WINDOW {
             hashes.pop_first();
@@ -231,18 +229,12 @@ pub fn verify_export(
         report.first_seq = report.first_seq.or(Some(seq));
         report.last_seq = Some(seq);
     }
-    if let (Some(first_seq), Some(last_seq)) = (report.first_seq, report.last_seq) {
-        let anchor = report.anchored_through.unwrap_or(first_seq - 1);
-        let tail = UnanchoredTail {
-            first_seq: anchor + 1,
-            len: last_seq.saturating_sub(anchor),
-            span_micros: last_at.saturating_sub(anchored_at.or(first_at).unwrap_or(last_at)),
-        };
-        report.unanchored_tail = tail.len;
+    if let Some(tail) = anchoring.finish(last_at) {
+        report.unanchored = tail.len;
         if let Some(cadence) = checks.cadence {
             check_unanchored_tail(cadence, tail).map_err(|refused| ExportFault {
                 line: report.lines,
-                seq: Some(last_seq),
+                seq: report.last_seq,
                 problem: format!(
                     "{refused} (a file cut after its last checkpoint, or with checkpoints removed; --allow-unanchored-tail accepts it)"
                 ),
@@ -250,6 +242,83 @@ pub fn verify_export(
         }
     }
     Ok(report)
+}
+
+/// Which lines the verified checkpoints vouch for. A checkpoint signs the
+/// hash of one seq, and each hash covers the one before it through
+/// `prev_hash`, so it vouches for that seq and every line linked before it
+/// back to the start of its run (a jump of a filtered export ends a run),
+/// never for a line after it.
+#[derive(Debug, Default)]
+struct Anchoring {
+    /// The run being read.
+    run: Option<Run>,
+    /// Lines of the runs read so far that no checkpoint vouches for.
+    unanchored: u64,
+    /// The first such line, and the time its stretch is counted from: the
+    /// anchored record before it, or the line itself when there is none.
+    first: Option<(u64, i64)>,
+}
+
+/// Consecutive, linked lines: (seq, time) of the first and last, and of
+/// the highest seq a verified checkpoint signs.
+#[derive(Debug)]
+struct Run {
+    start: (u64, i64),
+    end: u64,
+    anchor: Option<(u64, i64)>,
+}
+
+impl Anchoring {
+    /// A line: it continues the run when linked to the line before.
+    fn line(&mut self, seq: u64, at: i64, linked: bool) {
+        match &mut self.run {
+            Some(run) if linked => run.end = seq,
+            _ => {
+                self.close();
+                self.run = Some(Run {
+                    start: (seq, at),
+                    end: seq,
+                    anchor: None,
+                });
+            }
+        }
+    }
+
+    /// A verified checkpoint signs the line of `seq` (written at `at`).
+    fn anchor(&mut self, seq: u64, at: i64) {
+        if let Some(run) = &mut self.run
+            && run.start.0 <= seq
+            && run.anchor.is_none_or(|(anchored, _)| anchored < seq)
+        {
+            run.anchor = Some((seq, at));
+        }
+    }
+
+    fn close(&mut self) {
+        let Some(run) = self.run.take() else {
+            return;
+        };
+        let (from, from_at) = match run.anchor {
+            Some((seq, at)) => (seq + 1, at),
+            None => run.start,
+        };
+        if from <= run.end {
+            self.unanchored += run.end - from + 1;
+            self.first = self.first.or(Some((from, from_at)));
+        }
+    }
+
+    /// The unanchored lines, if any, up to the last line (written at
+    /// `last_at`).
+    fn finish(mut self, last_at: i64) -> Option<UnanchoredTail> {
+        self.close();
+        self.first.map(|(first_seq, from_at)| UnanchoredTail {
+            first_seq,
+            len: self.unanchored,
+            span_micros: last_at.saturating_sub(from_at),
+        })
+    }
 }
 
 /// One line checked on its own.
@@ -433,5 +502,104 @@ fn first_difference(shown: &Value, expected: &Value) -> String {
                 .unwrap_or_default()
         }
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines (seq, time in seconds, linked to the line before), checkpoints
+    /// signing (seq, time) after the line given, then the unanchored part.
+    fn anchoring(lines: &[(u64, i64, bool)], anchors: &[(usize, u64)]) -> Option<UnanchoredTail> {
+        let mut anchoring = Anchoring::default();
+        let mut last = 0;
+        for (index, (seq, at, linked)) in lines.iter().enumerate() {
+            anchoring.line(*seq, at * 1_000_000, *linked);
+            for (after, signed) in anchors {
+                if *after == index {
+                    let at = lines
+                        .iter()
+                        .find(|(seq, _, _)| seq == signed)
+                        .map_or(0, |(_, at, _)| *at);
+                    anchoring.anchor(*signed, at * 1_000_000);
+                }
+            }
+            last = at * 1_000_000;
+        }
+        anchoring.finish(last)
+    }
+
+    #[test]
+    fn given_a_file_anchored_at_its_end_when_counted_then_only_the_checkpoint_line_is_unanchored() {
+        let lines = [(1, 0, false), (2, 10, true), (3, 20, true)];
+        assert_eq!(
+            anchoring(&lines, &[(2, 2)]),
+            Some(UnanchoredTail {
+                first_seq: 3,
+                len: 1,
+                span_micros: 10_000_000
+            })
+        );
+    }
+
+    #[test]
+    fn given_lines_after_the_last_checkpoint_when_counted_then_they_are_the_tail_timed_from_the_anchor()
+     {
+        let lines = [
+            (1, 0, false),
+            (2, 10, true),
+            (3, 20, true),
+            (4, 30, true),
+            (5, 500, true),
+        ];
+        assert_eq!(
+            anchoring(&lines, &[(2, 2)]),
+            Some(UnanchoredTail {
+                first_seq: 3,
+                len: 3,
+                span_micros: 490_000_000
+            })
+        );
+    }
+
+    #[test]
+    fn given_no_checkpoint_when_counted_then_every_line_is_unanchored_timed_from_the_first() {
+        let lines = [(7, 100, false), (8, 130, true)];
+        assert_eq!(
+            anchoring(&lines, &[]),
+            Some(UnanchoredTail {
+                first_seq: 7,
+                len: 2,
+                span_micros: 30_000_000
+            })
+        );
+    }
+
+    #[test]
+    fn given_a_gap_when_a_later_checkpoint_anchors_then_the_run_before_the_gap_stays_unanchored() {
+        // Lines 1-2, a jump, then 5-7 with a checkpoint (at 7) signing 6:
+        // nothing vouches for 1-2, nor for 7.
+        let lines = [
+            (1, 0, false),
+            (2, 10, true),
+            (5, 40, false),
+            (6, 50, true),
+            (7, 60, true),
+        ];
+        assert_eq!(
+            anchoring(&lines, &[(4, 6)]),
+            Some(UnanchoredTail {
+                first_seq: 1,
+                len: 3,
+                span_micros: 60_000_000
+            })
+        );
+    }
+
+    #[test]
+    fn given_every_line_anchored_when_counted_then_nothing_is_unanchored() {
+        let lines = [(1, 0, false), (2, 10, true)];
+        assert_eq!(anchoring(&lines, &[(1, 2)]), None);
     }
 }

@@ -173,7 +173,7 @@ fn verify_file(
                         "last_seq": report.last_seq,
                         "checkpoints_verified": report.checkpoints_verified,
                         "anchored_through": report.anchored_through,
-                        "unanchored_tail": report.unanchored_tail,
+                        "unanchored": report.unanchored,
                         "payloads_absent": report.payloads_absent,
                         "personal_erased": report.personal_erased,
                         "gaps": report.gaps,
@@ -181,7 +181,7 @@ fn verify_file(
                 );
             } else {
                 println!(
-                    "ok: {} lines (seq {} to {}), {} checkpoint signatures verified, anchored through seq {} ({} records after it); {} lines without their payload (withheld or pruned), {} personal items erased",
+                    "ok: {} lines (seq {} to {}), {} checkpoint signatures verified, anchored through seq {} ({} lines not anchored); {} lines without their payload (withheld or pruned), {} personal items erased",
                     report.lines,
                     report.first_seq.unwrap_or(0),
                     report.last_seq.unwrap_or(0),
@@ -189,7 +189,7 @@ fn verify_file(
                     report
                         .anchored_through
                         .map_or("none".to_string(), |seq| seq.to_string()),
-                    report.unanchored_tail,
+                    report.unanchored,
                     report.payloads_absent,
                     report.personal_erased,
                 );
