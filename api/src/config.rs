@@ -222,10 +222,10 @@ mod tests {
 #[derive(Clone, Copy, Debug, Args)]
 pub struct CadenceArgs {
     /// The server's CAIRN_CHECKPOINT_EVERY.
-    #[arg(long = "checkpoint-every", env = "CAIRN_CHECKPOINT_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..), hide = true)]
+    #[arg(long = "checkpoint-every", env = "CAIRN_CHECKPOINT_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub every: u64,
     /// The server's CAIRN_CHECKPOINT_INTERVAL, in seconds.
-    #[arg(long = "checkpoint-interval", env = "CAIRN_CHECKPOINT_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), hide = true)]
+    #[arg(long = "checkpoint-interval", env = "CAIRN_CHECKPOINT_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub interval: u64,
 }
 

@@ -7,16 +7,26 @@
 //! shown, its encoded payload (`chain`). With them and the public key alone,
 //! `cairn audit verify --export` recomputes every hash, checks the links and
 //! the signed checkpoints, and re-renders the line to compare it with what
-//! the file says. Payloads that hold sealed values or credentials (secrets,
-//! connections, password hashes, API key digests) are withheld: their
-//! details are shown (fingerprints only) but cannot be checked offline.
+//! the file says, every field of it:
+//! - personal data (names, email, IP address, user agent) is sealed in the
+//!   header under its subject's key; the line ships each item's opening
+//!   (`chain.personal`, see `cairn_core::crypto::opening`), the key of that
+//!   one box, so the verifier opens the signed ciphertext and checks what
+//!   the line shows. An erased subject's item has no opening and shows
+//!   `"erased": true`.
+//! - payloads that hold sealed values or credentials (secrets, connections,
+//!   password hashes, API key digests) are withheld, and so are their
+//!   details: the header commits to the payload's bytes, which the line
+//!   cannot carry, so any detail shown could not be checked. The line says
+//!   `{"withheld": true}`, and so do the OCSF and CEF renderings made from
+//!   it.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cairn_core::log::{Personal, codec};
 use std::borrow::Cow;
 
-use cairn_schemas::{EventPayload, PersonalData, Record};
+use cairn_schemas::{Action, EventPayload, Header, PersonalData, Record};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
@@ -39,20 +49,49 @@ pub fn payload_is_exportable(payload: &EventPayload) -> bool {
     )
 }
 
-/// The details of a record: `null` when it never had a payload,
-/// `{"pruned":true}` when retention dropped it, the sanitized details
-/// otherwise; and whether the payload may be exported.
+/// Whether the records of `action` carry payloads that exports withhold
+/// (the actions of the payloads [`payload_is_exportable`] refuses). A
+/// line whose payload is absent says `withheld` for these and `pruned`
+/// for the others: both sides of an export decide it from the header.
+pub fn action_withholds_payload(action: Action) -> bool {
+    matches!(
+        action,
+        Action::UserCreated
+            | Action::UserPasswordChanged
+            | Action::ApiKeyCreated
+            | Action::SecretCreated
+            | Action::SecretRotated
+            | Action::ConnectionCreated
+            | Action::ConnectionUpdated
+    )
+}
+
+/// The details of a record whose payload a line does not carry: `null`
+/// when it never had one, else `{"withheld":true}` or `{"pruned":true}`
+/// by its action. All of it follows from the header alone.
+pub fn absent_details(header: &Header) -> Value {
+    if header.payload_digest == [0; 32] {
+        Value::Null
+    } else if action_withholds_payload(header.action) {
+        json!({"withheld": true})
+    } else {
+        json!({"pruned": true})
+    }
+}
+
+/// The details of a record, and the payload bytes its line carries: the
+/// sanitized details when the payload may travel with the line, else only
+/// what the header proves ([`absent_details`]).
 fn details_of(record: &Record) -> (Value, Option<&[u8]>) {
     match &record.payload {
-        None if record.header.payload_digest == [0; 32] => (Value::Null, None),
-        None => (json!({"pruned": true}), None),
         Some(bytes) => match codec::decode_payload(bytes) {
-            Ok(payload) => {
-                let shown = payload_is_exportable(&payload).then_some(bytes.as_slice());
-                (details_json(&payload), shown)
+            Ok(payload) if payload_is_exportable(&payload) => {
+                (details_json(&payload), Some(bytes.as_slice()))
             }
+            Ok(_) => (absent_details(&record.header), None),
             Err(error) => (json!({"undecodable": error.to_string()}), None),
         },
+        None => (absent_details(&record.header), None),
     }
 }
 
@@ -133,6 +172,11 @@ pub struct ExportedChain {
     pub header: String,
     /// The encoded payload, base64, unless withheld or pruned.
     pub payload: Option<String>,
+    /// The opening of each sealed personal item of the header, in order
+    /// (base64 of 32 bytes), `None` for an erased subject; left out when
+    /// the header has no personal items.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub personal: Vec<Option<String>>,
 }
 
 /// A record in the exported form, serialized straight to JSON (no
@@ -160,7 +204,7 @@ pub struct ExportedLine<'a> {
     pub origin: ExportedOrigin<'a>,
     /// The personal items.
     pub personal: Vec<ExportedPersonal<'a>>,
-    /// The sanitized details.
+    /// The sanitized details (of a withheld payload: `{"withheld":true}`).
     pub details: Value,
     /// The previous record's hash, hex.
     pub prev_hash: String,
@@ -171,8 +215,20 @@ pub struct ExportedLine<'a> {
 }
 
 impl<'a> ExportedLine<'a> {
-    /// The exported form of a record whose personal data is opened.
+    /// The exported form of a record whose personal data is opened,
+    /// without the openings (for OCSF and CEF, which are not verified).
     pub fn of(view: &'a RecordView<'a>) -> ExportedLine<'a> {
+        ExportedLine::with_openings(view, Vec::new())
+    }
+
+    /// The exported form of a record whose personal data is opened, with
+    /// the opening of each personal item (see
+    /// [`crate::record_json::open_personal_for_export`]) so that an
+    /// offline verifier can check it.
+    pub fn with_openings(
+        view: &'a RecordView<'a>,
+        openings: Vec<Option<String>>,
+    ) -> ExportedLine<'a> {
         let record = view.record;
         let header = &record.header;
         let (details, payload_bytes) = details_of(record);
@@ -239,9 +295,17 @@ impl<'a> ExportedLine<'a> {
             chain: ExportedChain {
                 header: STANDARD.encode(header_bytes),
                 payload: payload_bytes.map(|bytes| STANDARD.encode(bytes)),
+                personal: openings,
             },
         }
     }
+}
+
+/// Renders a record in the exported form, chain material included (with
+/// the openings of its personal items), as a `serde_json::Value`: the
+/// verifiable jsonl line. Exports serialize [`ExportedLine`] directly.
+pub fn export_line_with_openings(view: &RecordView<'_>, openings: Vec<Option<String>>) -> Value {
+    serde_json::to_value(ExportedLine::with_openings(view, openings)).unwrap_or(Value::Null)
 }
 
 /// Renders a record in the exported form, chain material included, as a
@@ -249,27 +313,4 @@ impl<'a> ExportedLine<'a> {
 /// [`ExportedLine`] directly).
 pub fn export_line(view: &RecordView<'_>) -> Value {
     serde_json::to_value(ExportedLine::of(view)).unwrap_or(Value::Null)
-}
-
-/// The parts of a line that come from sealed personal data: they cannot be
-/// checked offline (they are encrypted in the header) and are set aside
-/// before a line is compared with its re-rendering.
-pub fn strip_personal(line: &mut Value) {
-    if let Some(actor) = line.get_mut("actor").and_then(Value::as_object_mut) {
-        actor.remove("name");
-    }
-    if let Some(resource) = line.get_mut("resource").and_then(Value::as_object_mut) {
-        resource.remove("name");
-    }
-    if let Some(origin) = line.get_mut("origin").and_then(Value::as_object_mut) {
-        origin.remove("ip");
-        origin.remove("user_agent");
-    }
-    if let Some(items) = line.get_mut("personal").and_then(Value::as_array_mut) {
-        for item in items {
-            if let Some(item) = item.as_object_mut() {
-                item.retain(|key, _| key == "subject");
-            }
-        }
-    }
 }

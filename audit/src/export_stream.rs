@@ -11,9 +11,9 @@ use cairn_core::log::LogReader;
 use cairn_schemas::Record;
 use serde_json::Value;
 
-use crate::export_line::{ExportedLine, export_line};
+use crate::export_line::{ExportedLine, export_line_with_openings};
 use crate::ocsf::OcsfEvent;
-use crate::record_json::{RecordView, open_personal};
+use crate::record_json::{RecordView, open_personal_for_export};
 
 /// The export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,11 +91,15 @@ pub enum ExportError {
     Write(#[from] std::io::Error),
 }
 
-/// Renders one record as its exported line, opening its personal data.
+/// Renders one record as its exported line, opening its personal data
+/// (the line ships the openings, so it verifies offline).
 pub fn line_of(reader: &LogReader, record: &Record) -> Result<Value, ExportError> {
-    let personal =
-        open_personal(reader, record).map_err(|error| ExportError::Read(error.to_string()))?;
-    Ok(export_line(&RecordView { record, personal }))
+    let (personal, openings) = open_personal_for_export(reader, record)
+        .map_err(|error| ExportError::Read(error.to_string()))?;
+    Ok(export_line_with_openings(
+        &RecordView { record, personal },
+        openings,
+    ))
 }
 
 /// Records rendered per chunk handed to a worker.
@@ -118,10 +122,10 @@ fn render_chunk(
 ) -> Result<Vec<u8>, ExportError> {
     let mut out = Vec::with_capacity(records.len() * 1024);
     for record in records {
-        let personal =
-            open_personal(reader, record).map_err(|error| ExportError::Read(error.to_string()))?;
+        let (personal, openings) = open_personal_for_export(reader, record)
+            .map_err(|error| ExportError::Read(error.to_string()))?;
         let view = RecordView { record, personal };
-        let line = ExportedLine::of(&view);
+        let line = ExportedLine::with_openings(&view, openings);
         match format {
             ExportFormat::Jsonl => {
                 let _ = serde_json::to_writer(&mut out, &line);

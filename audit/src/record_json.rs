@@ -6,8 +6,9 @@
 //! secrets: payloads hold secret values only as ciphertext to begin with.
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cairn_core::crypto::format_fingerprint;
+use cairn_core::crypto::opening::open_with_opening;
 use cairn_core::log::{LogReader, Personal, PersonalError, codec};
 use cairn_schemas::{EventPayload, PersonalData, Record};
 use serde_json::{Map, Value, json};
@@ -47,6 +48,33 @@ pub fn open_personal(reader: &LogReader, record: &Record) -> Result<Vec<Personal
         .iter()
         .map(|sealed| reader.open_personal(sealed))
         .collect()
+}
+
+/// Opens every sealed personal item of a record for an export: each item
+/// opened through its opening (`cairn_core::crypto::opening`), and the
+/// opening itself (base64) that the line ships so that an offline verifier
+/// can open the same bytes; `None` for an erased subject.
+pub fn open_personal_for_export(
+    reader: &LogReader,
+    record: &Record,
+) -> Result<(Vec<Personal>, Vec<Option<String>>), PersonalError> {
+    let mut opened = Vec::with_capacity(record.header.personal.len());
+    let mut openings = Vec::with_capacity(record.header.personal.len());
+    for sealed in &record.header.personal {
+        match reader.personal_opening(sealed)? {
+            None => {
+                opened.push(Personal::Erased);
+                openings.push(None);
+            }
+            Some(opening) => {
+                let plain = open_with_opening(&opening, &sealed.nonce, &sealed.ciphertext)
+                    .map_err(|_| PersonalError::Forged(sealed.subject))?;
+                opened.push(Personal::Data(codec::decode(&plain)?));
+                openings.push(Some(STANDARD.encode(opening.as_slice())));
+            }
+        }
+    }
+    Ok((opened, openings))
 }
 
 /// The personal items of a record as JSON: the subject, then what was

@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use cairn_audit::export_stream::{ExportFormat, write_export};
-use cairn_audit::export_verify::verify_export;
+use cairn_audit::export_verify::{ExportChecks, verify_export};
 use cairn_audit::time_format::parse_rfc3339_micros;
 use cairn_core::log::{
     Anchor, EventLog, LogConfig, NewEvent, OpenError, StoreError, VerifyOptions,
@@ -68,6 +68,11 @@ pub(super) struct VerifyArgs {
     /// lines are still checked one by one and linked where seqs follow.
     #[arg(long, requires = "export")]
     allow_gaps: bool,
+    /// Accept an export whose lines after the last anchored seq are more
+    /// than the checkpoint cadence allows (a file cut after its last
+    /// checkpoint): only the anchored part is vouched for by the key.
+    #[arg(long, requires = "export")]
+    allow_unanchored_tail: bool,
     /// Checkpoints kept elsewhere (a JSONL export, or a SIEM's copy of the
     /// `checkpoint.signed` events): the log must hold every seq they sign,
     /// with the same hash. This catches what nothing in the data dir can: a
@@ -112,7 +117,10 @@ pub(super) fn run(command: AuditCommand) -> Result<(), CliError> {
             Some(file) => verify_file(
                 file,
                 args.public_key.as_deref().unwrap_or(""),
-                args.allow_gaps,
+                ExportChecks {
+                    allow_gaps: args.allow_gaps,
+                    cadence: (!args.allow_unanchored_tail).then(|| args.cadence.cadence()),
+                },
                 args.json,
             ),
             None => verify(args),
@@ -236,13 +244,13 @@ fn read_public_key(given: &str) -> Result<[u8; 32], CliError> {
 fn verify_file(
     file: &Path,
     public_key: &str,
-    allow_gaps: bool,
+    checks: ExportChecks,
     as_json: bool,
 ) -> Result<(), CliError> {
     let public_key = read_public_key(public_key)?;
     let input = File::open(file)
         .map_err(|error| CliError::failure(format!("cannot open {}: {error}", file.display())))?;
-    match verify_export(BufReader::new(input), &public_key, allow_gaps) {
+    match verify_export(BufReader::new(input), &public_key, checks) {
         Ok(report) => {
             if as_json {
                 println!(
@@ -254,13 +262,15 @@ fn verify_file(
                         "last_seq": report.last_seq,
                         "checkpoints_verified": report.checkpoints_verified,
                         "anchored_through": report.anchored_through,
-                        "details_unchecked": report.details_unchecked,
+                        "unanchored": report.unanchored,
+                        "payloads_absent": report.payloads_absent,
+                        "personal_erased": report.personal_erased,
                         "gaps": report.gaps,
                     })
                 );
             } else {
                 println!(
-                    "ok: {} lines (seq {} to {}), {} checkpoint signatures verified, anchored through seq {}; {} lines with withheld details",
+                    "ok: {} lines (seq {} to {}), {} checkpoint signatures verified, anchored through seq {} ({} lines not anchored); {} lines without their payload (withheld or pruned), {} personal items erased",
                     report.lines,
                     report.first_seq.unwrap_or(0),
                     report.last_seq.unwrap_or(0),
@@ -268,7 +278,9 @@ fn verify_file(
                     report
                         .anchored_through
                         .map_or("none".to_string(), |seq| seq.to_string()),
-                    report.details_unchecked,
+                    report.unanchored,
+                    report.payloads_absent,
+                    report.personal_erased,
                 );
             }
             Ok(())

@@ -521,6 +521,8 @@ fn restore_into(
             written_at: now_micros(),
         })
         .map_err(|error| CliError::failure(error.to_string()))?;
+    let cursors_clamped = crate::jobs::sinks::clamp_stored_cursors(reader.store(), report.head.seq)
+        .map_err(|error| CliError::failure(error.to_string()))?;
     Ok(json!({
         "ok": true,
         "data_dir": target.display().to_string(),
@@ -530,6 +532,7 @@ fn restore_into(
         "anchored_through": report.anchored_through,
         "outside_checkpoints": report.outside_checkpoints,
         "rolled_back_from": rolled_back_from,
+        "sink_cursors_clamped": cursors_clamped,
     }))
 }
 

@@ -29,6 +29,7 @@ pub mod compare;
 pub mod derive;
 pub mod fingerprint;
 pub mod master_key;
+pub mod opening;
 pub mod password;
 pub mod sealed_value;
 pub mod secretbox;

@@ -208,7 +208,10 @@ fn a_rechained_history_without_an_anchor_is_refused_for_its_unanchored_records()
         .expect("verify");
     let bad = report.first_bad.expect("refused");
     assert_eq!(bad.seq, 1, "{bad}");
-    assert!(bad.problem.contains("no signed checkpoint"), "{bad}");
+    assert!(
+        bad.problem.contains("no verified checkpoint covers seq 1"),
+        "{bad}"
+    );
     drop(reader);
     match open_at(dir.path(), Cadence::new(10, 60), START) {
         Err(OpenError::Unanchored { head }) => assert_eq!(head, 95),

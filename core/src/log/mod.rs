@@ -21,6 +21,7 @@
 
 pub mod anchor;
 pub mod backup;
+pub mod cadence;
 pub mod chain;
 pub mod codec;
 mod durability;
@@ -31,7 +32,6 @@ pub mod recovery;
 pub mod retention;
 pub mod snapshots;
 pub mod store;
-pub mod tail_rule;
 pub mod verify;
 
 #[cfg(test)]
@@ -55,13 +55,13 @@ use crate::crypto::{CheckpointSigner, MasterKey};
 use crate::entropy::{Entropy, random_array};
 
 pub use anchor::{Anchor, AnchorError, Anchorer};
+pub use cadence::Cadence;
 pub use durability::{DurabilityError, DurableState};
 pub use error::{AppendError, OpenError, ReadError};
 pub use event::{MAX_REQUEST_ID_LEN, NewEvent};
 pub use personal::{Personal, PersonalError};
 pub use recovery::Recovery;
 pub use store::{EventStore, SledStore, StoreError};
-pub use tail_rule::Cadence;
 pub use verify::{VerifyOptions, VerifyReport, Violation};
 
 use durability::Durability;
@@ -218,6 +218,17 @@ impl LogReader {
     /// Opens a sealed personal item: the data, or erased.
     pub fn open_personal(&self, sealed: &Sealed) -> Result<Personal, PersonalError> {
         self.subjects.open(sealed)
+    }
+
+    /// The opening of a sealed personal item: the per-message key that
+    /// opens that item alone (an export ships it so that an offline
+    /// verifier can check the data shown). `None` when the subject was
+    /// erased.
+    pub fn personal_opening(
+        &self,
+        sealed: &Sealed,
+    ) -> Result<Option<zeroize::Zeroizing<[u8; 32]>>, PersonalError> {
+        self.subjects.opening(sealed)
     }
 
     /// Opens bytes sealed with [`EventLog::seal_for_subject`]: `None` when

@@ -196,6 +196,17 @@ impl SubjectKeys {
         }
     }
 
+    /// The per-message key of a sealed item (see `crypto::opening`): it
+    /// opens that item alone. `None` when the subject was erased.
+    pub(crate) fn opening(
+        &self,
+        sealed: &Sealed,
+    ) -> Result<Option<Zeroizing<[u8; 32]>>, PersonalError> {
+        Ok(self
+            .load(sealed.subject)?
+            .map(|key| crypto::opening::opening_key(&key, &sealed.nonce)))
+    }
+
     /// Deletes the subject's key. Returns whether there was one. The caller
     /// makes the deletion durable.
     pub(crate) fn erase(&self, subject: Uuid) -> Result<bool, PersonalError> {

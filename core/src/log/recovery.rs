@@ -15,7 +15,7 @@
 //! 5. The log is compared with its anchor (see [`super::anchor`]): it must
 //!    reach the anchored head with the anchored record unchanged, and the
 //!    records after the last signed checkpoint or anchor must fit the
-//!    checkpoint cadence (see [`super::tail_rule`]). A new, empty log gets
+//!    checkpoint cadence (see [`super::cadence`]). A new, empty log gets
 //!    its first anchor; a log with records and no anchor is refused. So a
 //!    server never starts, and never signs, over a history it cannot
 //!    anchor.
@@ -24,12 +24,12 @@ use cairn_schemas::Record;
 
 use super::Head;
 use super::anchor::{self, Anchor, Anchorer};
+use super::cadence::Cadence;
 use super::chain::GENESIS_HASH;
 use super::codec::{self, CodecError};
 use super::error::OpenError;
 use super::store::{EventStore, STORE_FORMAT_VERSION, meta_key};
-use super::tail_rule::{self, Cadence, Tail};
-use super::verify::ChainWalker;
+use super::verify::{ChainWalker, tail_violation};
 use crate::crypto::{self, CheckpointSigner, MasterKey};
 
 /// How many records at the tail are verified on every open.
@@ -247,15 +247,14 @@ pub(crate) fn recover(
         Some((seq, at)) if seq > anchor.head.seq => (seq, Some(at)),
         _ => (anchor.head.seq, at_anchor.map(|(_, at)| at)),
     };
-    if head.seq > 0 {
-        let tail = Tail {
-            anchored_through,
-            anchored_at: anchored_at.or(walker.first_at).unwrap_or(0),
-            head_seq: head.seq,
-            head_at: tail.as_ref().map_or(0, |record| record.header.at),
-        };
-        tail_rule::check_tail(cadence, &tail)
-            .map_err(|violation| broken(violation.seq, violation.problem))?;
+    if let Some(violation) = tail_violation(
+        *cadence,
+        anchored_through,
+        anchored_at.or(walker.first_at).unwrap_or(0),
+        head.seq,
+        tail.as_ref().map_or(0, |record| record.header.at),
+    ) {
+        return Err(broken(violation.seq, violation.problem));
     }
     Ok(Recovery {
         head,

@@ -7,7 +7,7 @@
 //! A chain proves nothing by itself to someone who can rewrite all of it,
 //! so the whole log must also be anchored under the master key: every
 //! record but an unanchored tail no longer than the checkpoint cadence
-//! (see [`super::tail_rule`]) is covered by a signed checkpoint or by the
+//! (see [`super::cadence`]) is covered by a signed checkpoint or by the
 //! data dir's anchor file (see [`super::anchor`]), and the log reaches
 //! its anchor with the anchored record unchanged. Checkpoints collected
 //! elsewhere (a SIEM's copy of the `checkpoint.signed` events) can be
@@ -24,11 +24,11 @@ use std::collections::BTreeMap;
 use cairn_schemas::{Action, CheckpointSigned, EventPayload, Record, RetentionClass};
 
 use super::anchor::{self, Anchor};
+use super::cadence::{Cadence, UnanchoredTail, check_unanchored_tail};
 use super::chain::{self, GENESIS_HASH};
 use super::codec::{self, CodecError};
 use super::error::ReadError;
 use super::store::meta_key;
-use super::tail_rule::{self, Cadence, Tail};
 use super::{Head, LogReader};
 use crate::crypto;
 
@@ -403,14 +403,14 @@ pub fn verify_chain(
     if first_bad.is_none() {
         first_bad = check_outside(&outside, &walker, head.seq);
     }
-    if first_bad.is_none() && head.seq > 0 {
-        let tail = Tail {
+    if first_bad.is_none() {
+        first_bad = tail_violation(
+            options.cadence,
             anchored_through,
-            anchored_at: anchored_at.or(walker.first_at).unwrap_or(0),
-            head_seq: head.seq,
-            head_at: walker.prev_at,
-        };
-        first_bad = tail_rule::check_tail(&options.cadence, &tail).err();
+            anchored_at.or(walker.first_at).unwrap_or(0),
+            head.seq,
+            walker.prev_at,
+        );
     }
     Ok(VerifyReport {
         checked: head.seq,
@@ -422,6 +422,26 @@ pub fn verify_chain(
         outside_checkpoints: outside.len() as u64,
         first_bad,
     })
+}
+
+/// The unanchored tail (the records after `anchored_through`, the last
+/// ending at `head_at`) held to the cadence: the violation, naming its
+/// first seq, when it is longer.
+pub(crate) fn tail_violation(
+    cadence: Cadence,
+    anchored_through: u64,
+    anchored_at: i64,
+    head_seq: u64,
+    head_at: i64,
+) -> Option<Violation> {
+    let tail = UnanchoredTail {
+        first_seq: anchored_through + 1,
+        len: head_seq.saturating_sub(anchored_through),
+        span_micros: head_at.saturating_sub(anchored_at),
+    };
+    check_unanchored_tail(cadence, tail)
+        .err()
+        .map(|refused| violation(tail.first_seq, refused.to_string()))
 }
 
 /// Outside checkpoints by the seq they sign, each signature verified.

@@ -19,6 +19,7 @@ use tokio_rustls::TlsConnector;
 
 use super::SinkStatus;
 use super::config::{SinkSpec, SinkTarget};
+use super::cursor::clamp_cursor;
 use super::render::{host_name, render_batch};
 use super::transport::{self, SyslogConnection};
 use crate::app::App;
@@ -81,7 +82,7 @@ pub(super) async fn run(app: Arc<App>, spec: SinkSpec, status: Arc<SinkStatus>) 
             return;
         }
     };
-    let delivered = match app.log().reader().store().export_cursor_get(&spec.name) {
+    let stored = match app.log().reader().store().export_cursor_get(&spec.name) {
         Ok(cursor) => cursor.unwrap_or(0),
         Err(error) => {
             tracing::error!(sink = %spec.name, %error, "sink not started: its cursor cannot be read");
@@ -89,6 +90,14 @@ pub(super) async fn run(app: Arc<App>, spec: SinkSpec, status: Arc<SinkStatus>) 
             return;
         }
     };
+    let head = app.log().durable_seq();
+    let check = clamp_cursor(stored, head);
+    if let Some(beyond) = check.beyond_head {
+        tracing::warn!(sink = %spec.name, stored = beyond, head, "the sink's cursor is beyond the head of the log: set back to the head");
+        store_cursor(&app, &spec, &status, check.cursor);
+        status.update(|state| state.cursor_beyond_head = Some(beyond));
+    }
+    let delivered = check.cursor;
     tracing::info!(sink = %spec.name, target = %spec.target_text(), from = delivered + 1, "sink started");
     let mut progress = Progress {
         delivered,

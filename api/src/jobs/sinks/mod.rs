@@ -4,8 +4,10 @@
 //! the store's `export_cursors` tree, so after a crash or an outage of the
 //! receiver it resumes where it stopped; nothing is skipped. Failures are
 //! retried with exponential backoff; `GET /health` shows each sink's lag.
+//! A cursor beyond the head of the log is set back to it (see `cursor`).
 
 pub mod config;
+pub mod cursor;
 mod deliver;
 mod render;
 pub mod transport;
@@ -16,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::app::App;
 pub use config::{SinkSpec, SinkTarget, sinks_from};
+pub use cursor::{ClampedCursor, clamp_stored_cursors};
 
 /// What one sink is doing, for `GET /health`.
 #[derive(Debug, Default)]
@@ -27,6 +30,8 @@ struct SinkState {
     connected: bool,
     retries: u64,
     last_error: Option<String>,
+    /// The stored cursor found beyond the head at start and set back.
+    cursor_beyond_head: Option<u64>,
 }
 
 /// One sink's status, shared between its task and `/health`.
@@ -60,6 +65,7 @@ impl SinkStatus {
             "connected": state.connected,
             "retries": state.retries,
             "failing": state.last_error.is_some(),
+            "cursor_beyond_head": state.cursor_beyond_head,
         })
     }
 }
