@@ -63,9 +63,16 @@ pub(super) struct BackupArgs {
 pub(super) struct RestoreArgs {
     /// The backup directory (written by `cairn backup`).
     dir: PathBuf,
-    /// The new data dir to restore into (must not exist, or be empty).
+    /// The new data dir to restore into (must not exist, or hold nothing
+    /// but the `erasures` and `anchor` files kept from the data dir it
+    /// replaces).
     #[command(flatten)]
     data: DataDirArgs,
+    /// An erasure ledger kept elsewhere (a copy of a data dir's
+    /// `erasures`): merged into the restored data dir's, and every erasure
+    /// it records is applied again to the restored store.
+    #[arg(long, value_name = "FILE")]
+    erasures: Option<PathBuf>,
 }
 
 pub(super) fn backup(args: BackupArgs) -> Result<(), CliError> {
@@ -304,18 +311,94 @@ pub(super) fn restore(args: RestoreArgs) -> Result<(), CliError> {
             "no master key: set CAIRN_MASTER_KEY to the key of the server the backup was taken from",
         )
     })?;
-    prepare_empty_dir(target, "the data dir")?;
-    match restore_into(&args.dir, target, &manifest, &master) {
+    prepare_restore_target(target)?;
+    let restored = restore_into(&args.dir, target, &manifest, &master)
+        .and_then(|line| with_erasures_reapplied(line, target, args.erasures.as_deref(), &master));
+    match restored {
         Ok(line) => {
             println!("{line}");
             Ok(())
         }
         Err(error) => {
-            // Nothing half-restored is left behind to be served by mistake.
-            let _ = remove_contents(target);
+            // Nothing half-restored is left behind to be served by mistake
+            // (the files kept from the replaced data dir stay).
+            let _ = remove_contents(target, KEPT_ON_RESTORE);
             Err(error)
         }
     }
+}
+
+/// The files a restore target may already hold: kept from the data dir
+/// it replaces, because they live outside the backed-up trees on purpose
+/// (the erasure ledger, the anchor).
+const KEPT_ON_RESTORE: &[&str] = &[cairn_core::log::erasure_ledger::LEDGER_FILE, "anchor"];
+
+/// What in a restore target stops a restore: anything but plain files
+/// named in [`KEPT_ON_RESTORE`]. `entries` are (name, is a plain file).
+fn refused_leftover(entries: &[(String, bool)]) -> Option<&str> {
+    entries
+        .iter()
+        .find(|(name, is_file)| !(*is_file && KEPT_ON_RESTORE.contains(&name.as_str())))
+        .map(|(name, _)| name.as_str())
+}
+
+/// Accepts a missing (created), empty, or kept-files-only target.
+fn prepare_restore_target(dir: &Path) -> Result<(), CliError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return prepare_empty_dir(dir, "the data dir");
+        }
+        Err(_) => return prepare_empty_dir(dir, "the data dir"),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| {
+            CliError::failure(format!("cannot read {}: {error}", dir.display()))
+        })?;
+        let is_file = entry.file_type().is_ok_and(|kind| kind.is_file());
+        found.push((entry.file_name().to_string_lossy().into_owned(), is_file));
+    }
+    match refused_leftover(&found) {
+        Some(name) => Err(CliError::usage(format!(
+            "the data dir {} is not empty (it holds {name:?}): use a new or empty directory; only the files {} kept from the data dir it replaces may stay",
+            dir.display(),
+            KEPT_ON_RESTORE.join(" and ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Applies every erasure the ledger records to the restored store again
+/// (its subject keys deleted), merging a ledger kept elsewhere into the
+/// data dir's first, and adds `erasures_reapplied` to the restore's line.
+fn with_erasures_reapplied(
+    mut line: serde_json::Value,
+    target: &Path,
+    kept: Option<&Path>,
+    master: &cairn_core::crypto::MasterKey,
+) -> Result<serde_json::Value, CliError> {
+    use cairn_core::log::erasure_ledger::{ErasureLedger, ledger_path};
+    let ledger_error = |error: cairn_core::log::erasure_ledger::LedgerError| {
+        CliError::integrity(error.to_string())
+    };
+    let mut ledger = ErasureLedger::open(&ledger_path(target), master).map_err(ledger_error)?;
+    if let Some(kept) = kept {
+        if !kept.is_file() {
+            return Err(CliError::usage(format!(
+                "--erasures {} is not a file",
+                kept.display()
+            )));
+        }
+        let elsewhere = ErasureLedger::open(kept, master).map_err(ledger_error)?;
+        ledger.merge(&elsewhere).map_err(ledger_error)?;
+    }
+    let store =
+        SledStore::open(target, false).map_err(|error| CliError::failure(error.to_string()))?;
+    let reapplied = ledger.reapply(&store).map_err(ledger_error)?;
+    line["erasures_reapplied"] = json!(reapplied.len());
+    line["erasures_in_ledger"] = json!(ledger.subjects().len());
+    Ok(line)
 }
 
 fn restore_into(
@@ -381,9 +464,13 @@ fn restore_into(
     }))
 }
 
-fn remove_contents(dir: &Path) -> std::io::Result<()> {
+fn remove_contents(dir: &Path, keep: &[&str]) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+        let entry = entry?;
+        if keep.iter().any(|name| entry.file_name() == **name) {
+            continue;
+        }
+        let path = entry.path();
         if path.is_dir() {
             std::fs::remove_dir_all(&path)?;
         } else {
@@ -391,4 +478,52 @@ fn remove_contents(dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(names: &[(&str, bool)]) -> Vec<(String, bool)> {
+        names
+            .iter()
+            .map(|(name, is_file)| ((*name).to_string(), *is_file))
+            .collect()
+    }
+
+    #[test]
+    fn a_restore_target_may_hold_only_the_kept_files() {
+        assert_eq!(refused_leftover(&entries(&[])), None);
+        assert_eq!(
+            refused_leftover(&entries(&[("erasures", true), ("anchor", true)])),
+            None
+        );
+        assert_eq!(
+            refused_leftover(&entries(&[("erasures", true), ("db", true)])),
+            Some("db")
+        );
+        assert_eq!(
+            refused_leftover(&entries(&[("erasures", false)])),
+            Some("erasures"),
+            "a directory by that name is not the ledger"
+        );
+        assert_eq!(
+            refused_leftover(&entries(&[("snapshots", false)])),
+            Some("snapshots")
+        );
+    }
+
+    #[test]
+    fn a_failed_restore_keeps_the_kept_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("erasures"), b"x").unwrap();
+        std::fs::write(dir.path().join("db"), b"x").unwrap();
+        std::fs::create_dir(dir.path().join("snapshots")).unwrap();
+        remove_contents(dir.path(), KEPT_ON_RESTORE).unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("erasures")]);
+    }
 }

@@ -20,6 +20,7 @@ mod egress;
 mod enumeration;
 mod erasure;
 mod erasure_api;
+mod erasure_restore;
 mod floods;
 mod identity_api;
 mod masking;
