@@ -378,9 +378,13 @@ fn with_erasures_reapplied(
     kept: Option<&Path>,
     master: &cairn_core::crypto::MasterKey,
 ) -> Result<serde_json::Value, CliError> {
+    use cairn_core::log::erasure_ledger::LedgerError;
     use cairn_core::log::erasure_ledger::{ErasureLedger, ledger_path};
-    let ledger_error = |error: cairn_core::log::erasure_ledger::LedgerError| {
-        CliError::integrity(error.to_string())
+    // A ledger that does not verify is an integrity violation; one that
+    // cannot be read or written, a failure.
+    let ledger_error = |error: LedgerError| match error {
+        LedgerError::Io { .. } | LedgerError::Store(_) => CliError::failure(error.to_string()),
+        other => CliError::integrity(other.to_string()),
     };
     let mut ledger = ErasureLedger::open(&ledger_path(target), master).map_err(ledger_error)?;
     if let Some(kept) = kept {
@@ -396,6 +400,12 @@ fn with_erasures_reapplied(
     let store =
         SledStore::open(target, false).map_err(|error| CliError::failure(error.to_string()))?;
     let reapplied = ledger.reapply(&store).map_err(ledger_error)?;
+    if ledger.subjects().is_empty() && !ledger.path().exists() {
+        eprintln!(
+            "note: no erasure ledger ({} is absent and no --erasures FILE was given): erasures made after this backup was taken are not re-applied",
+            ledger.path().display()
+        );
+    }
     line["erasures_reapplied"] = json!(reapplied.len());
     line["erasures_in_ledger"] = json!(ledger.subjects().len());
     Ok(line)
