@@ -262,6 +262,17 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
                 "recovered from a torn tail"
             );
         }
+        // Erasures the ledger kept that a rolled-back data dir undid: done
+        // before the views open anyone's personal data.
+        let reapplied = log
+            .reapply_erasures()
+            .map_err(|error| CliError::failure(error.to_string()))?;
+        if !reapplied.is_empty() {
+            tracing::warn!(
+                erasures = reapplied.len(),
+                "the erasure ledger re-applied erasures the data dir had lost (it was rolled back, or restored without `cairn restore`)"
+            );
+        }
         let app = App::start(
             Arc::new(log),
             &master,

@@ -77,7 +77,10 @@ pub async fn create_superuser(
     let user_id = Uuid::now_v7();
     let org_id = Uuid::now_v7();
     let credential = app.log().seal_for_subject(user_id, phc.as_bytes())?;
-    let org_name = format!("{username} (personal)");
+    // Not derived from the username: an org's name is never sealed, so a
+    // name made of the person's would outlive their erasure in clear. The
+    // org id (random) keeps it unique.
+    let org_name = personal_org_name(org_id);
     let mut created = None;
     app.execute(|views| {
         if bootstrap && views.users.has_superuser() {
@@ -148,9 +151,23 @@ pub async fn create_superuser(
     Ok(created)
 }
 
+/// The name of a superuser's personal org: "Personal (<org id>)", with
+/// nothing of the person in it.
+fn personal_org_name(org_id: Uuid) -> String {
+    format!("Personal ({})", org_id.hyphenated())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_personal_org_name_holds_nothing_of_the_person() {
+        let org_id = Uuid::from_u128(0x018f_2f4e_7b1c_7a3d_9e4f_0123_4567_89ab);
+        let name = personal_org_name(org_id);
+        assert_eq!(name, "Personal (018f2f4e-7b1c-7a3d-9e4f-0123456789ab)");
+        assert!(super::super::orgs::check_org_name(&name).is_ok());
+    }
 
     #[test]
     fn both_or_neither() {

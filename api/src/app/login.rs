@@ -113,7 +113,7 @@ pub async fn login(
             format!("must be at most {MAX_PASSWORD_CHARS} characters"),
         ));
     }
-    let fingerprint = app.username_fingerprint(username.as_ref());
+    let fingerprint = app.username_fingerprint(username.as_ref())?;
     let now = app.now();
 
     // A slot for this name's verification, reserved atomically with reading

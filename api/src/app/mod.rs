@@ -475,8 +475,24 @@ impl App {
     }
 
     /// HMAC of a normalized username (lockout key, audit correlation).
-    pub(crate) fn username_fingerprint(&self, normalized: &str) -> [u8; 32] {
-        self.fingerprinter.digest(normalized.as_bytes())
+    /// A name that belongs to a user is keyed by that user's own subject
+    /// key, so erasing them breaks the link: nobody can fingerprint a
+    /// guessed name and match it to their past logins. A name that matches
+    /// nobody (or an erased user) is keyed by the audit key, so failures
+    /// on it are still counted and correlated.
+    pub(crate) fn username_fingerprint(
+        &self,
+        normalized: &str,
+    ) -> Result<[u8; 32], cairn_core::log::PersonalError> {
+        let owner = self.views().users.by_name(normalized).map(|user| user.id);
+        if let Some(owner) = owner
+            && let Some(digest) = self
+                .log()
+                .subject_fingerprint(owner, normalized.as_bytes())?
+        {
+            return Ok(digest);
+        }
+        Ok(self.fingerprinter.digest(normalized.as_bytes()))
     }
 
     /// HMAC of a secret value under the audit key (what exports show).

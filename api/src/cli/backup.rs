@@ -78,11 +78,16 @@ pub(super) struct BackupArgs {
 pub(super) struct RestoreArgs {
     /// The backup directory (written by `cairn backup`).
     dir: PathBuf,
-    /// The new data dir to restore into (must not exist, or be empty but
-    /// for the `anchor` and `erasures` files kept from the data dir it
+    /// The new data dir to restore into (must not exist, or hold nothing
+    /// but the `erasures` and `anchor` files kept from the data dir it
     /// replaces).
     #[command(flatten)]
     data: DataDirArgs,
+    /// An erasure ledger kept elsewhere (a copy of a data dir's
+    /// `erasures`): merged into the restored data dir's, and every erasure
+    /// it records is applied again to the restored store.
+    #[arg(long, value_name = "FILE")]
+    erasures: Option<PathBuf>,
     /// The anchor file of the data dir this restore replaces (default: the
     /// `anchor` file kept in the target data dir, if any). A backup behind
     /// it is refused unless --allow-rollback is given.
@@ -102,7 +107,7 @@ pub(super) struct RestoreArgs {
 }
 
 pub(super) fn backup(args: BackupArgs) -> Result<(), CliError> {
-    prepare_empty_dir(&args.dir, "the backup directory", &[])?;
+    prepare_empty_dir(&args.dir, "the backup directory")?;
     let taken = take_backup(&args);
     if taken.is_err() {
         // A cut stream must not pass for a backup: leave the directory empty.
@@ -164,30 +169,14 @@ fn default_url(bind: SocketAddr) -> String {
 }
 
 /// Refuses a directory that holds anything; creates a missing one.
-/// Files a restore target may hold: what is kept of the data dir being
-/// replaced (its anchor and its erasure ledger), never removed by a restore.
-const KEPT_BY_RESTORE: [&str; 2] = [ANCHOR_FILE, "erasures"];
-
-fn prepare_empty_dir(dir: &Path, what: &str, keep: &[&str]) -> Result<(), CliError> {
+fn prepare_empty_dir(dir: &Path, what: &str) -> Result<(), CliError> {
     match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            for entry in entries {
-                let entry = entry.map_err(|error| {
-                    CliError::failure(format!("cannot read {}: {error}", dir.display()))
-                })?;
-                let kept = entry.file_type().is_ok_and(|kind| kind.is_file())
-                    && keep.iter().any(|name| entry.file_name() == *name);
-                if !kept {
-                    return Err(CliError::usage(format!(
-                        "{what} {} is not empty: use a new or empty directory{}",
-                        dir.display(),
-                        if keep.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (it may keep only {})", keep.join(" and "))
-                        }
-                    )));
-                }
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(CliError::usage(format!(
+                    "{what} {} is not empty: use a new or empty directory",
+                    dir.display()
+                )));
             }
             Ok(())
         }
@@ -374,21 +363,27 @@ pub(super) fn restore(args: RestoreArgs) -> Result<(), CliError> {
         Some(path) => super::audit::read_outside_checkpoints(path)?,
         None => Vec::new(),
     };
-    prepare_empty_dir(target, "the data dir", &KEPT_BY_RESTORE)?;
+    prepare_restore_target(target)?;
     let checks = RestoreChecks {
         cadence: args.cadence.cadence(),
         kept_anchor,
         allow_rollback: args.allow_rollback,
         outside,
     };
-    match restore_into(&args.dir, target, &manifest, &master, &checks) {
+    // The restored log is anchored last: until then a failed restore
+    // leaves the kept anchor as it found it.
+    let restored = restore_into(&args.dir, target, &manifest, &master, &checks)
+        .and_then(|line| with_erasures_reapplied(line, target, args.erasures.as_deref(), &master))
+        .and_then(|line| anchor_restored(line, target, &master));
+    match restored {
         Ok(line) => {
             println!("{line}");
             Ok(())
         }
         Err(error) => {
-            // Nothing half-restored is left behind to be served by mistake.
-            let _ = remove_contents(target);
+            // Nothing half-restored is left behind to be served by mistake
+            // (the files kept from the replaced data dir stay).
+            let _ = remove_contents(target, KEPT_ON_RESTORE);
             Err(error)
         }
     }
@@ -422,6 +417,89 @@ fn kept_anchor(
     anchor::Anchorer::new(&args.data.data_dir, master)
         .read_file(&path)
         .map_err(|error| CliError::integrity(error.to_string()))
+}
+
+/// The files a restore target may already hold: kept from the data dir
+/// it replaces, because they live outside the backed-up trees on purpose
+/// (the erasure ledger, the anchor).
+const KEPT_ON_RESTORE: &[&str] = &[cairn_core::log::erasure_ledger::LEDGER_FILE, ANCHOR_FILE];
+
+/// What in a restore target stops a restore: anything but plain files
+/// named in [`KEPT_ON_RESTORE`]. `entries` are (name, is a plain file).
+fn refused_leftover(entries: &[(String, bool)]) -> Option<&str> {
+    entries
+        .iter()
+        .find(|(name, is_file)| !(*is_file && KEPT_ON_RESTORE.contains(&name.as_str())))
+        .map(|(name, _)| name.as_str())
+}
+
+/// Accepts a missing (created), empty, or kept-files-only target.
+fn prepare_restore_target(dir: &Path) -> Result<(), CliError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return prepare_empty_dir(dir, "the data dir");
+        }
+        Err(_) => return prepare_empty_dir(dir, "the data dir"),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| {
+            CliError::failure(format!("cannot read {}: {error}", dir.display()))
+        })?;
+        let is_file = entry.file_type().is_ok_and(|kind| kind.is_file());
+        found.push((entry.file_name().to_string_lossy().into_owned(), is_file));
+    }
+    match refused_leftover(&found) {
+        Some(name) => Err(CliError::usage(format!(
+            "the data dir {} is not empty (it holds {name:?}): use a new or empty directory; only the files {} kept from the data dir it replaces may stay",
+            dir.display(),
+            KEPT_ON_RESTORE.join(" and ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Applies every erasure the ledger records to the restored store again
+/// (its subject keys deleted), merging a ledger kept elsewhere into the
+/// data dir's first, and adds `erasures_reapplied` to the restore's line.
+fn with_erasures_reapplied(
+    mut line: serde_json::Value,
+    target: &Path,
+    kept: Option<&Path>,
+    master: &cairn_core::crypto::MasterKey,
+) -> Result<serde_json::Value, CliError> {
+    use cairn_core::log::erasure_ledger::LedgerError;
+    use cairn_core::log::erasure_ledger::{ErasureLedger, ledger_path};
+    // A ledger that does not verify is an integrity violation; one that
+    // cannot be read or written, a failure.
+    let ledger_error = |error: LedgerError| match error {
+        LedgerError::Io { .. } | LedgerError::Store(_) => CliError::failure(error.to_string()),
+        other => CliError::integrity(other.to_string()),
+    };
+    let mut ledger = ErasureLedger::open(&ledger_path(target), master).map_err(ledger_error)?;
+    if let Some(kept) = kept {
+        if !kept.is_file() {
+            return Err(CliError::usage(format!(
+                "--erasures {} is not a file",
+                kept.display()
+            )));
+        }
+        let elsewhere = ErasureLedger::open(kept, master).map_err(ledger_error)?;
+        ledger.merge(&elsewhere).map_err(ledger_error)?;
+    }
+    let store =
+        SledStore::open(target, false).map_err(|error| CliError::failure(error.to_string()))?;
+    let reapplied = ledger.reapply(&store).map_err(ledger_error)?;
+    if ledger.subjects().is_empty() && !ledger.path().exists() {
+        eprintln!(
+            "note: no erasure ledger ({} is absent and no --erasures FILE was given): erasures made after this backup was taken are not re-applied",
+            ledger.path().display()
+        );
+    }
+    line["erasures_reapplied"] = json!(reapplied.len());
+    line["erasures_in_ledger"] = json!(ledger.subjects().len());
+    Ok(line)
 }
 
 fn restore_into(
@@ -506,21 +584,6 @@ fn restore_into(
         Some(kept) => compare_with_kept_anchor(&reader, kept, &report.head, checks.allow_rollback)?,
         None => None,
     };
-    let checkpoint_seq = reader
-        .checkpoints(0)
-        .map_err(|error| CliError::failure(error.to_string()))?
-        .last()
-        .map_or(0, |checkpoint| checkpoint.seq + 1);
-    // The backup's MAC proves the whole restored log came from a holder
-    // of the master key, so its head is anchored as it stands.
-    reader
-        .anchorer()
-        .write(&Anchor {
-            head: report.head,
-            checkpoint_seq,
-            written_at: now_micros(),
-        })
-        .map_err(|error| CliError::failure(error.to_string()))?;
     let cursors_clamped = crate::jobs::sinks::clamp_stored_cursors(reader.store(), report.head.seq)
         .map_err(|error| CliError::failure(error.to_string()))?;
     Ok(json!({
@@ -534,6 +597,34 @@ fn restore_into(
         "rolled_back_from": rolled_back_from,
         "sink_cursors_clamped": cursors_clamped,
     }))
+}
+
+/// Anchors the restored log at its head: the backup's MAC proves the
+/// whole of it came from a holder of the master key.
+fn anchor_restored(
+    line: serde_json::Value,
+    target: &Path,
+    master: &cairn_core::crypto::MasterKey,
+) -> Result<serde_json::Value, CliError> {
+    let reader =
+        LogReader::open(target, master).map_err(|error| CliError::failure(error.to_string()))?;
+    let head = reader
+        .stored_head()
+        .map_err(|error| CliError::failure(error.to_string()))?;
+    let checkpoint_seq = reader
+        .checkpoints(0)
+        .map_err(|error| CliError::failure(error.to_string()))?
+        .last()
+        .map_or(0, |checkpoint| checkpoint.seq + 1);
+    reader
+        .anchorer()
+        .write(&Anchor {
+            head,
+            checkpoint_seq,
+            written_at: now_micros(),
+        })
+        .map_err(|error| CliError::failure(error.to_string()))?;
+    Ok(line)
 }
 
 /// The restored log against the anchor of the data dir it replaces: one
@@ -575,13 +666,10 @@ fn now_micros() -> i64 {
     SystemClock.now_micros()
 }
 
-fn remove_contents(dir: &Path) -> std::io::Result<()> {
+fn remove_contents(dir: &Path, keep: &[&str]) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        if KEPT_BY_RESTORE
-            .iter()
-            .any(|name| entry.file_name() == *name)
-        {
+        if keep.iter().any(|name| entry.file_name() == **name) {
             continue;
         }
         let path = entry.path();
@@ -592,4 +680,52 @@ fn remove_contents(dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(names: &[(&str, bool)]) -> Vec<(String, bool)> {
+        names
+            .iter()
+            .map(|(name, is_file)| ((*name).to_string(), *is_file))
+            .collect()
+    }
+
+    #[test]
+    fn a_restore_target_may_hold_only_the_kept_files() {
+        assert_eq!(refused_leftover(&entries(&[])), None);
+        assert_eq!(
+            refused_leftover(&entries(&[("erasures", true), ("anchor", true)])),
+            None
+        );
+        assert_eq!(
+            refused_leftover(&entries(&[("erasures", true), ("db", true)])),
+            Some("db")
+        );
+        assert_eq!(
+            refused_leftover(&entries(&[("erasures", false)])),
+            Some("erasures"),
+            "a directory by that name is not the ledger"
+        );
+        assert_eq!(
+            refused_leftover(&entries(&[("snapshots", false)])),
+            Some("snapshots")
+        );
+    }
+
+    #[test]
+    fn a_failed_restore_keeps_the_kept_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("erasures"), b"x").unwrap();
+        std::fs::write(dir.path().join("db"), b"x").unwrap();
+        std::fs::create_dir(dir.path().join("snapshots")).unwrap();
+        remove_contents(dir.path(), KEPT_ON_RESTORE).unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("erasures")]);
+    }
 }

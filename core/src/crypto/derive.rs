@@ -49,6 +49,10 @@ pub mod info {
     pub const BACKUP_MAC: &[u8] = b"backup-mac";
     /// The prefix of per-owner secret-value keys; see [`secret_key`].
     pub const SECRET_KEY_PREFIX: &[u8] = b"secret-key:";
+    /// The HMAC key that chains the erasure ledger's entries, so an entry
+    /// cannot be forged, edited, reordered or removed without the master
+    /// key (`core/src/log/erasure_ledger.rs`).
+    pub const ERASURE_LEDGER: &[u8] = b"erasure-ledger";
 
     /// The label of the key that seals `owner_id`'s secret values:
     /// `secret-key:` followed by the owner id in hyphenated lowercase form.
@@ -116,7 +120,7 @@ mod tests {
     #[test]
     fn known_answers_from_python_cryptography() {
         let master = counting_master();
-        let cases: [(&[u8], &str); 5] = [
+        let cases: [(&[u8], &str); 6] = [
             (
                 info::JWT_SIGNING,
                 "572e1b6507f22c3e55dd645684e51619a5006dd203aa602cd796de7922c76c14",
@@ -136,6 +140,10 @@ mod tests {
             (
                 info::CREDENTIAL_SEAL,
                 "0c300b99432db500bd2a8098a0727e3e8216dbf86c46d25b5bbe05ed1a383b46",
+            ),
+            (
+                info::ERASURE_LEDGER,
+                "3f87ad78c62f8d81b72a98a97a90424abdfe3cb2b98eb320cc741b10f5d57a48",
             ),
         ];
         for (label, expected) in cases {

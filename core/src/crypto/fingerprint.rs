@@ -45,6 +45,28 @@ impl Fingerprinter {
     }
 }
 
+/// What a per-subject fingerprint's HMAC input starts with, so the subject
+/// key's MACs never collide with any other use of that key.
+const SUBJECT_DOMAIN: &[u8] = b"cairn subject fingerprint v1\0";
+
+/// A fingerprint of `value` keyed by one data subject's own key (the
+/// random per-subject key of `core/src/log/personal.rs`):
+/// HMAC-SHA256(subject key, "cairn subject fingerprint v1\0" || value).
+///
+/// Used where a fingerprint is about a known person (a login with their
+/// username): erasing the person deletes the key, so after an erasure
+/// nobody, not even the holder of the master key, can compute the
+/// fingerprint of a guessed value and match it against the records.
+pub fn subject_digest(subject_key: &[u8; 32], value: &[u8]) -> [u8; 32] {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(subject_key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC-SHA256 accepts a 32-byte key"),
+    };
+    mac.update(SUBJECT_DOMAIN);
+    mac.update(value);
+    mac.finalize().into_bytes().into()
+}
+
 /// Renders a raw fingerprint digest as `"hmac-sha256:<hex>"`.
 pub fn format_fingerprint(digest: &[u8; 32]) -> String {
     format!("{FINGERPRINT_PREFIX}{}", hex::encode(digest))
@@ -94,6 +116,35 @@ mod tests {
             fingerprint[FINGERPRINT_PREFIX.len()..]
                 .chars()
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+    }
+
+    /// Computed independently with Python: `hmac.new(bytes(range(32)),
+    /// b"cairn subject fingerprint v1\x00" + b"alice", sha256).hexdigest()`.
+    #[test]
+    fn subject_digest_known_answer_from_python() {
+        let key: [u8; 32] = std::array::from_fn(|i| i as u8);
+        assert_eq!(
+            hex::encode(subject_digest(&key, b"alice")),
+            "cc5d7cdfde12be4550acd1b1a58b741175a0e8e670d0f730dd85b5d943e130b7"
+        );
+    }
+
+    #[test]
+    fn a_subject_keyed_fingerprint_differs_from_the_audit_one_and_per_subject() {
+        let fingerprinter = Fingerprinter::new(&counting_master());
+        let key = [1u8; 32];
+        assert_ne!(
+            subject_digest(&key, b"alice"),
+            fingerprinter.digest(b"alice")
+        );
+        assert_ne!(
+            subject_digest(&key, b"alice"),
+            subject_digest(&[2u8; 32], b"alice")
+        );
+        assert_eq!(
+            subject_digest(&key, b"alice"),
+            subject_digest(&key, b"alice")
         );
     }
 

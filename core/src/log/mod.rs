@@ -25,6 +25,7 @@ pub mod cadence;
 pub mod chain;
 pub mod codec;
 mod durability;
+pub mod erasure_ledger;
 mod error;
 mod event;
 mod personal;
@@ -514,13 +515,55 @@ impl EventLog {
         Ok(records.into_iter().next())
     }
 
-    /// Erases a data subject: deletes their key and makes that durable.
-    /// Their personal data in every record becomes unreadable; the records
-    /// and the chain stay. Returns whether a key existed.
+    /// Erases a data subject: records the erasure in the erasure ledger
+    /// (fsynced first, see [`erasure_ledger`], so a restored older backup
+    /// cannot bring the person back), then deletes their key and makes
+    /// that durable. A ledger that does not verify or cannot be written is
+    /// an error, after the key was deleted. Their personal data in every record becomes
+    /// unreadable; the records and the chain stay. Returns whether a key
+    /// existed.
     pub fn erase_subject(&self, subject: Uuid) -> Result<bool, PersonalError> {
+        let ledger = erasure_ledger::ledger_path(&self.reader.dir);
+        let recorded = self
+            .reader
+            .subjects
+            .with_ledger(&ledger, |ledger| Ok(ledger.append(subject)?));
+        // A ledger that cannot be written fails the erasure, but the key
+        // goes all the same: the person is erased from this store whatever
+        // happens to the record of it.
         let existed = self.reader.subjects.erase(subject)?;
         self.reader.store.sync()?;
+        recorded?;
         Ok(existed)
+    }
+
+    /// Re-applies the erasure ledger: deletes (durably) the key of every
+    /// subject it records that the store still holds, which happens only
+    /// when the data dir was rolled back past an erasure while the ledger
+    /// was kept. Returns those subjects. Refuses a ledger that does not
+    /// verify. Run at start, before the views open any personal data.
+    pub fn reapply_erasures(&self) -> Result<Vec<Uuid>, PersonalError> {
+        let path = erasure_ledger::ledger_path(&self.reader.dir);
+        let reapplied = self
+            .reader
+            .subjects
+            .with_ledger(&path, |ledger| Ok(ledger.reapply(&*self.reader.store)?))?;
+        for subject in &reapplied {
+            // Forget any key cached before the deletion.
+            self.reader.subjects.erase(*subject)?;
+        }
+        Ok(reapplied)
+    }
+
+    /// A fingerprint of `value` keyed by `subject`'s own key (see
+    /// [`crate::crypto::fingerprint::subject_digest`]); `None` when the
+    /// subject has no key (erased, or never sealed anything).
+    pub fn subject_fingerprint(
+        &self,
+        subject: Uuid,
+        value: &[u8],
+    ) -> Result<Option<[u8; 32]>, PersonalError> {
+        self.reader.subjects.fingerprint(subject, value)
     }
 
     /// Syncs what is outstanding and stops the flusher. Appends after this

@@ -8,6 +8,7 @@
 //! the sealed bytes stay in the records, so the chain still verifies.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use cairn_schemas::{PersonalData, Sealed};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::codec;
+use super::erasure_ledger::{ErasureLedger, LedgerError};
 use super::store::{EventStore, StoreError};
 use crate::crypto::{self, DerivedKey, MasterKey};
 use crate::entropy::{Entropy, random_array};
@@ -46,6 +48,9 @@ pub enum PersonalError {
     /// Encoding failed.
     #[error(transparent)]
     Codec(#[from] codec::CodecError),
+    /// The erasure ledger could not be read or written.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 type SubjectKey = Zeroizing<[u8; 32]>;
@@ -61,6 +66,11 @@ pub(crate) struct SubjectKeys {
     /// each create (and store) a key, or the loser's ciphertext would never
     /// open again.
     creating: std::sync::Mutex<()>,
+    /// The erasure ledger (see [`super::erasure_ledger`]), opened on first
+    /// use; the lock also serializes appends to it.
+    ledger: std::sync::Mutex<Option<ErasureLedger>>,
+    /// The ledger's key (`info::ERASURE_LEDGER`).
+    ledger_key: DerivedKey,
 }
 
 const WRAPPED_LEN: usize = 24 + 16 + 32;
@@ -72,6 +82,8 @@ impl SubjectKeys {
             wrap_key: crypto::derive_key(master, crypto::info::SUBJECT_KEY_WRAP),
             cache: RwLock::new(HashMap::new()),
             creating: std::sync::Mutex::new(()),
+            ledger: std::sync::Mutex::new(None),
+            ledger_key: crypto::derive_key(master, crypto::info::ERASURE_LEDGER),
         }
     }
 
@@ -205,6 +217,39 @@ impl SubjectKeys {
         Ok(self
             .load(sealed.subject)?
             .map(|key| crypto::opening::opening_key(&key, &sealed.nonce)))
+    }
+
+    /// Runs `f` on the erasure ledger at `path`, opening (and verifying)
+    /// it on first use. Holds the ledger's lock meanwhile, so appends are
+    /// serialized.
+    pub(crate) fn with_ledger<R>(
+        &self,
+        path: &Path,
+        f: impl FnOnce(&mut ErasureLedger) -> Result<R, PersonalError>,
+    ) -> Result<R, PersonalError> {
+        let mut slot = match self.ledger.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let ledger = match &mut *slot {
+            Some(ledger) => ledger,
+            empty => empty.insert(ErasureLedger::open_keyed(path, self.ledger_key.as_bytes())?),
+        };
+        f(ledger)
+    }
+
+    /// A fingerprint of `value` keyed by `subject`'s key (see
+    /// [`crypto::fingerprint::subject_digest`]): `None` when the subject
+    /// has no key (erased, or never sealed anything), so nobody, the
+    /// server included, can compute it again after an erasure.
+    pub(crate) fn fingerprint(
+        &self,
+        subject: Uuid,
+        value: &[u8],
+    ) -> Result<Option<[u8; 32]>, PersonalError> {
+        Ok(self
+            .load(subject)?
+            .map(|key| crypto::fingerprint::subject_digest(&key, value)))
     }
 
     /// Deletes the subject's key. Returns whether there was one. The caller

@@ -21,6 +21,7 @@ mod egress;
 mod enumeration;
 mod erasure;
 mod erasure_api;
+mod erasure_restore;
 mod export_tamper;
 mod floods;
 mod identity_api;
