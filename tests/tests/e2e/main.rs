@@ -21,6 +21,7 @@ mod enumeration;
 mod erasure;
 mod erasure_api;
 mod floods;
+mod hygiene;
 mod identity_api;
 mod masking;
 mod replay;
