@@ -211,7 +211,11 @@ fn a_client_sending_x_request_id_bootstrap_finds_a_server_generated_id_in_the_ev
         .iter()
         .find(|event| event["action"] == "group.created")
         .expect("the group.created event");
-    assert_eq!(request_id_of(created), Some(server_id.as_str()), "{created}");
+    assert_eq!(
+        request_id_of(created),
+        Some(server_id.as_str()),
+        "{created}"
+    );
 
     // No event a person's request made records the client's choice (the
     // server's own bootstrap, recorded by the system, is `bootstrap`).
@@ -239,7 +243,8 @@ fn cpu_seconds(pid: u32) -> f64 {
     let fields: Vec<&str> = after.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line, so 11 and
     // 12 after the state (field 3).
-    let ticks: u64 = fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
     // SAFETY: sysconf has no preconditions.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     ticks as f64 / per_second as f64
@@ -392,7 +397,8 @@ fn a_hec_token_over_plain_http_is_refused_at_start_unless_marked_insecure() {
     let api = AdminServer::start(&dir.path().join("marked"), &marked);
     let log = api.server.stderr_lines().join("\n");
     assert_eq!(
-        log.matches("sends its HEC token over plain http://").count(),
+        log.matches("sends its HEC token over plain http://")
+            .count(),
         1,
         "{log}"
     );
@@ -428,8 +434,10 @@ fn a_deleted_then_erased_user_of_two_orgs_is_seen_by_the_audit_readers_of_both()
         "POST",
         "/api/v1/users",
         &root,
-        Some(json!({"username": "auditor-b", "password": PASSWORD, "role": "audit_viewer",
-                    "is_active": true, "org_id": beta})),
+        Some(
+            json!({"username": "auditor-b", "password": PASSWORD, "role": "audit_viewer",
+                    "is_active": true, "org_id": beta}),
+        ),
     );
     ok(
         &api,
@@ -487,8 +495,14 @@ fn a_deleted_then_erased_user_of_two_orgs_is_seen_by_the_audit_readers_of_both()
             .map(|line| serde_json::from_str(line).expect("json line"))
             .collect();
         for action in ["user.deleted", "user.erased"] {
-            assert!(has_event(&events, action, &ula), "{auditor}: {action} in the query");
-            assert!(has_event(&exported, action, &ula), "{auditor}: {action} in the export");
+            assert!(
+                has_event(&events, action, &ula),
+                "{auditor}: {action} in the query"
+            );
+            assert!(
+                has_event(&exported, action, &ula),
+                "{auditor}: {action} in the export"
+            );
         }
     }
 }
