@@ -293,8 +293,26 @@ mod tests {
     /// reported.
     #[tokio::test]
     async fn a_receiver_that_sends_data_is_misbehaving_after_a_bounded_read() {
-        let mut connection = connection_to(vec![b'x'; MAX_UNSOLICITED_BYTES + 4096], false).await;
-        assert_eq!(connection.peer(), Peer::Misbehaving);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            // Without end (until the sink drops the connection).
+            while socket.write_all(&[b'x'; 16 * 1024]).await.is_ok() {}
+        });
+        let stream = TcpStream::connect(address).await.expect("connect");
+        let mut connection = SyslogConnection::new(SyslogStream::Tcp(stream));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let peer = loop {
+            match connection.peer() {
+                Peer::Open if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                other => break other,
+            }
+        };
+        assert_eq!(peer, Peer::Misbehaving);
+        // One check reads at most one buffer past the limit.
         assert!(connection.unsolicited <= MAX_UNSOLICITED_BYTES + 4096);
     }
 }
