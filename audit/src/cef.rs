@@ -48,7 +48,10 @@
 //! fields have none even for CR and LF; so every such character, and the
 //! Unicode line and paragraph separators, is replaced by U+FFFD. The record
 //! is therefore always exactly one line, whatever a user name or a user
-//! agent holds.
+//! agent holds. Bidirectional controls and other invisible format
+//! characters (`is_hidden_format`) are replaced by U+FFFD too, so a name
+//! recorded before names refused them cannot show an analyst reordered or
+//! hidden text.
 
 use std::net::IpAddr;
 
@@ -212,9 +215,34 @@ fn text_at<'a>(line: &'a Value, pointer: &str) -> Option<&'a str> {
 }
 
 /// Whether a character must never appear raw in a record: control
-/// characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+/// characters (C0, DEL, C1), the Unicode line and paragraph separators, and
+/// the invisible characters of [`is_hidden_format`].
 fn is_line_hazard(character: char) -> bool {
-    character.is_control() || matches!(character, '\u{2028}' | '\u{2029}')
+    character.is_control()
+        || matches!(character, '\u{2028}' | '\u{2029}')
+        || is_hidden_format(character)
+}
+
+/// Whether a character changes how the text around it reads without being
+/// seen itself: bidirectional controls (U+202E shows `nimdA` as `Admin`),
+/// zero-width and joining characters, invisible operators, the byte order
+/// mark, interlinear annotation marks and tag characters. Names refuse
+/// them since issue 15, but older records may still hold them, and an
+/// analyst reading a CEF or syslog record must see what is there:
+/// renderers replace them with U+FFFD, like control characters.
+pub(crate) fn is_hidden_format(character: char) -> bool {
+    matches!(
+        character,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 /// Appends a header field: `\` and `|` escaped, hazards replaced.
@@ -501,5 +529,42 @@ mod tests {
         event["origin"]["ip"] = json!("2001:db8::1");
         let parsed = parse_strict(&cef_record(&event)).expect("strict parse");
         assert_eq!(parsed.extension["src"], "2001:db8::1");
+    }
+
+    /// Issue 15: a group named `Admins` with a right-to-left override (and
+    /// other invisible characters) recorded before names refused them
+    /// reached CEF raw, where a viewer shows reordered text.
+    #[test]
+    fn bidi_controls_and_invisible_characters_of_an_old_record_are_replaced() {
+        let hidden = [
+            '\u{202E}',
+            '\u{2067}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{061C}',
+            '\u{E0041}',
+        ];
+        let name: String = hidden.iter().map(|c| format!("Ad{c}mins")).collect();
+        let mut event = line(&name, &name, &name);
+        event["details"] = json!({ "name": name });
+        event["origin"]["request_id"] = json!(name);
+        let record = cef_record(&event);
+        for character in hidden {
+            assert!(
+                !record.contains(character),
+                "U+{:04X} reached {record:?}",
+                u32::from(character)
+            );
+        }
+        let parsed = parse_strict(&record).expect("strict parse");
+        let shown = "Ad\u{FFFD}mins".repeat(hidden.len());
+        assert_eq!(parsed.extension["suser"], shown);
+        assert_eq!(parsed.extension["cs6"], shown);
+        assert_eq!(parsed.extension["requestClientApplication"], shown);
+        assert_eq!(parsed.extension["flexString2"], shown);
+        let details: Value = serde_json::from_str(&parsed.extension["msg"]).expect("msg JSON");
+        assert_eq!(details["name"], shown.as_str());
     }
 }

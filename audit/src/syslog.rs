@@ -33,8 +33,10 @@
 //! Whatever the line and the text hold, a message is one line: CR, LF, TAB
 //! and NUL in MSG become spaces (outside JSON strings they are whitespace,
 //! inside them serde_json never writes them raw), and every other control
-//! character (C0, DEL, C1) and the Unicode line and paragraph separators
-//! become U+FFFD, in MSG and in PARAM-VALUEs.
+//! character (C0, DEL, C1), the Unicode line and paragraph separators, and
+//! the bidirectional controls and other invisible format characters of an
+//! older record's names become U+FFFD, in MSG and in PARAM-VALUEs (the BOM
+//! that starts MSG is the only one written).
 
 use serde_json::Value;
 
@@ -149,9 +151,13 @@ fn push_structured_data(out: &mut String, line: &Value) {
 }
 
 /// Whether a character must never appear raw in a message: control
-/// characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+/// characters (C0, DEL, C1), the Unicode line and paragraph separators, and
+/// the invisible format characters CEF refuses too (bidirectional controls,
+/// zero-width characters, a byte order mark inside MSG, ...).
 fn is_line_hazard(character: char) -> bool {
-    character.is_control() || matches!(character, '\u{2028}' | '\u{2029}')
+    character.is_control()
+        || matches!(character, '\u{2028}' | '\u{2029}')
+        || crate::cef::is_hidden_format(character)
 }
 
 #[cfg(test)]
@@ -324,7 +330,12 @@ mod tests {
         let msg = json!({"actor": {"name": hostile}}).to_string() + "\r\n" + hostile;
         let message = syslog_message(&event, &msg, hostile, 7);
         assert_eq!(message.lines().count(), 1, "{message:?}");
-        assert!(!message.chars().any(is_line_hazard), "{message:?}");
+        // The BOM that starts MSG is the message's own, written once.
+        assert_eq!(message.matches(BOM).count(), 1, "{message:?}");
+        assert!(
+            !message.replacen(BOM, "", 1).chars().any(is_line_hazard),
+            "{message:?}"
+        );
 
         let parsed = parse_strict(&message).expect("strict parse");
         assert_eq!(
@@ -400,5 +411,27 @@ mod tests {
             "counted in octets, not chars"
         );
         assert_eq!(rest, message);
+    }
+
+    /// Issue 15: bidirectional controls and invisible characters of an
+    /// older record's names never reach a syslog message raw, in MSG or in
+    /// the structured data; the BOM that starts MSG is the only one.
+    #[test]
+    fn bidi_controls_and_invisible_characters_are_replaced() {
+        let name = "Admins\u{202E}snimdA\u{200B}\u{2066}x\u{FEFF}";
+        let mut event = line("success");
+        event["id"] = json!(name);
+        let msg = json!({"actor": {"name": name}}).to_string();
+        let message = syslog_message(&event, &msg, "h", 1);
+        for character in ['\u{202E}', '\u{200B}', '\u{2066}'] {
+            assert!(!message.contains(character), "{message:?}");
+        }
+        assert_eq!(message.matches('\u{FEFF}').count(), 1, "{message:?}");
+        let parsed = parse_strict(&message).expect("strict parse");
+        let shown = "Admins\u{FFFD}snimdA\u{FFFD}\u{FFFD}x\u{FFFD}";
+        assert_eq!(parsed.structured_data[0].1[1].1, shown);
+        let body = parsed.msg.strip_prefix('\u{FEFF}').expect("BOM");
+        let reread: Value = serde_json::from_str(body).expect("MSG JSON");
+        assert_eq!(reread["actor"]["name"], shown);
     }
 }

@@ -15,12 +15,19 @@ use cairn_schemas::{
 use uuid::Uuid;
 
 use super::access::{not_visible, role_denied};
-use super::listing::{check_name, paginate, parse_named};
+use super::display_names::{Scope, Taken, check_display_name, refuse_look_alike};
+use super::listing::{paginate, parse_named};
 use super::principal::Principal;
 use super::{App, CommandError, Origin};
 
 /// The longest group name.
 const MAX_GROUP_NAME_CHARS: usize = 100;
+
+/// Group names are unique, look-alikes included, within their org.
+const GROUP_NAMES: Scope = Scope {
+    what: "a group",
+    place: "in this organization",
+};
 
 /// What the caller may do with a group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -152,15 +159,19 @@ pub async fn create_group(
     principal
         .require_admin()
         .map_err(|_| role_denied(group_ref(None), "creating a group requires the admin role"))?;
-    let name = check_name("name", &request.name, MAX_GROUP_NAME_CHARS)?;
+    let name = check_display_name(&request.name, MAX_GROUP_NAME_CHARS)?;
     let group_id = Uuid::now_v7();
     let org_id = principal.org_id;
     app.execute(|views| {
-        if views.groups.by_name(&org_id, &name).is_some() {
-            return Err(CommandError::Conflict(
-                "a group with that name exists in this organization".into(),
-            ));
-        }
+        // The creator administers the org, so sees every group in it.
+        refuse_look_alike(
+            &name,
+            &GROUP_NAMES,
+            views.groups.in_org(&org_id).map(|group| Taken {
+                name: &group.name,
+                visible: true,
+            }),
+        )?;
         Ok::<_, CommandError>(vec![principal.event(
             Action::GroupCreated,
             group_ref(Some(group_id)),

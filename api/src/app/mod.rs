@@ -14,6 +14,7 @@ pub mod audit_log;
 pub mod backup;
 pub mod bootstrap;
 pub mod connections;
+pub mod display_names;
 pub mod error;
 pub mod flows;
 pub mod grants;

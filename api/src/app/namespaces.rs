@@ -15,7 +15,8 @@ use cairn_schemas::{
 use uuid::Uuid;
 
 use super::access::{act_on, denied, require, role_denied, who};
-use super::listing::{check_name, paginate};
+use super::display_names::{Scope, Taken, check_display_name, refuse_look_alike};
+use super::listing::paginate;
 use super::login::with_request;
 use super::principal::Principal;
 use super::{App, CommandError, Origin};
@@ -59,13 +60,53 @@ pub fn system_namespaces(org_id: Uuid, origin: &Origin) -> Vec<NewEvent> {
         .collect()
 }
 
-/// A catalog name: 1 to 100 printable characters without `/`.
+/// A new catalog name (namespace, flow, connection): the display-name
+/// policy (`cairn_core::rules::display_name`), at most 100 characters,
+/// without `/`.
 pub fn check_catalog_name(name: &str) -> Result<String, CommandError> {
-    let name = check_name("name", name, MAX_CATALOG_NAME_CHARS)?;
+    let name = check_display_name(name, MAX_CATALOG_NAME_CHARS)?;
     if name.contains('/') {
         return Err(CommandError::invalid("name", "must not contain '/'"));
     }
     Ok(name)
+}
+
+/// Namespace names are unique, look-alikes included, among siblings: the
+/// same scope as exact names, which makes every path unique up to
+/// look-alikes level by level.
+const NAMESPACE_NAMES: Scope = Scope {
+    what: "a namespace",
+    place: "there",
+};
+
+/// Refuses a namespace name that looks like a sibling's (`except` is the
+/// namespace being renamed). Siblings the caller may not read are not
+/// named in the refusal.
+fn refuse_look_alike_sibling(
+    views: &Views,
+    principal: &Principal,
+    org_id: Uuid,
+    parent_id: Option<Uuid>,
+    except: Option<Uuid>,
+    name: &str,
+) -> Result<(), CommandError> {
+    let who = who(principal);
+    let role = acting_role(views, who);
+    let siblings = views
+        .catalog
+        .in_org(&org_id)
+        .filter(|entry| {
+            entry.kind == ResourceKind::Namespace
+                && entry.parent_id == parent_id
+                && Some(entry.id) != except
+        })
+        .map(|entry| Taken {
+            name: &entry.name,
+            visible: role.is_some_and(|role| {
+                authorize_entry(views, who, role, AccessAction::Read, entry).allowed
+            }),
+        });
+    refuse_look_alike(name, &NAMESPACE_NAMES, siblings)
 }
 
 /// A namespace as the API shows it.
@@ -151,15 +192,7 @@ pub async fn create_namespace(
                 ),
             ));
         }
-        let taken = views
-            .catalog
-            .by_name(org_id, request.parent_id, ResourceKind::Namespace, &name)
-            .is_some();
-        if taken {
-            return Err(CommandError::Conflict(
-                "a namespace with that name exists there".into(),
-            ));
-        }
+        refuse_look_alike_sibling(views, principal, org_id, request.parent_id, None, &name)?;
         Ok::<_, CommandError>(vec![principal.event(
             Action::NamespaceCreated,
             resource(ResourceKind::Namespace, namespace_id),
@@ -282,15 +315,14 @@ pub async fn update_namespace(
         origin,
         |views, entry| {
             refuse_system(entry, "renamed")?;
-            let taken = views
-                .catalog
-                .by_name(entry.org_id, entry.parent_id, kind, &name)
-                .is_some_and(|other| other.id != id);
-            if taken {
-                return Err(CommandError::Conflict(
-                    "a namespace with that name exists there".into(),
-                ));
-            }
+            refuse_look_alike_sibling(
+                views,
+                principal,
+                entry.org_id,
+                entry.parent_id,
+                Some(id),
+                &name,
+            )?;
             Ok(EventPayload::NamespaceUpdated(NamespaceUpdated {
                 namespace_id: id,
                 name: name.clone(),

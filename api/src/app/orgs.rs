@@ -8,7 +8,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::listing::check_name;
+use super::display_names::{Scope, Taken, check_display_name, refuse_look_alike};
 use super::namespaces::system_namespaces;
 use super::principal::Principal;
 use super::users::parse_role;
@@ -50,9 +50,16 @@ fn require_org_admin(app: &App, principal: &Principal, org: Uuid) -> Result<(), 
     }
 }
 
-/// Checks an org name: 1 to 100 printable characters, trimmed.
+/// Org names are unique, look-alikes included, across the server.
+const ORG_NAMES: Scope = Scope {
+    what: "an organization",
+    place: "",
+};
+
+/// Checks a new org name: the display-name policy, at most 100 characters
+/// (`cairn_core::rules::display_name`).
 pub fn check_org_name(name: &str) -> Result<String, CommandError> {
-    check_name("name", name, MAX_ORG_NAME_CHARS)
+    check_display_name(name, MAX_ORG_NAME_CHARS)
 }
 
 /// The event that creates an org (shared with bootstrap).
@@ -71,11 +78,15 @@ pub async fn create_org(
     let name = check_org_name(&request.name)?;
     let org_id = Uuid::now_v7();
     app.execute(|views| {
-        if views.orgs.by_name(&name).is_some() {
-            return Err(CommandError::Conflict(
-                "an organization with that name exists".into(),
-            ));
-        }
+        // Only superusers create orgs, and they see every org.
+        refuse_look_alike(
+            &name,
+            &ORG_NAMES,
+            views.orgs.all().map(|org| Taken {
+                name: &org.name,
+                visible: true,
+            }),
+        )?;
         let mut events = vec![org_event(
             principal,
             Action::OrgCreated,

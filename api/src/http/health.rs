@@ -10,7 +10,7 @@ use serde_json::json;
 use super::ServerState;
 
 /// `GET /health`.
-#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, description = "the log is open and the views caught up: `{\"status\":\"ok\",\"seq\":N}` with the durable head, and `sinks` (each export sink's `delivered` cursor, `lag`, `connected`, `retries`, `failing`; targets and errors only in the server log) when sinks are configured"), (status = 503, description = "starting")))]
+#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, description = "the log is open and the views caught up: `{\"status\":\"ok\",\"seq\":N}` with the durable head, and `sinks` (each export sink's `delivered` cursor, `lag`, `connected`, `retries`, `failing` and a fixed `reason` when failing; targets and errors only in the server log) when sinks are configured"), (status = 503, description = "starting")))]
 pub(super) async fn health(State(state): State<ServerState>) -> Response {
     match state.app() {
         Some(app) => {

@@ -1,13 +1,23 @@
 //! Request ids: one per request, so a client's error report, the server's
-//! log lines and the problem body can be matched up.
+//! log lines, the problem body and the events the request recorded can be
+//! matched up.
 //!
-//! The id is the client's `X-Request-Id` when it is a plausible one (1 to 128
-//! visible ASCII characters: a proxy in front may already have assigned it),
-//! otherwise a fresh UUIDv7. The middleware stores it as a [`RequestId`]
-//! request extension, opens a tracing span carrying it (so every log line of
-//! the request has it), echoes it in the response's `X-Request-Id`, and adds
-//! it to problem bodies (see [`super::problem`]). It must be the outermost
-//! layer, so that every response, even a rejection by another layer, gets it.
+//! The id is always the server's own, a fresh UUIDv7: it is what the signed
+//! log records as an event's `request_id`, so a client must not choose it
+//! (a client sending `X-Request-Id: bootstrap` would otherwise have its
+//! requests recorded under a name of its choosing). A client's
+//! `X-Request-Id` (a proxy in front may already have assigned one) is kept
+//! apart as a [`ClientRequestId`] when it is 1 to [`MAX_REQUEST_ID_LEN`]
+//! visible ASCII characters, and ignored otherwise (a tracing header is
+//! no reason to refuse a request): it is echoed in the response's
+//! `X-Client-Request-Id` and carried by the request's log lines, never
+//! recorded in an event.
+//!
+//! The middleware stores both as request extensions, opens a tracing span
+//! carrying them (so every log line of the request has them), echoes the
+//! server's id in the response's `X-Request-Id`, and adds it to problem
+//! bodies (see [`super::problem`]). It must be the outermost layer, so that
+//! every response, even a rejection by another layer, gets it.
 
 use std::convert::Infallible;
 
@@ -20,14 +30,18 @@ use tracing::Instrument;
 
 use super::problem;
 
-/// The header that carries the id, in both directions.
+/// The header that carries the server's id in responses, and a client's
+/// own id in requests.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The longest client-supplied id accepted; longer ones are replaced.
+/// The response header that echoes a client's own `X-Request-Id`.
+pub const X_CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-client-request-id");
+
+/// The longest client-supplied id kept; longer ones are ignored.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// The id of the current request. Extract it in a handler to log it or pass
-/// it on; extraction never fails.
+/// The server's id of the current request, the one events record. Extract
+/// it in a handler to log it or pass it on; extraction never fails.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RequestId(String);
 
@@ -37,9 +51,21 @@ impl RequestId {
         RequestId(uuid::Uuid::now_v7().to_string())
     }
 
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id a client (or a proxy in front) sent in `X-Request-Id`, kept apart
+/// from the server's [`RequestId`]: for the logs and the echo only.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientRequestId(String);
+
+impl ClientRequestId {
     /// The client's id, when it is 1 to [`MAX_REQUEST_ID_LEN`] visible ASCII
     /// characters (no space, no control character).
-    pub fn from_header(value: &HeaderValue) -> Option<RequestId> {
+    pub fn from_header(value: &HeaderValue) -> Option<ClientRequestId> {
         let bytes = value.as_bytes();
         let acceptable = (1..=MAX_REQUEST_ID_LEN).contains(&bytes.len())
             && bytes.iter().all(|byte| byte.is_ascii_graphic());
@@ -49,7 +75,7 @@ impl RequestId {
         // All visible ASCII, so this is valid UTF-8.
         std::str::from_utf8(bytes)
             .ok()
-            .map(|id| RequestId(id.to_owned()))
+            .map(|id| ClientRequestId(id.to_owned()))
     }
 
     /// The id as text.
@@ -82,20 +108,26 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 pub async fn request_id(mut request: Request, next: Next) -> Response {
     let mut supplied = request.headers().get_all(&X_REQUEST_ID).iter();
     // Two ids are as good as none: there is no telling which one is right.
-    let id = match (supplied.next(), supplied.next()) {
-        (Some(value), None) => RequestId::from_header(value),
+    let client = match (supplied.next(), supplied.next()) {
+        (Some(value), None) => ClientRequestId::from_header(value),
         _ => None,
-    }
-    .unwrap_or_else(RequestId::generate);
+    };
+    let id = RequestId::generate();
     let header = HeaderValue::from_str(id.as_str()).ok();
+    // Whatever reads the request's header further in sees the server's id.
+    request.headers_mut().remove(X_REQUEST_ID);
     if let Some(header) = &header {
         request.headers_mut().insert(X_REQUEST_ID, header.clone());
     }
     request.extensions_mut().insert(id.clone());
+    if let Some(client) = &client {
+        request.extensions_mut().insert(client.clone());
+    }
 
     let span = tracing::info_span!(
         "request",
         request_id = %id,
+        client_request_id = client.as_ref().map(ClientRequestId::as_str),
         method = %request.method(),
         path = %request.uri().path(),
     );
@@ -104,6 +136,9 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
     problem::attach_request_id(&mut response, id.as_str());
     if let Some(header) = header {
         response.headers_mut().insert(X_REQUEST_ID, header);
+    }
+    if let Some(echo) = client.and_then(|client| HeaderValue::from_str(client.as_str()).ok()) {
+        response.headers_mut().insert(X_CLIENT_REQUEST_ID, echo);
     }
     response
 }
@@ -132,9 +167,18 @@ mod tests {
             .layer(axum::middleware::from_fn(request_id))
     }
 
-    async fn call(path: &str, id: Option<&[u8]>) -> (StatusCode, Option<String>, String) {
+    /// The status, the `X-Request-Id` and `X-Client-Request-Id` answered,
+    /// and the body.
+    struct Reply {
+        status: StatusCode,
+        server_id: Option<String>,
+        client_id: Option<String>,
+        body: String,
+    }
+
+    async fn call(path: &str, ids: &[&[u8]]) -> Reply {
         let mut request = Request::get(path);
-        if let Some(id) = id {
+        for id in ids {
             request = request.header(X_REQUEST_ID, HeaderValue::from_bytes(id).expect("header"));
         }
         let response = app()
@@ -142,57 +186,76 @@ mod tests {
             .await
             .expect("response");
         let status = response.status();
-        let header = response
-            .headers()
-            .get(X_REQUEST_ID)
-            .map(|value| value.to_str().expect("ascii").to_owned());
+        let header = |name: &HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .map(|value| value.to_str().expect("ascii").to_owned())
+        };
+        let server_id = header(&X_REQUEST_ID);
+        let client_id = header(&X_CLIENT_REQUEST_ID);
         let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
             .await
             .expect("body");
-        (
+        Reply {
             status,
-            header,
-            String::from_utf8(body.to_vec()).expect("utf-8"),
-        )
+            server_id,
+            client_id,
+            body: String::from_utf8(body.to_vec()).expect("utf-8"),
+        }
+    }
+
+    fn is_uuid_v7(id: &str) -> bool {
+        uuid::Uuid::parse_str(id).is_ok_and(|parsed| parsed.get_version_num() == 7)
     }
 
     #[tokio::test]
-    async fn a_plausible_client_id_is_kept_and_echoed() {
-        let (status, header, body) = call("/echo", Some(b"abc-123_XYZ")).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(header.as_deref(), Some("abc-123_XYZ"));
-        assert_eq!(body, "abc-123_XYZ");
+    async fn a_client_cannot_choose_the_request_id_only_have_its_own_echoed() {
+        for chosen in [&b"bootstrap"[..], b"abc-123_XYZ"] {
+            let reply = call("/echo", &[chosen]).await;
+            assert_eq!(reply.status, StatusCode::OK);
+            let server_id = reply.server_id.expect("echoed");
+            assert!(is_uuid_v7(&server_id), "{server_id}");
+            // What the handler (and so every event) sees is the server's.
+            assert_eq!(reply.body, server_id);
+            assert_eq!(reply.client_id.as_deref().map(str::as_bytes), Some(chosen));
+        }
     }
 
     #[tokio::test]
-    async fn without_a_client_id_a_uuid_v7_is_generated() {
-        let (_, header, body) = call("/echo", None).await;
-        let header = header.expect("echoed");
-        assert_eq!(header, body);
-        let parsed = uuid::Uuid::parse_str(&header).expect("a uuid");
-        assert_eq!(parsed.get_version_num(), 7);
+    async fn without_a_client_id_a_uuid_v7_is_generated_and_nothing_is_echoed() {
+        let reply = call("/echo", &[]).await;
+        let header = reply.server_id.expect("echoed");
+        assert_eq!(header, reply.body);
+        assert!(is_uuid_v7(&header));
+        assert_eq!(reply.client_id, None);
     }
 
     #[tokio::test]
-    async fn implausible_client_ids_are_replaced() {
+    async fn implausible_or_repeated_client_ids_are_ignored() {
         let too_long = vec![b'a'; MAX_REQUEST_ID_LEN + 1];
         for bad in [&b"has space"[..], b"tab\there", &too_long, b"caf\xc3\xa9"] {
-            let (_, header, _) = call("/echo", Some(bad)).await;
-            let header = header.expect("echoed");
-            assert!(uuid::Uuid::parse_str(&header).is_ok(), "{bad:?} was kept");
+            let reply = call("/echo", &[bad]).await;
+            assert!(is_uuid_v7(&reply.server_id.expect("echoed")));
+            assert_eq!(reply.client_id, None, "{bad:?} was kept");
         }
+        let reply = call("/echo", &[b"one", b"two"]).await;
+        assert_eq!(reply.client_id, None);
         let longest = "b".repeat(MAX_REQUEST_ID_LEN);
-        let (_, header, _) = call("/echo", Some(longest.as_bytes())).await;
-        assert_eq!(header.as_deref(), Some(longest.as_str()));
+        let reply = call("/echo", &[longest.as_bytes()]).await;
+        assert_eq!(reply.client_id.as_deref(), Some(longest.as_str()));
+        assert_ne!(reply.server_id.as_deref(), Some(longest.as_str()));
     }
 
     #[tokio::test]
-    async fn problem_bodies_carry_the_request_id() {
-        let (status, header, body) = call("/fail", Some(b"trace-me")).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(header.as_deref(), Some("trace-me"));
-        let body: serde_json::Value = serde_json::from_str(&body).expect("json");
-        assert_eq!(body["request_id"], "trace-me");
+    async fn problem_bodies_carry_the_servers_request_id() {
+        let reply = call("/fail", &[b"trace-me"]).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        let server_id = reply.server_id.expect("echoed");
+        assert!(is_uuid_v7(&server_id));
+        assert_eq!(reply.client_id.as_deref(), Some("trace-me"));
+        let body: serde_json::Value = serde_json::from_str(&reply.body).expect("json");
+        assert_eq!(body["request_id"], server_id.as_str());
         assert_eq!(body["status"], 404);
     }
 

@@ -4,6 +4,8 @@
 //!
 //! - [`username`]: Unicode normalization of usernames and the characters and
 //!   names they may not use.
+//! - [`display_name`]: the characters of group, org and namespace names,
+//!   and when two of them look the same.
 //! - [`password_policy`]: the length window and the refusal of common or
 //!   easily guessed passwords.
 //!
@@ -12,6 +14,7 @@
 //! - [`flow_definition`]: the step schema of a flow definition and the
 //!   references (`$secret.NAME`, `$env.NAME`) its strings may hold.
 
+pub mod display_name;
 pub mod flow_definition;
 pub mod password_policy;
 pub mod retention_policy;

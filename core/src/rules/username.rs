@@ -197,7 +197,7 @@ fn check_characters(name: &str) -> Result<(), UsernameError> {
 /// Names the kinds of character that are never allowed, whatever their
 /// neighbours: the ones that are invisible, reorder text, or have no agreed
 /// meaning. `None` means the character needs the ordinary checks.
-fn describe_forbidden(character: char) -> Option<&'static str> {
+pub(super) fn describe_forbidden(character: char) -> Option<&'static str> {
     if character.is_control() {
         return Some("a control character");
     }

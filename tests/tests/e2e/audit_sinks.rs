@@ -153,6 +153,9 @@ fn an_http_sink_delivers_every_event_in_the_hec_envelope_through_failures() {
             ("CAIRN_SINKS", "splunk"),
             ("CAIRN_SINK_SPLUNK_URL", &url),
             ("CAIRN_SINK_SPLUNK_HEC_TOKEN", HEC_TOKEN),
+            // A receiver on loopback: plain http:// with a token is
+            // refused unless marked insecure (issue 15).
+            ("CAIRN_SINK_SPLUNK_INSECURE", "true"),
             ("CAIRN_SINK_SPLUNK_FORMAT", "jsonl"),
             ("CAIRN_SINK_SPLUNK_BATCH", "7"),
         ],
@@ -208,6 +211,12 @@ fn an_http_sink_delivers_every_event_in_the_hec_envelope_through_failures() {
     let log = api.server.stderr_lines().join("\n");
     assert!(!log.contains(HEC_TOKEN), "the token is never logged");
     assert!(log.contains("sink delivery failed"), "failures are logged");
+    assert_eq!(
+        log.matches("sends its HEC token over plain http://")
+            .count(),
+        1,
+        "the insecure sink is warned about once"
+    );
 }
 
 #[test]

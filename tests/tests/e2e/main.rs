@@ -24,6 +24,7 @@ mod erasure_api;
 mod erasure_restore;
 mod export_tamper;
 mod floods;
+mod hygiene;
 mod identity_api;
 mod masking;
 mod replay;

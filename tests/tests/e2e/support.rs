@@ -217,6 +217,11 @@ impl Server {
         (status, response.json().expect("json body"))
     }
 
+    /// The server's process id (to read its CPU time in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
     /// Everything the server wrote to stderr so far.
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.lock().expect("lines").clone()

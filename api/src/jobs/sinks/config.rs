@@ -7,6 +7,7 @@
 //! CAIRN_SINK_SIEM_CA_FILE=/etc/cairn/collector-ca.pem   optional (PEM)
 //! CAIRN_SINK_SPLUNK_URL=https://splunk.example:8088/services/collector/event
 //! CAIRN_SINK_SPLUNK_HEC_TOKEN=…                 optional: the Splunk HEC envelope
+//! CAIRN_SINK_<NAME>_INSECURE=true               a HEC token over plain http:// (refused without)
 //! CAIRN_SINK_<NAME>_FORMAT=ocsf|jsonl|cef       default: ocsf (syslog), jsonl (http)
 //! CAIRN_SINK_<NAME>_BATCH=500                   events per write or request
 //! CAIRN_SINK_<NAME>_CONFIRM_AFTER_MS=2000       syslog: see below
@@ -18,6 +19,12 @@
 //! no acknowledgements, so a syslog sink counts events as delivered only
 //! after the connection stayed open `CONFIRM_AFTER_MS` past their write;
 //! when the connection breaks it resends from the last confirmed event.
+//!
+//! A HEC token is a credential: sending it over plain `http://` hands it to
+//! anyone on the path, so that configuration is refused unless the sink is
+//! marked `INSECURE=true` (a forwarder on the same host, say), and then
+//! the server warns once at start-up. The flag says nothing anywhere else,
+//! so it is refused on any other sink.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,6 +70,8 @@ pub struct SinkSpec {
     /// How long a syslog connection must stay open after a write for the
     /// events written to count as delivered.
     pub confirm_after: Duration,
+    /// The operator accepted sending the HEC token over plain `http://`.
+    pub insecure: bool,
 }
 
 impl std::fmt::Debug for SinkSpec {
@@ -77,6 +86,13 @@ impl std::fmt::Debug for SinkSpec {
 }
 
 impl SinkSpec {
+    /// Whether the sink sends its HEC token unencrypted (plain `http://`);
+    /// only ever true for a sink marked insecure.
+    pub fn sends_token_in_clear(&self) -> bool {
+        self.hec_token.is_some()
+            && matches!(&self.target, SinkTarget::Http { url } if url.scheme() == "http")
+    }
+
     /// The target for logs and /health: never a credential.
     pub fn target_text(&self) -> String {
         match &self.target {
@@ -190,6 +206,27 @@ fn sink(name: &str, read: &impl Fn(&str) -> Option<String>) -> Result<SinkSpec, 
             var("FORMAT")
         ));
     }
+    let insecure = match get("INSECURE").as_deref().map(str::trim) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(format!("{}: must be true or false", var("INSECURE"))),
+    };
+    let token_in_clear = hec_token.is_some()
+        && matches!(&target, SinkTarget::Http { url } if url.scheme() == "http");
+    if token_in_clear && !insecure {
+        return Err(format!(
+            "{url_var} is plain http:// and {} is set: the token would cross the network \
+             unencrypted; use https://, or set {}=true to accept that",
+            var("HEC_TOKEN"),
+            var("INSECURE")
+        ));
+    }
+    if insecure && !token_in_clear {
+        return Err(format!(
+            "{}: only an http:// sink with a HEC token is marked insecure",
+            var("INSECURE")
+        ));
+    }
     let ca_file = get("CA_FILE").map(PathBuf::from);
     if let Some(path) = &ca_file
         && !path.is_file()
@@ -232,6 +269,7 @@ fn sink(name: &str, read: &impl Fn(&str) -> Option<String>) -> Result<SinkSpec, 
         hec_token,
         batch,
         confirm_after,
+        insecure,
     })
 }
 
@@ -265,6 +303,7 @@ mod tests {
             ("CAIRN_SINK_SPLUNK_BATCH", "50"),
         ])
         .unwrap();
+        assert!(!specs[1].insecure && !specs[1].sends_token_in_clear());
         assert_eq!(specs.len(), 2);
         assert_eq!(
             specs[0].target,
@@ -334,6 +373,52 @@ mod tests {
         ] {
             let error = parse(&vars).unwrap_err();
             assert!(error.contains(needle), "{error} lacks {needle}");
+        }
+    }
+
+    /// Issue 15: a HEC token went over plain http:// without a word.
+    #[test]
+    fn a_hec_token_over_plain_http_is_refused_unless_marked_insecure() {
+        let clear = [
+            ("CAIRN_SINKS", "splunk"),
+            (
+                "CAIRN_SINK_SPLUNK_URL",
+                "http://splunk.example:8088/services/collector/event",
+            ),
+            ("CAIRN_SINK_SPLUNK_HEC_TOKEN", "token-value"),
+        ];
+        let error = parse(&clear).unwrap_err();
+        assert!(
+            error.contains("CAIRN_SINK_SPLUNK_URL is plain http://")
+                && error.contains("CAIRN_SINK_SPLUNK_INSECURE=true"),
+            "{error}"
+        );
+        assert!(!error.contains("token-value"), "{error}");
+
+        let mut marked = clear.to_vec();
+        marked.push(("CAIRN_SINK_SPLUNK_INSECURE", "true"));
+        let specs = parse(&marked).unwrap();
+        assert!(specs[0].insecure && specs[0].sends_token_in_clear());
+
+        let mut wrong = clear.to_vec();
+        wrong.push(("CAIRN_SINK_SPLUNK_INSECURE", "yes"));
+        assert!(parse(&wrong).unwrap_err().contains("must be true or false"));
+
+        // Plain http without a token, and https with one, need no flag.
+        for url in ["https://splunk.example/x", "http://collector.example/x"] {
+            let token = url.starts_with("https");
+            let mut vars = vec![("CAIRN_SINKS", "a"), ("CAIRN_SINK_A_URL", url)];
+            if token {
+                vars.push(("CAIRN_SINK_A_HEC_TOKEN", "t"));
+            }
+            assert!(!parse(&vars).unwrap()[0].sends_token_in_clear(), "{url}");
+            vars.push(("CAIRN_SINK_A_INSECURE", "true"));
+            assert!(
+                parse(&vars)
+                    .unwrap_err()
+                    .contains("only an http:// sink with a HEC token"),
+                "{url}"
+            );
         }
     }
 }

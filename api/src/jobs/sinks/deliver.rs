@@ -21,7 +21,7 @@ use super::SinkStatus;
 use super::config::{SinkSpec, SinkTarget};
 use super::cursor::clamp_cursor;
 use super::render::{host_name, render_batch};
-use super::transport::{self, SyslogConnection};
+use super::transport::{self, Peer, RECEIVER_SENDS_DATA, SyslogConnection};
 use crate::app::App;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -113,15 +113,32 @@ pub(super) async fn run(app: Arc<App>, spec: SinkSpec, status: Arc<SinkStatus>) 
     let mut durable = app.log().durable_changes();
     loop {
         if let Wire::Syslog { connection, .. } = &mut wire {
-            if connection.as_ref().is_some_and(SyslogConnection::is_closed) {
-                *connection = None;
-                rewind(
-                    &mut progress,
-                    &status,
-                    "the receiver closed the connection".into(),
-                );
+            match connection
+                .as_mut()
+                .map_or(Peer::Open, SyslogConnection::peer)
+            {
+                Peer::Open => {}
+                Peer::Closed => {
+                    *connection = None;
+                    rewind(
+                        &mut progress,
+                        &status,
+                        "the receiver closed the connection".into(),
+                    );
+                }
+                // A receiver that talks is failing, not merely gone: back
+                // off before connecting again, as after any failure.
+                Peer::Misbehaving => {
+                    *connection = None;
+                    rewind(&mut progress, &status, RECEIVER_SENDS_DATA.into());
+                    failed(&status, &mut backoff, &spec, RECEIVER_SENDS_DATA.into()).await;
+                }
             }
-            confirm(&app, &spec, &status, &mut progress, connection.is_some());
+            if confirm(&app, &spec, &status, &mut progress, connection.is_some()) {
+                // Only a confirmed write shows a syslog receiver works.
+                backoff = FIRST_BACKOFF;
+                status.update(|state| state.last_error = None);
+            }
         }
         let head = app.log().durable_seq();
         if progress.sent >= head {
@@ -152,22 +169,25 @@ pub(super) async fn run(app: Arc<App>, spec: SinkSpec, status: Arc<SinkStatus>) 
         };
         match send(&mut wire, &spec, batch.bytes).await {
             Ok(()) => {
-                backoff = FIRST_BACKOFF;
                 progress.sent = batch.last;
-                match wire {
-                    Wire::Http(_) => {
-                        progress.delivered = batch.last;
-                        store_cursor(&app, &spec, &status, batch.last);
-                    }
-                    Wire::Syslog { .. } => {
-                        progress.unconfirmed.push_back((Instant::now(), batch.last));
-                    }
+                // An HTTP answer is an acknowledgement; a syslog write is
+                // not (the bytes are only in the kernel): that sink stays
+                // failing, and backing off, until a write is confirmed.
+                let acknowledged = matches!(wire, Wire::Http(_));
+                if acknowledged {
+                    backoff = FIRST_BACKOFF;
+                    progress.delivered = batch.last;
+                    store_cursor(&app, &spec, &status, batch.last);
+                } else {
+                    progress.unconfirmed.push_back((Instant::now(), batch.last));
                 }
                 let connected = wire.connected();
                 status.update(|state| {
                     state.sent = batch.last;
                     state.connected = connected;
-                    state.last_error = None;
+                    if acknowledged {
+                        state.last_error = None;
+                    }
                 });
             }
             Err(error) => {
@@ -198,10 +218,16 @@ async fn send(wire: &mut Wire, spec: &SinkSpec, bytes: Vec<u8>) -> Result<(), St
 }
 
 /// Writes older than `confirm_after` on a connection still open are
-/// delivered: the cursor moves to the newest of them.
-fn confirm(app: &App, spec: &SinkSpec, status: &SinkStatus, progress: &mut Progress, open: bool) {
+/// delivered: the cursor moves to the newest of them. Whether any was.
+fn confirm(
+    app: &App,
+    spec: &SinkSpec,
+    status: &SinkStatus,
+    progress: &mut Progress,
+    open: bool,
+) -> bool {
     if !open {
-        return;
+        return false;
     }
     let mut confirmed = None;
     while let Some((written, last)) = progress.unconfirmed.front().copied() {
@@ -215,6 +241,7 @@ fn confirm(app: &App, spec: &SinkSpec, status: &SinkStatus, progress: &mut Progr
         progress.delivered = last;
         store_cursor(app, spec, status, last);
     }
+    confirmed.is_some()
 }
 
 /// The connection broke: what was written but not confirmed is sent again.

@@ -66,7 +66,20 @@ impl SinkStatus {
             "retries": state.retries,
             "failing": state.last_error.is_some(),
             "cursor_beyond_head": state.cursor_beyond_head,
+            "reason": state.last_error.as_deref().map(public_reason),
         })
+    }
+}
+
+/// What `/health` says about a failure: a fixed text, never the error
+/// itself (it may name the target). A receiver that sends data is named,
+/// as something its operator must fix; any other failure points to the
+/// server's log, which has the detail.
+fn public_reason(error: &str) -> &'static str {
+    if error.starts_with(transport::RECEIVER_SENDS_DATA) {
+        transport::RECEIVER_SENDS_DATA
+    } else {
+        "delivery is failing: the server log names the error"
     }
 }
 
@@ -109,6 +122,14 @@ impl SinkBoard {
 pub fn check(specs: &[SinkSpec]) -> Result<(), String> {
     for spec in specs {
         deliver::Wire::prepare(spec).map_err(|error| format!("sink {:?}: {error}", spec.name))?;
+    }
+    // Once, at start-up: the operator accepted this, but it stays visible.
+    for spec in specs.iter().filter(|spec| spec.sends_token_in_clear()) {
+        tracing::warn!(
+            sink = %spec.name,
+            "the sink sends its HEC token over plain http:// (marked insecure): \
+             anyone on the network path can read it; use https://"
+        );
     }
     Ok(())
 }

@@ -20,32 +20,72 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one write or request may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The most bytes a syslog receiver may send over one connection before it
+/// is closed. A receiver never speaks syslog back; over TLS the server
+/// sends a few session tickets (a few hundred bytes) or a close_notify
+/// alert after the handshake, which the raw socket sees. Anything beyond
+/// this is a receiver (or something posing as one) flooding the sink: the
+/// connection is closed instead of drained forever.
+pub const MAX_UNSOLICITED_BYTES: usize = 64 * 1024;
+
+/// The reason a connection is closed when the receiver sends data: also
+/// what `GET /health` shows for it.
+pub const RECEIVER_SENDS_DATA: &str =
+    "the receiver sends data, which a syslog receiver never does: the connection was closed";
+
 /// An open connection to a syslog receiver.
 #[derive(Debug)]
-pub enum SyslogConnection {
+pub struct SyslogConnection {
+    stream: SyslogStream,
+    /// Bytes the receiver sent so far (at most a little over
+    /// [`MAX_UNSOLICITED_BYTES`]: the connection is dropped then).
+    unsolicited: usize,
+}
+
+#[derive(Debug)]
+enum SyslogStream {
     /// Plain TCP.
     Tcp(TcpStream),
     /// TLS (RFC 5425).
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+/// What the receiver's side of a connection looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// Open and quiet: keep writing.
+    Open,
+    /// The receiver closed the connection (or it broke).
+    Closed,
+    /// The receiver sent more than [`MAX_UNSOLICITED_BYTES`]: drop the
+    /// connection and back off.
+    Misbehaving,
+}
+
 impl SyslogConnection {
+    fn new(stream: SyslogStream) -> SyslogConnection {
+        SyslogConnection {
+            stream,
+            unsolicited: 0,
+        }
+    }
+
     fn socket(&self) -> &TcpStream {
-        match self {
-            SyslogConnection::Tcp(stream) => stream,
-            SyslogConnection::Tls(stream) => stream.get_ref().0,
+        match &self.stream {
+            SyslogStream::Tcp(stream) => stream,
+            SyslogStream::Tls(stream) => stream.get_ref().0,
         }
     }
 
     /// Writes framed messages.
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         let written = async {
-            match self {
-                SyslogConnection::Tcp(stream) => {
+            match &mut self.stream {
+                SyslogStream::Tcp(stream) => {
                     stream.write_all(bytes).await?;
                     stream.flush().await
                 }
-                SyslogConnection::Tls(stream) => {
+                SyslogStream::Tls(stream) => {
                     stream.write_all(bytes).await?;
                     stream.flush().await
                 }
@@ -58,21 +98,25 @@ impl SyslogConnection {
         }
     }
 
-    /// Whether the receiver closed the connection (or it broke). A syslog
-    /// receiver never speaks, so anything but "nothing to read" on the raw
-    /// socket other than TLS records means the connection is gone.
-    pub fn is_closed(&self) -> bool {
-        let mut scratch = [0u8; 512];
-        loop {
+    /// Whether the receiver closed the connection (or it broke), or sends
+    /// data it never should. Reads what is waiting on the raw socket without
+    /// blocking (TLS records are not decrypted: the sink never reads), but
+    /// never more than [`MAX_UNSOLICITED_BYTES`] over the connection's life,
+    /// so a receiver that keeps sending cannot hold the sink (and the
+    /// runtime thread it runs on) in this loop.
+    pub fn peer(&mut self) -> Peer {
+        let mut scratch = [0u8; 4096];
+        while self.unsolicited <= MAX_UNSOLICITED_BYTES {
             match self.socket().try_read(&mut scratch) {
-                Ok(0) => return true,
+                Ok(0) => return Peer::Closed,
                 // TLS session tickets or a close_notify alert: keep
                 // reading until the socket says more (EOF or nothing).
-                Ok(_) => continue,
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return false,
-                Err(_) => return true,
+                Ok(read) => self.unsolicited += read,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return Peer::Open,
+                Err(_) => return Peer::Closed,
             }
         }
+        Peer::Misbehaving
     }
 }
 
@@ -123,7 +167,7 @@ pub async fn connect_syslog(
             .map_err(|error| format!("connecting: {error}"))?;
         let _ = stream.set_nodelay(true);
         match tls {
-            None => Ok(SyslogConnection::Tcp(stream)),
+            None => Ok(SyslogConnection::new(SyslogStream::Tcp(stream))),
             Some(connector) => {
                 let name = ServerName::try_from(host.clone())
                     .map_err(|_| format!("{host:?} is not a valid TLS server name"))?;
@@ -131,7 +175,7 @@ pub async fn connect_syslog(
                     .connect(name, stream)
                     .await
                     .map_err(|error| format!("TLS handshake: {error}"))?;
-                Ok(SyslogConnection::Tls(Box::new(stream)))
+                Ok(SyslogConnection::new(SyslogStream::Tls(Box::new(stream))))
             }
         }
     };
@@ -195,5 +239,80 @@ pub async fn post_batch(
         Ok(())
     } else {
         Err(format!("the receiver answered {status}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A connection to a loopback receiver that first sends `reply` and
+    /// then, when `close`, closes its side.
+    async fn connection_to(reply: Vec<u8>, close: bool) -> SyslogConnection {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (written, wrote) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            socket.write_all(&reply).await.expect("reply");
+            socket.flush().await.expect("flush");
+            if close {
+                drop(socket);
+                let _ = written.send(());
+            } else {
+                let _ = written.send(());
+                // Keep the receiver's side open until the test ends.
+                std::future::pending::<()>().await;
+            }
+        });
+        let stream = TcpStream::connect(address).await.expect("connect");
+        let connection = SyslogConnection::new(SyslogStream::Tcp(stream));
+        // Over loopback, written bytes (and the FIN) are in the sink's
+        // socket once the receiver's write returned.
+        wrote.await.expect("the receiver wrote");
+        connection
+    }
+
+    #[tokio::test]
+    async fn a_quiet_receiver_is_open_and_a_closed_one_closed() {
+        assert_eq!(connection_to(Vec::new(), false).await.peer(), Peer::Open);
+        assert_eq!(connection_to(Vec::new(), true).await.peer(), Peer::Closed);
+        // What a TLS server sends after the handshake (session tickets) is
+        // read and forgotten.
+        assert_eq!(
+            connection_to(vec![0x17; 600], false).await.peer(),
+            Peer::Open
+        );
+    }
+
+    /// Issue 15: a receiver that keeps sending held the sink in an endless
+    /// read loop at a full core; the reading is bounded and the receiver
+    /// reported.
+    #[tokio::test]
+    async fn a_receiver_that_sends_data_is_misbehaving_after_a_bounded_read() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            // Without end (until the sink drops the connection).
+            while socket.write_all(&[b'x'; 16 * 1024]).await.is_ok() {}
+        });
+        let stream = TcpStream::connect(address).await.expect("connect");
+        let mut connection = SyslogConnection::new(SyslogStream::Tcp(stream));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let peer = loop {
+            match connection.peer() {
+                Peer::Open if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                other => break other,
+            }
+        };
+        assert_eq!(peer, Peer::Misbehaving);
+        // One check reads at most one buffer past the limit.
+        assert!(connection.unsolicited <= MAX_UNSOLICITED_BYTES + 4096);
     }
 }
