@@ -6,13 +6,19 @@
 //! younger than the class's floor. When any class moves, the pass writes a
 //! snapshot of the views, records `retention.pruned` (durable), drops the
 //! payloads, and writes a fresh snapshot that replaces every older one (the
-//! older ones were made from what is now pruned). The retention policy is
+//! older ones were made from what is now pruned), then compacts the store
+//! (`CAIRN_RETENTION_COMPACT`, on by default): sled keeps the page images
+//! of what the drop replaced, so until the store is rewritten the dropped
+//! ciphertexts stay readable in its files. A compaction a stop cut short,
+//! or one that was switched off, is owed: the next pass runs it. The
+//! retention policy is
 //! instance-wide (one log serves every org): only superusers set it; audit
 //! viewers and admins may read it.
 
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::retention::{ClassSeqs, class_index};
-use cairn_core::log::{DurabilityError, LogReader, NewEvent, ReadError};
+use cairn_core::log::store::{Compaction, EventStore, meta_key};
+use cairn_core::log::{DurabilityError, LogReader, NewEvent, ReadError, StoreError};
 use cairn_core::rules::retention_policy::DAY_MICROS;
 use cairn_core::rules::{check_retention_policy, protected_days};
 use cairn_projections::Views;
@@ -43,6 +49,11 @@ pub enum PruneError {
     /// The record was appended but did not become durable.
     #[error(transparent)]
     Durability(#[from] DurabilityError),
+    /// The store could not be compacted after the drop (the payloads are
+    /// dropped from the log; their old images stay in the store's files
+    /// until a compaction succeeds: the next pass tries again).
+    #[error("compacting the store after the prune: {0}")]
+    Compact(#[from] StoreError),
 }
 
 fn class_body(policy: &ClassPolicy) -> ClassPolicyBody {
@@ -204,6 +215,7 @@ pub fn prune_pass(app: &App, due: [bool; 3]) -> Result<Option<(u64, RetentionPru
         let dropped = log.drop_payloads(recorded)?;
         tracing::warn!(?dropped, "completed a prune that a stop had cut short");
     }
+    compact_if_owed(app, None)?;
 
     let now = app.now();
     let (plans, head, policy) = {
@@ -259,7 +271,60 @@ pub fn prune_pass(app: &App, due: [bool; 3]) -> Result<Option<(u64, RetentionPru
     // The snapshots made before the prune hold what it pruned (superseded
     // secret ciphertexts, old runs): one made now replaces them all.
     app.write_snapshot_locked(1)?;
+    compact_if_owed(app, Some(seq))?;
     Ok(Some((seq, payload)))
+}
+
+/// Whether the store's files may still hold payloads retention dropped:
+/// the drops recorded in `meta/retention_applied` differ from those the
+/// last compaction covered (`meta/retention_compacted`). Both are the
+/// stored bytes, compared as they are.
+pub fn compaction_owed(store: &dyn EventStore) -> Result<bool, StoreError> {
+    let applied = store.meta_get(meta_key::RETENTION_APPLIED)?;
+    let compacted = store.meta_get(meta_key::RETENTION_COMPACTED)?;
+    Ok(applied.is_some() && applied != compacted)
+}
+
+/// Compacts `store` and records which drops the compaction covered, made
+/// durable. The caller keeps retention from dropping meanwhile (the
+/// maintenance lock, or a stopped server).
+pub fn compact_store(store: &dyn EventStore) -> Result<Compaction, StoreError> {
+    let applied = store.meta_get(meta_key::RETENTION_APPLIED)?;
+    let compaction = store.compact()?;
+    if let Some(applied) = applied {
+        store.meta_put(meta_key::RETENTION_COMPACTED, &applied)?;
+        store.sync()?;
+    }
+    Ok(compaction)
+}
+
+/// Compacts the store when a drop is not yet covered by a compaction and
+/// the setting allows it; says so in the server's log either way.
+/// `pruned_seq` is the `retention.pruned` record that made it owed, when
+/// this pass wrote one.
+fn compact_if_owed(app: &App, pruned_seq: Option<u64>) -> Result<(), PruneError> {
+    let store = app.log().reader().store();
+    if !compaction_owed(store)? {
+        return Ok(());
+    }
+    if !app.settings().retention_compact {
+        tracing::warn!(
+            "retention dropped payloads whose old images stay in the store's files: CAIRN_RETENTION_COMPACT is off, run `cairn compact` on the stopped data dir"
+        );
+        return Ok(());
+    }
+    let compaction = compact_store(store)?;
+    tracing::info!(
+        event = "retention.compacted",
+        pruned_seq,
+        trees = compaction.trees,
+        entries = compaction.entries,
+        bytes_before = compaction.bytes_before,
+        bytes_after = compaction.bytes_after,
+        paused_ms = u64::try_from(compaction.paused.as_millis()).unwrap_or(u64::MAX),
+        "retention.compacted: the store was rewritten; no dropped payload is left in its files"
+    );
+    Ok(())
 }
 
 /// One value per class, in the order of [`ClassSeqs`].

@@ -23,6 +23,7 @@ use serde_json::json;
 
 use cairn_core::crypto::CheckpointSigner;
 use cairn_core::log::backup::{BackupSummary, read_backup, restore_backup, write_backup};
+use cairn_core::log::store::private_files;
 use cairn_core::log::{EventLog, LogConfig, LogReader, OpenError, SledStore, StoreError};
 use cairn_core::{OsEntropy, SystemClock};
 
@@ -134,12 +135,16 @@ fn prepare_empty_dir(dir: &Path, what: &str) -> Result<(), CliError> {
                     dir.display()
                 )));
             }
-            Ok(())
+            // An empty directory given by the caller becomes private too.
+            private_files::tighten(dir).map(|_| ()).map_err(|error| {
+                CliError::failure(format!("cannot restrict {}: {error}", dir.display()))
+            })
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)
-            .map_err(|error| {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            private_files::create_dir_all(dir).map_err(|error| {
                 CliError::failure(format!("cannot create {}: {error}", dir.display()))
-            }),
+            })
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotADirectory => Err(CliError::usage(
             format!("{what} {} is not a directory", dir.display()),
         )),
@@ -235,10 +240,7 @@ fn from_server(url: &str, dir: &Path) -> Result<BackupSummary, CliError> {
 }
 
 fn create_file(path: &Path) -> Result<File, CliError> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
+    private_files::create_new_file(path)
         .map_err(|error| CliError::failure(format!("cannot create {}: {error}", path.display())))
 }
 
