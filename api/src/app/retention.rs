@@ -72,8 +72,9 @@ fn class_policy(body: &ClassPolicyBody) -> ClassPolicy {
     }
 }
 
-/// The retention state as the API shows it.
-pub fn status(views: &Views) -> RetentionBody {
+/// The retention state as the API shows it; `compaction_pending` is
+/// [`compaction_owed`] of the store.
+pub fn status(views: &Views, compaction_pending: bool) -> RetentionBody {
     let retention = &views.retention;
     let policy = retention.policy();
     let classes = RetentionClass::ALL
@@ -109,7 +110,15 @@ pub fn status(views: &Views) -> RetentionBody {
         default: retention.policy_set().is_none(),
         classes,
         last_prune,
+        compaction_pending,
     }
+}
+
+/// [`status`] of the app's views and store.
+fn app_status(app: &App) -> Result<RetentionBody, CommandError> {
+    let pending = compaction_owed(app.log().reader().store())
+        .map_err(|error| CommandError::Internal(error.to_string()))?;
+    Ok(status(&app.views(), pending))
 }
 
 /// `GET /api/v1/audit/retention`: superusers, and audit viewers and
@@ -118,7 +127,7 @@ pub fn get(app: &App, principal: &Principal) -> Result<RetentionBody, CommandErr
     if !principal.is_superuser {
         super::audit_log::require_audit_reader(principal)?;
     }
-    Ok(status(&app.views()))
+    app_status(app)
 }
 
 /// `PUT /api/v1/audit/retention`: superusers set the whole policy; a class
@@ -152,7 +161,7 @@ pub async fn set(
     })
     .await?;
     app.retention_due.notify_one();
-    Ok(status(&app.views()))
+    app_status(app)
 }
 
 /// What a pass needs of the views to find one class's cutoff, taken under

@@ -209,6 +209,9 @@ fn retention_leaves_no_dropped_payload_in_the_store_files_after_its_compaction()
             .any(|line| line.contains("retention.compacted"))
             .then_some(())
     });
+    let root = api.admin_token();
+    let status = ok(&api, 200, "GET", RETENTION, &root, None).json;
+    assert_eq!(status["compaction_pending"], false, "{status}");
     let key = api.key.clone();
     api.server.stop();
 
@@ -244,6 +247,10 @@ fn cairn_compact_removes_what_a_prune_dropped_from_a_stopped_data_dir() {
             .any(|line| line.contains("CAIRN_RETENTION_COMPACT is off"))
             .then_some(())
     });
+    // The API says the dropped payloads are still in the files.
+    let root = api.admin_token();
+    let status = ok(&api, 200, "GET", RETENTION, &root, None).json;
+    assert_eq!(status["compaction_pending"], true, "{status}");
 
     // While the server runs, the command refuses, in one line.
     let mut command = cairn(&data);
@@ -292,4 +299,6 @@ fn cairn_compact_removes_what_a_prune_dropped_from_a_stopped_data_dir() {
     )
     .json;
     assert_eq!(page["items"][0]["details"], json!({"pruned": true}));
+    let status = ok(&api, 200, "GET", RETENTION, &root, None).json;
+    assert_eq!(status["compaction_pending"], false, "{status}");
 }
