@@ -537,6 +537,67 @@ mod tests {
     }
 
     #[test]
+    fn writes_and_reads_during_a_compaction_are_neither_lost_nor_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(pruned_store(dir.path()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Two writers (disjoint seqs, each syncing now and then) and a
+        // reader walking the log, while the store is compacted twice.
+        let writers: Vec<_> = [1_000u64, 2_000_000]
+            .into_iter()
+            .map(|base| {
+                let store = Arc::clone(&store);
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut written = Vec::new();
+                    let mut seq = base;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) || written.len() < 50 {
+                        store.append_batch(&[(seq, payload(seq))]).expect("append");
+                        if seq % 16 == 0 {
+                            store.sync().expect("sync");
+                        }
+                        written.push(seq);
+                        seq += 1;
+                    }
+                    written
+                })
+            })
+            .collect();
+        let reader = {
+            let store = Arc::clone(&store);
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut walks = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let count = store.read_range(1, 200).count();
+                    assert_eq!(count, 200, "a read saw a partial log");
+                    walks += 1;
+                }
+                walks
+            })
+        };
+        store.compact().expect("first compaction");
+        store.compact().expect("second compaction");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written: Vec<u64> = writers
+            .into_iter()
+            .flat_map(|writer| writer.join().expect("writer"))
+            .collect();
+        assert!(reader.join().expect("reader") > 0);
+        store.sync().expect("sync");
+        drop(store);
+        let reopened = SledStore::open(dir.path(), false).expect("reopen");
+        for seq in &written {
+            assert_eq!(
+                reopened.read(*seq).expect("read"),
+                Some(payload(*seq)),
+                "seq {seq} written during the compaction is missing"
+            );
+        }
+        assert_whole(&reopened);
+    }
+
+    #[test]
     fn an_unfinished_copy_is_removed_at_open_and_the_old_store_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
         drop(pruned_store(dir.path()));
