@@ -93,6 +93,9 @@ pub struct ServeArgs {
     /// The longest a whole run may take, in seconds; a step's own timeout is cut to what remains.
     #[arg(long, env = "CAIRN_RUN_TIMEOUT", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub run_timeout: u64,
+    /// Compact the store after each prune, so no dropped payload stays in its files (writes pause meanwhile); when off, run `cairn compact` on the stopped data dir.
+    #[arg(long, env = "CAIRN_RETENTION_COMPACT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub retention_compact: bool,
 }
 
 /// One entry of `CAIRN_RUN_EGRESS_ALLOW` (blank entries are skipped); the

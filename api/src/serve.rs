@@ -80,7 +80,7 @@ fn prepare_data_dir(args: &ServeArgs) -> Result<(), CliError> {
 /// parent): without that, a power loss right after the first start could
 /// lose the whole directory, acknowledged events included.
 fn create_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
-    let created = std::fs::create_dir_all(dir).and_then(|()| {
+    let created = cairn_core::log::store::private_files::create_dir_all(dir).and_then(|()| {
         let parent = match dir.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => std::path::Path::new("."),
@@ -119,6 +119,7 @@ fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
         schedules_per_user: usize::try_from(args.schedules_per_user).unwrap_or(20),
         runs_queued_per_user: usize::try_from(args.runs_queued_per_user).unwrap_or(8),
         run_timeout_secs: args.run_timeout,
+        retention_compact: args.retention_compact,
         ..AppSettings::default()
     })
 }

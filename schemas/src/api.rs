@@ -765,4 +765,9 @@ pub struct RetentionBody {
     pub classes: Vec<ClassRetentionBody>,
     /// The last prune, if any.
     pub last_prune: Option<LastPruneBody>,
+    /// Whether payloads a prune dropped may still be readable in the
+    /// store's files: the compaction that removes them has not run yet
+    /// (`CAIRN_RETENTION_COMPACT` is off, or it failed and the next pass
+    /// retries). `cairn compact` on the stopped data dir clears it.
+    pub compaction_pending: bool,
 }

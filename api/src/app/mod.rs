@@ -91,6 +91,9 @@ pub struct AppSettings {
     pub runs_queued_per_user: usize,
     /// `CAIRN_RUN_TIMEOUT`: the longest a whole run may take, in seconds.
     pub run_timeout_secs: u64,
+    /// `CAIRN_RETENTION_COMPACT`: whether a prune pass compacts the store
+    /// (pausing writes meanwhile) so no dropped payload stays in its files.
+    pub retention_compact: bool,
 }
 
 impl Default for AppSettings {
@@ -111,6 +114,7 @@ impl Default for AppSettings {
             schedules_per_user: 20,
             runs_queued_per_user: 8,
             run_timeout_secs: 300,
+            retention_compact: true,
         }
     }
 }

@@ -6,13 +6,19 @@
 //! younger than the class's floor. When any class moves, the pass writes a
 //! snapshot of the views, records `retention.pruned` (durable), drops the
 //! payloads, and writes a fresh snapshot that replaces every older one (the
-//! older ones were made from what is now pruned). The retention policy is
+//! older ones were made from what is now pruned), then compacts the store
+//! (`CAIRN_RETENTION_COMPACT`, on by default): sled keeps the page images
+//! of what the drop replaced, so until the store is rewritten the dropped
+//! ciphertexts stay readable in its files. A compaction a stop cut short,
+//! or one that was switched off, is owed: the next pass runs it. The
+//! retention policy is
 //! instance-wide (one log serves every org): only superusers set it; audit
 //! viewers and admins may read it.
 
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::retention::{ClassSeqs, class_index};
-use cairn_core::log::{DurabilityError, LogReader, NewEvent, ReadError};
+use cairn_core::log::store::{Compaction, EventStore, meta_key};
+use cairn_core::log::{DurabilityError, LogReader, NewEvent, ReadError, StoreError};
 use cairn_core::rules::retention_policy::DAY_MICROS;
 use cairn_core::rules::{check_retention_policy, protected_days};
 use cairn_projections::Views;
@@ -43,6 +49,11 @@ pub enum PruneError {
     /// The record was appended but did not become durable.
     #[error(transparent)]
     Durability(#[from] DurabilityError),
+    /// The store could not be compacted after the drop (the payloads are
+    /// dropped from the log; their old images stay in the store's files
+    /// until a compaction succeeds: the next pass tries again).
+    #[error("compacting the store after the prune: {0}")]
+    Compact(#[from] StoreError),
 }
 
 fn class_body(policy: &ClassPolicy) -> ClassPolicyBody {
@@ -61,8 +72,9 @@ fn class_policy(body: &ClassPolicyBody) -> ClassPolicy {
     }
 }
 
-/// The retention state as the API shows it.
-pub fn status(views: &Views) -> RetentionBody {
+/// The retention state as the API shows it; `compaction_pending` is
+/// [`compaction_owed`] of the store.
+pub fn status(views: &Views, compaction_pending: bool) -> RetentionBody {
     let retention = &views.retention;
     let policy = retention.policy();
     let classes = RetentionClass::ALL
@@ -98,7 +110,15 @@ pub fn status(views: &Views) -> RetentionBody {
         default: retention.policy_set().is_none(),
         classes,
         last_prune,
+        compaction_pending,
     }
+}
+
+/// [`status`] of the app's views and store.
+fn app_status(app: &App) -> Result<RetentionBody, CommandError> {
+    let pending = compaction_owed(app.log().reader().store())
+        .map_err(|error| CommandError::Internal(error.to_string()))?;
+    Ok(status(&app.views(), pending))
 }
 
 /// `GET /api/v1/audit/retention`: superusers, and audit viewers and
@@ -107,7 +127,7 @@ pub fn get(app: &App, principal: &Principal) -> Result<RetentionBody, CommandErr
     if !principal.is_superuser {
         super::audit_log::require_audit_reader(principal)?;
     }
-    Ok(status(&app.views()))
+    app_status(app)
 }
 
 /// `PUT /api/v1/audit/retention`: superusers set the whole policy; a class
@@ -141,7 +161,7 @@ pub async fn set(
     })
     .await?;
     app.retention_due.notify_one();
-    Ok(status(&app.views()))
+    app_status(app)
 }
 
 /// What a pass needs of the views to find one class's cutoff, taken under
@@ -204,6 +224,7 @@ pub fn prune_pass(app: &App, due: [bool; 3]) -> Result<Option<(u64, RetentionPru
         let dropped = log.drop_payloads(recorded)?;
         tracing::warn!(?dropped, "completed a prune that a stop had cut short");
     }
+    compact_if_owed(app, None)?;
 
     let now = app.now();
     let (plans, head, policy) = {
@@ -259,7 +280,60 @@ pub fn prune_pass(app: &App, due: [bool; 3]) -> Result<Option<(u64, RetentionPru
     // The snapshots made before the prune hold what it pruned (superseded
     // secret ciphertexts, old runs): one made now replaces them all.
     app.write_snapshot_locked(1)?;
+    compact_if_owed(app, Some(seq))?;
     Ok(Some((seq, payload)))
+}
+
+/// Whether the store's files may still hold payloads retention dropped:
+/// the drops recorded in `meta/retention_applied` differ from those the
+/// last compaction covered (`meta/retention_compacted`). Both are the
+/// stored bytes, compared as they are.
+pub fn compaction_owed(store: &dyn EventStore) -> Result<bool, StoreError> {
+    let applied = store.meta_get(meta_key::RETENTION_APPLIED)?;
+    let compacted = store.meta_get(meta_key::RETENTION_COMPACTED)?;
+    Ok(applied.is_some() && applied != compacted)
+}
+
+/// Compacts `store` and records which drops the compaction covered, made
+/// durable. The caller keeps retention from dropping meanwhile (the
+/// maintenance lock, or a stopped server).
+pub fn compact_store(store: &dyn EventStore) -> Result<Compaction, StoreError> {
+    let applied = store.meta_get(meta_key::RETENTION_APPLIED)?;
+    let compaction = store.compact()?;
+    if let Some(applied) = applied {
+        store.meta_put(meta_key::RETENTION_COMPACTED, &applied)?;
+        store.sync()?;
+    }
+    Ok(compaction)
+}
+
+/// Compacts the store when a drop is not yet covered by a compaction and
+/// the setting allows it; says so in the server's log either way.
+/// `pruned_seq` is the `retention.pruned` record that made it owed, when
+/// this pass wrote one.
+fn compact_if_owed(app: &App, pruned_seq: Option<u64>) -> Result<(), PruneError> {
+    let store = app.log().reader().store();
+    if !compaction_owed(store)? {
+        return Ok(());
+    }
+    if !app.settings().retention_compact {
+        tracing::warn!(
+            "retention dropped payloads whose old images stay in the store's files: CAIRN_RETENTION_COMPACT is off, run `cairn compact` on the stopped data dir"
+        );
+        return Ok(());
+    }
+    let compaction = compact_store(store)?;
+    tracing::info!(
+        event = "retention.compacted",
+        pruned_seq,
+        trees = compaction.trees,
+        entries = compaction.entries,
+        bytes_before = compaction.bytes_before,
+        bytes_after = compaction.bytes_after,
+        paused_ms = u64::try_from(compaction.paused.as_millis()).unwrap_or(u64::MAX),
+        "retention.compacted: the store was rewritten; no dropped payload is left in its files"
+    );
+    Ok(())
 }
 
 /// One value per class, in the order of [`ClassSeqs`].

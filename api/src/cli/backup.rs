@@ -34,6 +34,7 @@ use cairn_core::log::anchor::{self, ANCHOR_FILE, Anchor};
 use cairn_core::log::backup::{
     BackupError, BackupSummary, backup_key, read_backup, restore_backup,
 };
+use cairn_core::log::store::private_files;
 use cairn_core::log::{
     Cadence, EventLog, LogConfig, LogReader, OpenError, SledStore, StoreError, VerifyOptions,
 };
@@ -178,12 +179,16 @@ fn prepare_empty_dir(dir: &Path, what: &str) -> Result<(), CliError> {
                     dir.display()
                 )));
             }
-            Ok(())
+            // An empty directory given by the caller becomes private too.
+            private_files::tighten(dir).map(|_| ()).map_err(|error| {
+                CliError::failure(format!("cannot restrict {}: {error}", dir.display()))
+            })
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)
-            .map_err(|error| {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            private_files::create_dir_all(dir).map_err(|error| {
                 CliError::failure(format!("cannot create {}: {error}", dir.display()))
-            }),
+            })
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotADirectory => Err(CliError::usage(
             format!("{what} {} is not a directory", dir.display()),
         )),
@@ -289,10 +294,7 @@ fn from_server(
 }
 
 fn create_file(path: &Path) -> Result<File, CliError> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
+    private_files::create_new_file(path)
         .map_err(|error| CliError::failure(format!("cannot create {}: {error}", path.display())))
 }
 

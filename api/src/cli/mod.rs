@@ -6,6 +6,7 @@
 mod admin;
 mod audit;
 mod backup;
+mod compact;
 mod events;
 mod keygen;
 mod replay;
@@ -49,6 +50,9 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Restore a backup into a new data dir, then verify its whole chain.
     Restore(backup::RestoreArgs),
+    /// Rewrite a stopped server's store so that no payload retention
+    /// dropped stays readable in its files.
+    Compact(compact::CompactArgs),
 }
 
 /// A failure with its exit code. The message is one line.
@@ -129,6 +133,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Replay(args) => replay::run(args),
         Command::Backup(args) => backup::backup(args),
         Command::Restore(args) => backup::restore(args),
+        Command::Compact(args) => compact::run(args),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Maintenance: snapshots of the views every `CAIRN_SNAPSHOT_EVERY` events,
 //! and retention passes at each class's cadence (and at once when the
 //! policy changes, and once at start). Both run on the blocking pool, one
-//! at a time (they share the app's maintenance lock).
+//! at a time (they share the app's maintenance lock). A pass that dropped
+//! payloads ends with a compaction of the store, and one owed by an
+//! earlier pass (cut short by a stop) is run by the pass at start.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

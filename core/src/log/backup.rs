@@ -592,10 +592,12 @@ pub fn restore_backup(
             if let Some(parent) = path.parent()
                 && !written_dirs.iter().any(|seen| seen == parent)
             {
-                std::fs::create_dir_all(parent).map_err(io("creating a folder"))?;
+                super::store::private_files::create_dir_all(parent)
+                    .map_err(io("creating a folder"))?;
                 written_dirs.push(parent.to_path_buf());
             }
-            let mut file = std::fs::File::create(&path).map_err(io("writing a file"))?;
+            let mut file =
+                super::store::private_files::create_file(&path).map_err(io("writing a file"))?;
             file.write_all(value)
                 .and_then(|()| file.sync_all())
                 .map_err(io("writing a file"))

@@ -200,12 +200,12 @@ impl Snapshots {
         hash: &[u8; 32],
         views: &T,
     ) -> Result<SnapshotInfo, SnapshotError> {
-        std::fs::create_dir_all(&self.dir)
+        super::store::private_files::create_dir_all(&self.dir)
             .map_err(io(format!("creating {}", self.dir.display())))?;
         let path = self.dir.join(file_name(seq));
         let temporary = self.dir.join(format!("{}.partial", file_name(seq)));
-        let file =
-            File::create(&temporary).map_err(io(format!("creating {}", temporary.display())))?;
+        let file = super::store::private_files::create_file(&temporary)
+            .map_err(io(format!("creating {}", temporary.display())))?;
         let mut writer = MacWriter {
             inner: BufWriter::with_capacity(1 << 20, file),
             mac: self.new_mac(),
