@@ -404,3 +404,27 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod worked_example {
+    use super::*;
+
+    /// The worked example of docs/event-log-format.md, section 15: an
+    /// anchor of seq 41 (hash all 0x29), signed by checkpoint record 42,
+    /// written at 2026-11-18T11:06:40Z, under master key 32 × 0x07.
+    pub(super) const EXAMPLE_HEX: &str = "434149524e414e430100000000000000292929292929292929292929292929292929292929292929292929292929292929000000000000002a0006608b015f30003957dc0176041e5f335a92d3620afb2ed6d2259bd2ad9536c882d7702b82c3d7";
+
+    #[test]
+    fn the_documented_example_is_what_the_code_writes() {
+        let key = crypto::derive_key(&MasterKey::from_bytes([7; 32]), crypto::info::ANCHOR_MAC);
+        let anchor = Anchor {
+            head: Head {
+                seq: 41,
+                hash: [0x29; 32],
+            },
+            checkpoint_seq: 42,
+            written_at: 1_795_000_000_000_000,
+        };
+        assert_eq!(hex::encode(encode(&anchor, &key)), EXAMPLE_HEX);
+    }
+}
