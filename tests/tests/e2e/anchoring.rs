@@ -170,10 +170,10 @@ fn verify_passes(dir: &Path, extra: &[&str]) {
     );
 }
 
-/// `cairn serve` refuses to start (exit 3, within seconds) naming `seq`;
-/// the error line.
-fn serve_refuses(dir: &Path, seq: u64) -> String {
-    let mut child = support::cairn(dir)
+/// Runs `cairn serve` on `dir` until it exits (at most a minute): `None`
+/// when it was still running, so started.
+fn serve_until_exit(dir: &Path) -> Option<std::process::Output> {
+    let child = support::cairn(dir)
         .arg("serve")
         .env("CAIRN_BIND", "127.0.0.1:0")
         .env("CAIRN_MASTER_KEY", key())
@@ -182,26 +182,14 @@ fn serve_refuses(dir: &Path, seq: u64) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("cairn serve started over a tampered log");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
-        .expect("stderr");
-    assert_eq!(status.code(), Some(3), "{stderr}");
-    let line = stderr
-        .lines()
-        .find(|line| line.starts_with("error:"))
-        .unwrap_or_else(|| panic!("no error line: {stderr}"))
-        .to_string();
+    wait_exit(child, Duration::from_secs(60))
+}
+
+/// `cairn serve` refuses to start (exit 3, within seconds) naming `seq`;
+/// the error line.
+fn serve_refuses(dir: &Path, seq: u64) -> String {
+    let output = serve_until_exit(dir).expect("cairn serve started over a tampered log");
+    let line = support::assert_one_error_line(&output, 3);
     assert!(
         line.contains(&format!("at seq {seq}:")),
         "expected seq {seq}: {line}"
@@ -373,18 +361,7 @@ fn a_tail_cut_at_any_of_20_byte_offsets_is_refused() {
             assert!(stderr.contains("at seq "), "cut at {offset}: {stderr}");
             refused += 1;
         }
-        let mut serve = support::cairn(dir.path());
-        serve
-            .arg("serve")
-            .env("CAIRN_BIND", "127.0.0.1:0")
-            .env("CAIRN_MASTER_KEY", key());
-        let started = serve
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let output = wait_exit(started, Duration::from_secs(60))
+        let output = serve_until_exit(dir.path())
             .unwrap_or_else(|| panic!("cut at {offset}: cairn serve started"));
         assert_ne!(output.status.code(), Some(0), "cut at {offset}");
         assert_eq!(
@@ -532,18 +509,7 @@ fn an_edited_or_foreign_anchor_is_refused() {
     let output = verify(dir.path(), &[]);
     let line = support::assert_one_error_line(&output, 3);
     assert!(line.contains("does not verify"), "{line}");
-    let mut serve = support::cairn(dir.path());
-    serve
-        .arg("serve")
-        .env("CAIRN_BIND", "127.0.0.1:0")
-        .env("CAIRN_MASTER_KEY", key());
-    let child = serve
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let output = wait_exit(child, Duration::from_secs(60)).expect("refused");
+    let output = serve_until_exit(dir.path()).expect("refused");
     let line = support::assert_one_error_line(&output, 3);
     assert!(line.contains("does not verify"), "{line}");
 }
