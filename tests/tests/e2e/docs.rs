@@ -92,7 +92,7 @@ fn every_curl_example_of_the_api_doc_runs_against_a_live_server() {
         stdout.contains("after logout the token gets: 401"),
         "{stdout}"
     );
-    assert!(stdout.contains("CAIRN-BACKUP/v1"), "{stdout}");
+    assert!(stdout.contains("CAIRN-BACKUP/v2"), "{stdout}");
     assert!(stdout.contains("\"allowed\":true"), "explain: {stdout}");
     // The run's answer never holds the secret's value (only the reveal does).
     let run = stdout
