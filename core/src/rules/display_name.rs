@@ -32,7 +32,7 @@ use unicode_script::{Script, ScriptExtension, UnicodeScript};
 use unicode_security::mixed_script::AugmentedScriptSet;
 use unicode_security::skeleton;
 
-use super::username::{MAX_COMBINING_MARKS_PER_CHARACTER, describe_forbidden};
+use super::username::{CharacterPolicy, describe_forbidden, first_forbidden_character};
 
 /// Punctuation beyond ASCII that names may hold: what word processors type
 /// for quotes, dashes and a few common signs. Anything else that is
@@ -158,46 +158,20 @@ pub fn normalize_display_name(
 
 /// Checks every character, reporting the first one that is not allowed.
 fn check_characters(name: &str) -> Result<(), DisplayNameError> {
-    // How many combining marks follow the current letter or digit; `None`
-    // when the previous character cannot carry a mark.
-    let mut marks_on_base: Option<usize> = None;
-    for (index, character) in name.chars().enumerate() {
-        let forbidden = |description| DisplayNameError::ForbiddenCharacter {
-            position: index + 1,
+    first_forbidden_character(
+        name,
+        CharacterPolicy {
+            forbidden: describe_invisible_or_unassigned,
+            punctuation: is_allowed_punctuation,
+            separator: Some(' '),
+        },
+    )
+    .map_or(Ok(()), |(position, description)| {
+        Err(DisplayNameError::ForbiddenCharacter {
+            position,
             description,
-        };
-        if character == ' ' {
-            marks_on_base = None;
-            continue;
-        }
-        if let Some(description) = describe_invisible_or_unassigned(character) {
-            return Err(forbidden(description));
-        }
-        if is_combining_mark(character) {
-            marks_on_base = match marks_on_base {
-                None => {
-                    return Err(forbidden(
-                        "a combining mark with no letter or digit before it",
-                    ));
-                }
-                Some(count) if count >= MAX_COMBINING_MARKS_PER_CHARACTER => {
-                    return Err(forbidden("one combining mark too many on a single letter"));
-                }
-                Some(count) => Some(count + 1),
-            };
-            continue;
-        }
-        if character.is_alphabetic() || character.is_numeric() {
-            marks_on_base = Some(0);
-        } else if is_allowed_punctuation(character) {
-            marks_on_base = None;
-        } else {
-            return Err(forbidden(
-                "a symbol or punctuation character that is not allowed",
-            ));
-        }
-    }
-    Ok(())
+        })
+    })
 }
 
 /// The kinds of character never allowed in a name: the username policy's

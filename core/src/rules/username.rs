@@ -155,27 +155,64 @@ pub fn normalize_username(input: &str) -> Result<Username, UsernameError> {
 /// Checks every character of a normalized name, reporting the first one
 /// that is not allowed.
 fn check_characters(name: &str) -> Result<(), UsernameError> {
+    first_forbidden_character(
+        name,
+        CharacterPolicy {
+            forbidden: describe_forbidden,
+            punctuation: |character| ALLOWED_PUNCTUATION.contains(&character),
+            separator: None,
+        },
+    )
+    .map_or(Ok(()), |(position, description)| {
+        Err(UsernameError::ForbiddenCharacter {
+            position,
+            description,
+        })
+    })
+}
+
+/// What a name may hold, beyond letters, digits and the combining marks
+/// they carry.
+pub(super) struct CharacterPolicy {
+    /// Describes a character never allowed (`None`: the ordinary checks).
+    pub forbidden: fn(char) -> Option<&'static str>,
+    /// The punctuation allowed.
+    pub punctuation: fn(char) -> bool,
+    /// A character allowed between words (it carries no mark).
+    pub separator: Option<char>,
+}
+
+/// The first character of `name` that `policy` does not allow, as its
+/// 1-based position and what it is: a forbidden kind, a combining mark
+/// with no letter or digit before it or one too many on a letter, or a
+/// symbol or punctuation the policy does not list.
+pub(super) fn first_forbidden_character(
+    name: &str,
+    policy: CharacterPolicy,
+) -> Option<(usize, &'static str)> {
     // How many combining marks follow the current letter or digit; `None`
-    // when the previous character cannot carry a mark (start of the name or
-    // punctuation).
+    // when the previous character cannot carry a mark (start of the name,
+    // a separator or punctuation).
     let mut marks_on_base: Option<usize> = None;
     for (index, character) in name.chars().enumerate() {
-        let forbidden = |description| UsernameError::ForbiddenCharacter {
-            position: index + 1,
-            description,
-        };
-        if let Some(description) = describe_forbidden(character) {
-            return Err(forbidden(description));
+        let position = index + 1;
+        if Some(character) == policy.separator {
+            marks_on_base = None;
+            continue;
+        }
+        if let Some(description) = (policy.forbidden)(character) {
+            return Some((position, description));
         }
         if is_combining_mark(character) {
             marks_on_base = match marks_on_base {
                 None => {
-                    return Err(forbidden(
+                    return Some((
+                        position,
                         "a combining mark with no letter or digit before it",
                     ));
                 }
                 Some(count) if count >= MAX_COMBINING_MARKS_PER_CHARACTER => {
-                    return Err(forbidden("one combining mark too many on a single letter"));
+                    return Some((position, "one combining mark too many on a single letter"));
                 }
                 Some(count) => Some(count + 1),
             };
@@ -183,15 +220,16 @@ fn check_characters(name: &str) -> Result<(), UsernameError> {
         }
         if character.is_alphabetic() || character.is_numeric() {
             marks_on_base = Some(0);
-        } else if ALLOWED_PUNCTUATION.contains(&character) {
+        } else if (policy.punctuation)(character) {
             marks_on_base = None;
         } else {
-            return Err(forbidden(
+            return Some((
+                position,
                 "a symbol or punctuation character that is not allowed",
             ));
         }
     }
-    Ok(())
+    None
 }
 
 /// Names the kinds of character that are never allowed, whatever their
