@@ -28,7 +28,7 @@ use std::io::BufRead;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cairn_core::crypto::opening::open_with_opening;
-use cairn_core::crypto::verify_checkpoint;
+use cairn_core::crypto::verify_signed;
 use cairn_core::log::cadence::{Cadence, UnanchoredTail, check_unanchored_tail};
 use cairn_core::log::{Personal, chain, codec};
 use cairn_schemas::{EventPayload, Header, RECORD_FORMAT, Record};
@@ -179,15 +179,7 @@ pub fn verify_export(
         let at = checked.record.header.at;
         anchoring.line(seq, at, linked);
         if let Some(checkpoint) = &checked.checkpoint {
-            verify_checkpoint(
-                public_key,
-                &checkpoint.key_id,
-                checkpoint.seq,
-                &checkpoint.hash,
-                checkpoint.at,
-                &checkpoint.signature,
-            )
-            .map_err(|error| {
+            verify_signed(public_key, checkpoint).map_err(|error| {
                 fault(
                     Some(seq),
                     format!(

@@ -47,4 +47,5 @@ pub use sealed_value::{ParsedSealed, SealedValueError, open_value, parse_sealed,
 pub use secretbox::OpenError;
 pub use signing::{
     CheckpointSigner, SignatureError, checkpoint_message, key_id_of, verify_checkpoint,
+    verify_signed,
 };

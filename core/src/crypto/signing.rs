@@ -128,6 +128,21 @@ pub fn checkpoint_message(key_id: &str, seq: u64, hash: &[u8; 32], at_micros: i6
     message
 }
 
+/// Verifies a recorded checkpoint (see [`verify_checkpoint`]).
+pub fn verify_signed(
+    public_key: &[u8; PUBLIC_KEY_LEN],
+    checkpoint: &cairn_schemas::CheckpointSigned,
+) -> Result<(), SignatureError> {
+    verify_checkpoint(
+        public_key,
+        &checkpoint.key_id,
+        checkpoint.seq,
+        &checkpoint.hash,
+        checkpoint.at,
+        &checkpoint.signature,
+    )
+}
+
 /// Checks a checkpoint signature: `key_id` must be the id of `public_key`,
 /// and `signature` must verify strictly over the checkpoint message.
 pub fn verify_checkpoint(

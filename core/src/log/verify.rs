@@ -300,15 +300,7 @@ impl<'k> ChainWalker<'k> {
             ));
         }
         if let Some(public_key) = self.public_key {
-            crypto::verify_checkpoint(
-                public_key,
-                &checkpoint.key_id,
-                checkpoint.seq,
-                &checkpoint.hash,
-                checkpoint.at,
-                &checkpoint.signature,
-            )
-            .map_err(|error| {
+            crypto::verify_signed(public_key, &checkpoint).map_err(|error| {
                 violation(
                     seq,
                     format!("checkpoint signature does not verify ({error})"),
@@ -451,14 +443,7 @@ fn outside_by_seq(
 ) -> Result<BTreeMap<u64, [u8; 32]>, Violation> {
     let mut by_seq = BTreeMap::new();
     for checkpoint in outside {
-        crypto::verify_checkpoint(
-            public_key,
-            &checkpoint.key_id,
-            checkpoint.seq,
-            &checkpoint.hash,
-            checkpoint.at,
-            &checkpoint.signature,
-        )
+        crypto::verify_signed(public_key, checkpoint)
         .map_err(|error| {
             violation(
                 checkpoint.seq,
