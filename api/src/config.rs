@@ -39,12 +39,9 @@ pub struct ServeArgs {
     /// `development` or `production`.
     #[arg(long = "env", env = "CAIRN_ENV", value_enum, default_value_t = Environment::Development)]
     pub environment: Environment,
-    /// Sign a checkpoint after this many events.
-    #[arg(long, env = "CAIRN_CHECKPOINT_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub checkpoint_every: u64,
-    /// Sign a checkpoint at least this often, in seconds, also when idle.
-    #[arg(long, env = "CAIRN_CHECKPOINT_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub checkpoint_interval: u64,
+    /// How often checkpoints are signed.
+    #[command(flatten)]
+    pub cadence: CadenceArgs,
     /// Write a snapshot of the views after this many events, so a start
     /// folds at most this many.
     #[arg(long, env = "CAIRN_SNAPSHOT_EVERY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(100..))]
@@ -220,14 +217,14 @@ mod tests {
     }
 }
 
-/// The checkpoint cadence, for commands that check a log's unanchored
-/// tail without serving it (the same variables as `cairn serve`).
+/// The checkpoint cadence: how often `cairn serve` signs, and what the
+/// commands that check a log's unanchored tail hold it to.
 #[derive(Clone, Copy, Debug, Args)]
 pub struct CadenceArgs {
-    /// The server's CAIRN_CHECKPOINT_EVERY.
+    /// Sign a checkpoint after this many events.
     #[arg(long = "checkpoint-every", env = "CAIRN_CHECKPOINT_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub every: u64,
-    /// The server's CAIRN_CHECKPOINT_INTERVAL, in seconds.
+    /// Sign a checkpoint at least this often, in seconds, also when idle.
     #[arg(long = "checkpoint-interval", env = "CAIRN_CHECKPOINT_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub interval: u64,
 }

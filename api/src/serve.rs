@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_core::log::{Cadence, EventLog, LogConfig, OpenError, StoreError};
+use cairn_core::log::{EventLog, LogConfig, OpenError, Recovery, StoreError};
 use cairn_core::{OsEntropy, SystemClock};
 use cairn_schemas::{Action, EventPayload, RECORD_FORMAT, SystemStarted};
 use tokio::net::TcpListener;
@@ -106,8 +106,7 @@ fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
         )));
     }
     Ok(AppSettings {
-        checkpoint_every: args.checkpoint_every,
-        checkpoint_interval: args.checkpoint_interval,
+        cadence: args.cadence.cadence(),
         snapshot_every: args.snapshot_every,
         session_ttl_secs: args.session_ttl,
         new_user_is_active: args.new_user_is_active,
@@ -250,9 +249,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = LogConfig {
         dir: args.data.data_dir.clone(),
         create: true,
-        cadence: Cadence::new(args.checkpoint_every, args.checkpoint_interval),
+        cadence: args.cadence.cadence(),
     };
-    let opened = tokio::task::spawn_blocking(move || -> Result<(Arc<App>, u64, u64), CliError> {
+    let opened = tokio::task::spawn_blocking(move || -> Result<(Arc<App>, Recovery), CliError> {
         let (log, recovery) =
             EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
                 .map_err(open_error)?;
@@ -282,23 +281,19 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             Arc::new(OsEntropy),
         )
         .map_err(|error| CliError::failure(format!("cannot rebuild the views: {error}")))?;
-        Ok((
-            Arc::new(app),
-            recovery.head.seq,
-            recovery.torn_records_dropped,
-        ))
+        Ok((Arc::new(app), recovery))
     })
     .await
     .map_err(|error| CliError::failure(format!("log recovery stopped: {error}")))?;
-    let (app, recovered_head, torn) = opened?;
+    let (app, recovery) = opened?;
 
     let started = cairn_core::log::NewEvent::system(
         Action::SystemStarted,
         EventPayload::SystemStarted(SystemStarted {
             version: env!("CARGO_PKG_VERSION").into(),
             record_format: RECORD_FORMAT,
-            recovered_head,
-            torn_records_dropped: torn,
+            recovered_head: recovery.head.seq,
+            torn_records_dropped: recovery.torn_records_dropped,
         }),
     );
     app.commit(vec![started])
@@ -307,14 +302,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     // A long unanchored tail that recovery accepted (a burst that a crash
     // cut short before its checkpoint) is anchored at once, so that a
     // second crash cannot leave it longer than the cadence allows.
-    let anchored = app
-        .log()
-        .reader()
-        .anchor()
-        .ok()
-        .flatten()
-        .map_or(0, |anchor| anchor.head.seq);
-    if app.log().head().seq.saturating_sub(anchored) > args.checkpoint_every {
+    if app.log().head().seq.saturating_sub(recovery.anchored.seq) > args.cadence.every {
         app.checkpoint()
             .await
             .map_err(|error| CliError::failure(format!("cannot sign the start: {error}")))?;
@@ -341,7 +329,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
 
     let checkpointer = tokio::spawn(jobs::checkpointer::run(
         Arc::clone(&app),
-        Duration::from_secs(args.checkpoint_interval),
+        Duration::from_secs(args.cadence.interval),
     ));
     let scheduler = tokio::spawn(jobs::scheduler::run(
         Arc::clone(&app),

@@ -200,10 +200,7 @@ pub fn verify(app: &App, principal: &Principal) -> Result<VerifyBody, CommandErr
         .reader()
         .verify(&cairn_core::log::VerifyOptions {
             public_key: Some(app.signer().public_key()),
-            cadence: cairn_core::log::Cadence::new(
-                app.settings().checkpoint_every,
-                app.settings().checkpoint_interval,
-            ),
+            cadence: app.settings().cadence,
             ..Default::default()
         })
         .map_err(|error| CommandError::Internal(error.to_string()))?;

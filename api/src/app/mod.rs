@@ -57,10 +57,9 @@ pub use principal::Principal;
 /// Settings the commands need.
 #[derive(Clone, Debug)]
 pub struct AppSettings {
-    /// Sign a checkpoint after this many events.
-    pub checkpoint_every: u64,
-    /// Sign a checkpoint at least this often, in seconds.
-    pub checkpoint_interval: u64,
+    /// How often checkpoints are signed (and what the unanchored tail is
+    /// held to).
+    pub cadence: cairn_core::log::Cadence,
     /// Write a snapshot of the views after this many events.
     pub snapshot_every: u64,
     /// How long a login session lasts, in seconds.
@@ -99,8 +98,7 @@ pub struct AppSettings {
 impl Default for AppSettings {
     fn default() -> Self {
         AppSettings {
-            checkpoint_every: 1000,
-            checkpoint_interval: 60,
+            cadence: cairn_core::log::Cadence::DEFAULT,
             snapshot_every: 100_000,
             session_ttl_secs: 3600,
             new_user_is_active: false,
@@ -431,7 +429,7 @@ impl App {
                 .as_ref()
                 .map(|c| c.seq)
                 .unwrap_or(0);
-            if last.header.seq.saturating_sub(since_checkpoint) >= self.settings.checkpoint_every {
+            if last.header.seq.saturating_sub(since_checkpoint) >= self.settings.cadence.every {
                 self.checkpoint_due.notify_one();
             }
         }
