@@ -36,7 +36,7 @@ use cairn_core::log::backup::{
 };
 use cairn_core::log::store::private_files;
 use cairn_core::log::{
-    Cadence, EventLog, LogConfig, LogReader, OpenError, SledStore, StoreError, VerifyOptions,
+    Cadence, EventLog, Head, LogConfig, LogReader, OpenError, SledStore, StoreError, VerifyOptions,
 };
 use cairn_core::{OsEntropy, SystemClock};
 
@@ -374,9 +374,13 @@ pub(super) fn restore(args: RestoreArgs) -> Result<(), CliError> {
     };
     // The restored log is anchored last: until then a failed restore
     // leaves the kept anchor as it found it.
-    let restored = restore_into(&args.dir, target, &manifest, &master, &checks)
-        .and_then(|line| with_erasures_reapplied(line, target, args.erasures.as_deref(), &master))
-        .and_then(|line| anchor_restored(line, target, &master));
+    let restored = restore_into(&args.dir, target, &manifest, &master, &checks).and_then(
+        |(line, reader, head)| {
+            let line = with_erasures_reapplied(line, &reader, args.erasures.as_deref(), &master)?;
+            anchor_restored(&reader, head)?;
+            Ok(line)
+        },
+    );
     match restored {
         Ok(line) => {
             println!("{line}");
@@ -467,7 +471,7 @@ fn prepare_restore_target(dir: &Path) -> Result<(), CliError> {
 /// data dir's first, and adds `erasures_reapplied` to the restore's line.
 fn with_erasures_reapplied(
     mut line: serde_json::Value,
-    target: &Path,
+    reader: &LogReader,
     kept: Option<&Path>,
     master: &cairn_core::crypto::MasterKey,
 ) -> Result<serde_json::Value, CliError> {
@@ -479,7 +483,8 @@ fn with_erasures_reapplied(
         LedgerError::Io { .. } | LedgerError::Store(_) => CliError::failure(error.to_string()),
         other => CliError::integrity(other.to_string()),
     };
-    let mut ledger = ErasureLedger::open(&ledger_path(target), master).map_err(ledger_error)?;
+    let mut ledger =
+        ErasureLedger::open(&ledger_path(reader.dir()), master).map_err(ledger_error)?;
     if let Some(kept) = kept {
         if !kept.is_file() {
             return Err(CliError::usage(format!(
@@ -490,9 +495,7 @@ fn with_erasures_reapplied(
         let elsewhere = ErasureLedger::open(kept, master).map_err(ledger_error)?;
         ledger.merge(&elsewhere).map_err(ledger_error)?;
     }
-    let store =
-        SledStore::open(target, false).map_err(|error| CliError::failure(error.to_string()))?;
-    let reapplied = ledger.reapply(&store).map_err(ledger_error)?;
+    let reapplied = ledger.reapply(reader.store()).map_err(ledger_error)?;
     if ledger.subjects().is_empty() && !ledger.path().exists() {
         eprintln!(
             "note: no erasure ledger ({} is absent and no --erasures FILE was given): erasures made after this backup was taken are not re-applied",
@@ -510,7 +513,7 @@ fn restore_into(
     manifest: &serde_json::Value,
     master: &cairn_core::crypto::MasterKey,
     checks: &RestoreChecks,
-) -> Result<serde_json::Value, CliError> {
+) -> Result<(serde_json::Value, LogReader, Head), CliError> {
     let path = dir.join(BACKUP_FILE);
     let mut input = BufReader::with_capacity(256 * 1024, open_file(&path)?);
     let summary = {
@@ -588,7 +591,7 @@ fn restore_into(
     };
     let cursors_clamped = crate::jobs::sinks::clamp_stored_cursors(reader.store(), report.head.seq)
         .map_err(|error| CliError::failure(error.to_string()))?;
-    Ok(json!({
+    let line = json!({
         "ok": true,
         "data_dir": target.display().to_string(),
         "head": {"seq": report.head.seq, "hash": hex::encode(report.head.hash)},
@@ -598,26 +601,18 @@ fn restore_into(
         "outside_checkpoints": report.outside_checkpoints,
         "rolled_back_from": rolled_back_from,
         "sink_cursors_clamped": cursors_clamped,
-    }))
+    });
+    Ok((line, reader, report.head))
 }
 
 /// Anchors the restored log at its head: the backup's MAC proves the
 /// whole of it came from a holder of the master key.
-fn anchor_restored(
-    line: serde_json::Value,
-    target: &Path,
-    master: &cairn_core::crypto::MasterKey,
-) -> Result<serde_json::Value, CliError> {
-    let reader =
-        LogReader::open(target, master).map_err(|error| CliError::failure(error.to_string()))?;
-    let head = reader
-        .stored_head()
-        .map_err(|error| CliError::failure(error.to_string()))?;
+fn anchor_restored(reader: &LogReader, head: Head) -> Result<(), CliError> {
     let checkpoint_seq = reader
-        .checkpoints(0)
+        .store()
+        .last_checkpoint()
         .map_err(|error| CliError::failure(error.to_string()))?
-        .last()
-        .map_or(0, |checkpoint| checkpoint.seq + 1);
+        .map_or(0, |(seq, _)| seq + 1);
     reader
         .anchorer()
         .write(&Anchor {
@@ -625,8 +620,7 @@ fn anchor_restored(
             checkpoint_seq,
             written_at: now_micros(),
         })
-        .map_err(|error| CliError::failure(error.to_string()))?;
-    Ok(line)
+        .map_err(|error| CliError::failure(error.to_string()))
 }
 
 /// The restored log against the anchor of the data dir it replaces: one
@@ -635,7 +629,7 @@ fn anchor_restored(
 fn compare_with_kept_anchor(
     reader: &LogReader,
     kept: &Anchor,
-    head: &cairn_core::log::Head,
+    head: &Head,
     allow_rollback: bool,
 ) -> Result<Option<u64>, CliError> {
     let at_anchor = if kept.head.seq <= head.seq {

@@ -644,6 +644,20 @@ mod tests {
         MasterKey::from_bytes([9u8; 32])
     }
 
+    /// The backup stream of `log` as of `head`, under the test's key.
+    fn backup_of(log: &EventLog, head: u64) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        write_backup(
+            log.reader().store(),
+            log.reader().dir(),
+            &backup_key(&master()),
+            head,
+            &mut bytes,
+        )
+        .expect("backup");
+        bytes
+    }
+
     fn log_with_events(count: u64) -> (tempfile::TempDir, EventLog) {
         let dir = tempfile::tempdir().expect("tempdir");
         let (log, _) = EventLog::open(
@@ -713,15 +727,7 @@ mod tests {
     #[test]
     fn a_backup_edited_and_rehashed_without_the_key_is_refused() {
         let (_dir, log) = log_with_events(5);
-        let mut bytes = Vec::new();
-        write_backup(
-            log.reader().store(),
-            log.reader().dir(),
-            &backup_key(&master()),
-            5,
-            &mut bytes,
-        )
-        .expect("backup");
+        let bytes = backup_of(&log, 5);
         // someone with the backup but not the key: change a byte of the
         // head hash and recompute the trailer, as a MAC under
         // another master key
@@ -751,15 +757,7 @@ mod tests {
     #[test]
     fn a_damaged_or_truncated_backup_is_refused() {
         let (_dir, log) = log_with_events(5);
-        let mut bytes = Vec::new();
-        write_backup(
-            log.reader().store(),
-            log.reader().dir(),
-            &backup_key(&master()),
-            5,
-            &mut bytes,
-        )
-        .expect("backup");
+        let bytes = backup_of(&log, 5);
         let discard = &mut |_: &str, _: &[u8], _: &[u8]| Ok(());
 
         for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
