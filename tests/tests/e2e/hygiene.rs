@@ -506,3 +506,52 @@ fn a_deleted_then_erased_user_of_two_orgs_is_seen_by_the_audit_readers_of_both()
         }
     }
 }
+
+/// Look-alike names sent at the same moment: the look-alike check and the
+/// write are one decision under the log's lock, so exactly one of them is
+/// created and every other is refused as a look-alike of it.
+#[test]
+fn look_alike_groups_created_at_once_leave_exactly_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let api = Arc::new(AdminServer::start(&dir.path().join("data"), &[]));
+    let root = api.admin_token();
+    let names = [
+        "Operators",
+        "OPERATORS",
+        "operators",
+        "OpErAtOrS",
+        "\u{FF2F}perators",
+        "Operators ",
+        " operators",
+        "oPERATORS",
+    ];
+    let barrier = Arc::new(std::sync::Barrier::new(names.len()));
+    let handles: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let (api, root, barrier) = (Arc::clone(&api), root.clone(), Arc::clone(&barrier));
+            let body = json!({ "name": name });
+            std::thread::spawn(move || {
+                barrier.wait();
+                api.call("POST", "/api/v1/groups", Some(&root), Some(&body))
+                    .status
+            })
+        })
+        .collect();
+    let mut statuses: Vec<u16> = handles
+        .into_iter()
+        .map(|handle| handle.join().expect("thread"))
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409]);
+    let groups = api.call("GET", "/api/v1/groups", Some(&root), None);
+    let created: Vec<Value> = items(&groups)
+        .into_iter()
+        .filter(|group| {
+            group["name"]
+                .as_str()
+                .is_some_and(|name| name.trim().eq_ignore_ascii_case("operators"))
+        })
+        .collect();
+    assert_eq!(created.len(), 1, "{}", groups.text);
+}
