@@ -540,6 +540,9 @@ try {
     check((await scratch.locator('td').nth(1).textContent()) === '2', 'version 2 listed');
     await scratch.getByRole('button', { name: 'Delete' }).click();
     await page.locator('.status .note.ok').filter({ hasText: 'scratch deleted' }).waitFor({ timeout: PATIENCE });
+    // The note comes before the list is fetched again: wait for the row to
+    // leave (or the time to run out), then hold it to being gone.
+    await scratch.waitFor({ state: 'detached', timeout: PATIENCE }).catch(() => {});
     check(await scratch.count() === 0, 'scratch is gone');
     await snap(page, 'secrets');
     const namespaces = await page.evaluate(async () => (await (await fetch('/api/v1/namespaces')).json()).items);
