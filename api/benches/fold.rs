@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_api::app::snapshots;
+use cairn_app::snapshots;
 use cairn_core::crypto::MasterKey;
 use cairn_core::log::snapshots::Snapshots;
 use cairn_core::log::{EventLog, LogConfig, LogReader, NewEvent};

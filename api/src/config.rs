@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::app::runs::egress::AllowEntry;
+use cairn_app::runs::egress::AllowEntry;
 
 /// Where the data lives.
 #[derive(Clone, Debug, Args)]
@@ -156,7 +156,25 @@ pub mod secret_env {
 
     /// A variable's value, `None` when unset or empty.
     pub fn read(name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|value| !value.is_empty())
+        raw(name).ok().filter(|value| !value.is_empty())
+    }
+
+    /// A variable as the process has it: the one place Cairn reads its
+    /// environment (clap reads the rest, from the declarations above).
+    pub fn raw(name: &str) -> Result<String, std::env::VarError> {
+        std::env::var(name)
+    }
+
+    /// The process environment as the runs' `$env` port: what
+    /// `CAIRN_FLOW_ENV_ALLOW` lets through is decided by the app, never
+    /// here.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct ProcessEnv;
+
+    impl cairn_app::runs::Env for ProcessEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            raw(name).ok()
+        }
     }
 }
 

@@ -34,7 +34,7 @@ pub fn key_file(data_dir: &Path) -> PathBuf {
 }
 
 fn from_environment() -> Result<Option<MasterKey>, CliError> {
-    match std::env::var(MASTER_KEY_VAR) {
+    match crate::config::secret_env::raw(MASTER_KEY_VAR) {
         Ok(text) if text.trim().is_empty() => Ok(None),
         Ok(text) => MasterKey::parse(&text)
             .map(Some)

@@ -13,14 +13,16 @@ use cairn_core::{OsEntropy, SystemClock};
 use cairn_schemas::{Action, EventPayload, RECORD_FORMAT, SystemStarted};
 use tokio::net::TcpListener;
 
-use crate::app::bootstrap::{self, BootstrapRequest};
-use crate::app::runs::egress::EgressPolicy;
-use crate::app::{App, AppSettings, CommandError, Origin};
 use crate::cli::CliError;
 use crate::config::{Environment, MIN_JWT_SECRET_CHARS, ServeArgs, secret_env};
 use crate::http::{self, HttpConfig, ServerState};
 use crate::jobs;
 use crate::master_key::{self, KeySource};
+use crate::session_tokens::TokenKeys;
+use cairn_app::bootstrap::{self, BootstrapRequest};
+use cairn_app::runs::egress::EgressPolicy;
+use cairn_app::{App, AppSettings, CommandError, Origin};
+use cairn_core::crypto::MasterKey;
 use cairn_schemas::Password;
 
 /// Runs the server until SIGINT/SIGTERM or a fatal error.
@@ -39,7 +41,7 @@ fn init_tracing() {
     // sled's internal log lines (its own warnings while reading a damaged
     // file, say) duplicate the one clear error Cairn reports; show them only
     // when RUST_LOG asks for sled by name.
-    let requested = std::env::var("RUST_LOG").unwrap_or_default();
+    let requested = secret_env::raw("RUST_LOG").unwrap_or_default();
     let requested = if requested.trim().is_empty() {
         "info".to_string()
     } else {
@@ -95,7 +97,9 @@ fn create_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
     })
 }
 
-fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
+/// The key session tokens are signed with: `CAIRN_JWT_SECRET` when set
+/// (long enough), else one derived from the master key.
+fn session_tokens(master: &MasterKey) -> Result<TokenKeys, CliError> {
     let jwt_secret = secret_env::read(secret_env::JWT_SECRET);
     if let Some(secret) = &jwt_secret
         && secret.chars().count() < MIN_JWT_SECRET_CHARS
@@ -105,12 +109,15 @@ fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
             secret_env::JWT_SECRET
         )));
     }
+    Ok(TokenKeys::new(master, jwt_secret.as_deref()))
+}
+
+fn app_settings(args: &ServeArgs) -> Result<AppSettings, CliError> {
     Ok(AppSettings {
         cadence: args.cadence.cadence(),
         snapshot_every: args.snapshot_every,
         session_ttl_secs: args.session_ttl,
         new_user_is_active: args.new_user_is_active,
-        jwt_secret,
         flow_env_allow: args.flow_env_allow.iter().flatten().cloned().collect(),
         run_workers: usize::try_from(args.run_workers).unwrap_or(4),
         run_egress: EgressPolicy::new(args.run_egress_allow.iter().flatten().cloned().collect()),
@@ -191,6 +198,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
 
     let mut settings = app_settings(&args)?;
+    let session_tokens = Arc::new(session_tokens(&master)?);
     let bootstrap = bootstrap::request_from(
         secret_env::read(secret_env::DISABLE_AUTO_ADMIN).as_deref(),
         secret_env::read(secret_env::ADMIN_USER),
@@ -199,11 +207,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     .map_err(CliError::failure)?;
 
     let sink_specs =
-        jobs::sinks::sinks_from(|name| std::env::var(name).ok()).map_err(CliError::usage)?;
+        jobs::sinks::sinks_from(|name| secret_env::raw(name).ok()).map_err(CliError::usage)?;
     jobs::sinks::check(&sink_specs).map_err(CliError::usage)?;
     let sink_board = Arc::new(jobs::sinks::SinkBoard::new(&sink_specs));
     let state = ServerState::starting(HttpConfig {
         sinks: Arc::clone(&sink_board),
+        session_tokens,
         secure_cookies: args.environment != Environment::Development || args.tls_terminated,
         allowed_origins: args
             .cors_origins
@@ -309,7 +318,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     // Runs the last process left queued or running will never finish:
     // recorded failed before anything is served or executed.
-    let interrupted = crate::app::runs::fail_unfinished(&app)
+    let interrupted = cairn_app::runs::fail_unfinished(&app)
         .await
         .map_err(|error| CliError::failure(format!("cannot record interrupted runs: {error}")))?;
     if interrupted > 0 {
@@ -319,7 +328,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         );
     }
     // Erasures the log recorded whose keys a crash may have left.
-    crate::app::users::erase_recorded_subjects(&app)
+    cairn_app::users::erase_recorded_subjects(&app)
         .await
         .map_err(|error| CliError::failure(format!("cannot finish recorded erasures: {error}")))?;
     let run_workers = jobs::run_workers::start(&app).map_err(CliError::failure)?;

@@ -58,6 +58,7 @@ fn crates_depend_only_downwards() {
         "cairn-core",
         "cairn-projections",
         "cairn-audit",
+        "cairn-app",
         "cairn-api",
     ];
     let deps = dependencies();
@@ -158,26 +159,53 @@ fn core_never_reaches_the_http_stack() {
     );
 }
 
+/// What only the HTTP edge may reach: the web stack, outgoing HTTP, JWT.
+const EDGE_ONLY: [&str; 8] = [
+    "axum",
+    "hyper",
+    "tower",
+    "tower-http",
+    "jsonwebtoken",
+    "tracing-subscriber",
+    "reqwest",
+    "dotenvy",
+];
+
+/// The forbidden crates `package` reaches, transitively.
+fn edge_crates_reached(package: &str) -> Vec<&'static str> {
+    let reached = reaches(package);
+    EDGE_ONLY
+        .into_iter()
+        .filter(|forbidden| reached.contains(*forbidden))
+        .collect()
+}
+
+#[test]
+fn the_app_never_reaches_the_http_stack_even_transitively() {
+    // Given every crate the app crate reaches through normal dependencies
+    // Then none of the edge's is among them
+    assert_eq!(
+        edge_crates_reached("cairn-app"),
+        Vec::<&str>::new(),
+        "cairn-app decides commands; HTTP, outgoing requests and JWTs are the edge's (ports: StepRunner, Env, the claims)"
+    );
+    // And the walk does see the app's own dependencies (it would pass
+    // vacuously otherwise), and the edge's reach is seen as such
+    assert!(reaches("cairn-app").contains("cairn-core"));
+    assert!(edge_crates_reached("cairn-api").contains(&"axum"));
+}
+
 #[test]
 fn only_the_api_crate_knows_http_and_the_lower_crates_do_no_io() {
     let deps = dependencies();
-    let edge_only = [
-        "axum",
-        "hyper",
-        "tower",
-        "tower-http",
-        "jsonwebtoken",
-        "tracing-subscriber",
-        "reqwest",
-        "dotenvy",
-    ];
     for package in [
         "cairn-schemas",
         "cairn-core",
         "cairn-projections",
         "cairn-audit",
+        "cairn-app",
     ] {
-        for dep in edge_only {
+        for dep in EDGE_ONLY {
             assert!(
                 !deps[package].contains(dep),
                 "{package} must not depend on {dep}"
@@ -206,7 +234,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn product_sources() -> Vec<(String, String)> {
     let root = workspace_root();
     let mut files = Vec::new();
-    for krate in ["schemas", "core", "projections", "audit", "api"] {
+    for krate in ["schemas", "core", "projections", "audit", "app", "api"] {
         rust_files(&root.join(krate).join("src"), &mut files);
     }
     files
@@ -255,6 +283,32 @@ fn core_uses_no_network_types_and_reads_the_clock_in_one_place() {
         vec!["core/src/clock.rs".to_string()],
         "SystemTime::now appears in exactly one place"
     );
+}
+
+/// The files of the product sources (tests modules included) where
+/// `needle` appears outside comments.
+fn files_using(needle: &str) -> Vec<String> {
+    product_sources()
+        .into_iter()
+        .filter(|(_, text)| {
+            text.lines()
+                .any(|line| !line.trim_start().starts_with("//") && line.contains(needle))
+        })
+        .map(|(path, _)| path)
+        .collect()
+}
+
+#[test]
+fn time_ids_and_the_environment_are_read_in_one_place_each() {
+    // The wall clock: core's SystemClock.
+    assert_eq!(files_using("SystemTime::now"), vec!["core/src/clock.rs"]);
+    // Ids: core's IdSource builds them from a clock and an entropy; the
+    // uuid crate's own clock-and-randomness constructors appear nowhere.
+    assert_eq!(files_using("now_v7"), Vec::<String>::new());
+    assert_eq!(files_using("Uuid::new_v4"), Vec::<String>::new());
+    // The process environment: the binary's config (clap reads the
+    // declared variables; everything else asks `secret_env::raw`).
+    assert_eq!(files_using("env::var"), vec!["api/src/config.rs"]);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! - [`crypto`]: master key, key derivation, sealed values, password hashing,
 //!   fingerprints, constant-time comparison, checkpoint signing.
 //! - [`clock`] and [`entropy`]: time and randomness are passed in, so tests
-//!   and replays are deterministic.
+//!   and replays are deterministic; [`ids`] makes ids from both.
 //! - [`rules`]: pure rules that need no state: username normalization and
 //!   the password policy.
 //!
@@ -18,8 +18,10 @@
 pub mod clock;
 pub mod crypto;
 pub mod entropy;
+pub mod ids;
 pub mod log;
 pub mod rules;
 
 pub use clock::{Clock, SystemClock};
 pub use entropy::{Entropy, OsEntropy};
+pub use ids::IdSource;

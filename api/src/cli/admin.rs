@@ -12,9 +12,9 @@ use cairn_schemas::Password;
 use clap::{Args, Subcommand};
 
 use super::CliError;
-use crate::app::{App, AppSettings, CommandError, Origin, bootstrap};
 use crate::config::{CadenceArgs, DataDirArgs};
 use crate::master_key;
+use cairn_app::{App, AppSettings, CommandError, Origin, bootstrap};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum AdminCommand {

@@ -41,9 +41,9 @@ use cairn_core::log::{
 use cairn_core::{OsEntropy, SystemClock};
 
 use super::CliError;
-use crate::app::backup::BACKUP_FORMAT;
 use crate::config::{CadenceArgs, DataDirArgs, secret_env};
 use crate::master_key;
+use cairn_app::backup::BACKUP_FORMAT;
 
 /// The backup stream's file in a backup directory.
 pub const BACKUP_FILE: &str = "cairn-backup.bin";

@@ -18,8 +18,8 @@ use cairn_core::log::recovery::check_format;
 use cairn_core::log::{OpenError, SledStore, StoreError};
 
 use super::CliError;
-use crate::app::retention::{compact_store, compaction_owed};
 use crate::config::DataDirArgs;
+use cairn_app::retention::{compact_store, compaction_owed};
 
 #[derive(Debug, Args)]
 pub(super) struct CompactArgs {

@@ -27,10 +27,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{CliError, open_reader};
-use crate::app::grants::SHAREABLE;
-use crate::app::snapshots;
 use crate::config::DataDirArgs;
 use crate::master_key;
+use cairn_app::grants::SHAREABLE;
+use cairn_app::snapshots;
 use cairn_core::log::snapshots::Snapshots;
 
 /// The arguments of `cairn replay`.

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::backup;
+use cairn_app::backup;
 
 use super::audit::BodyWriter;
 use super::caller::Caller;

@@ -16,10 +16,10 @@ use cairn_schemas::api::{
 };
 use cairn_schemas::{Action, Outcome, ResourceKind};
 
-use crate::app::audit_export;
-use crate::app::audit_log::{self, AuditQuery};
-use crate::app::retention as app_retention;
-use crate::app::{App, CommandError, Principal};
+use cairn_app::audit_export;
+use cairn_app::audit_log::{self, AuditQuery};
+use cairn_app::retention as app_retention;
+use cairn_app::{App, CommandError, Principal};
 
 use super::caller::Caller;
 use super::json_body::JsonBody;

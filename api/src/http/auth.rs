@@ -10,8 +10,8 @@ use cairn_schemas::api::{
     ApiKeyBody, CreateApiKeyRequest, CreatedApiKeyBody, LoginRequest, LoginResponse, MeResponse,
 };
 
-use crate::app::principal::Credential;
-use crate::app::{CommandError, api_keys, login, users};
+use cairn_app::principal::Credential;
+use cairn_app::{CommandError, api_keys, login, users};
 
 use super::refusals::RefusalRecorded;
 
@@ -57,14 +57,21 @@ pub async fn login(
             return Ok(response);
         }
     };
-    let cookie = session_cookie(&outcome.token, outcome.expires_in, state.secure_cookies());
+    let token = state
+        .session_tokens()
+        .issue(&outcome.claims)
+        .map_err(|error| {
+            tracing::error!(%error, "signing a session token failed");
+            ApiError::internal()
+        })?;
+    let cookie = session_cookie(&token, outcome.expires_in, state.secure_cookies());
     let csrf = csrf::csrf_cookie(
         &csrf::new_token(visitor.app.entropy()),
         outcome.expires_in,
         state.secure_cookies(),
     );
     let body = LoginResponse {
-        access_token: outcome.token,
+        access_token: token,
         token_type: "Bearer".into(),
         expires_in: outcome.expires_in,
         user: outcome.user,

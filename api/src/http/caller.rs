@@ -18,8 +18,8 @@ use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 
-use crate::app::principal::{self, Principal};
-use crate::app::{App, Origin};
+use cairn_app::principal::{self, Principal};
+use cairn_app::{App, CommandError, Origin};
 
 use super::ServerState;
 use super::client_ip::ClientIp;
@@ -130,12 +130,12 @@ impl FromRequestParts<ServerState> for Caller {
                 if !scheme.eq_ignore_ascii_case("bearer") {
                     return Err(ApiError::unauthorized());
                 }
-                (principal::authenticate(&app, credential.trim())?, false)
+                (bearer(&app, state, credential.trim())?, false)
             }
             None => {
                 let token =
                     cookie(&parts.headers, SESSION_COOKIE).ok_or_else(ApiError::unauthorized)?;
-                (principal::from_token(&app, &token)?, true)
+                (session(&app, state, &token)?, true)
             }
         };
         // The refusal recorder names the caller in the event of any 4xx
@@ -165,4 +165,23 @@ impl FromRequestParts<ServerState> for Caller {
             origin,
         })
     }
+}
+
+/// Authenticates a bearer credential of either kind.
+fn bearer(app: &App, state: &ServerState, credential: &str) -> Result<Principal, CommandError> {
+    if credential.starts_with(principal::API_KEY_PREFIX) {
+        principal::from_api_key(app, credential)
+    } else {
+        session(app, state, credential)
+    }
+}
+
+/// Authenticates a session token: its signature and claims here, the
+/// session it names by the app.
+fn session(app: &App, state: &ServerState, token: &str) -> Result<Principal, CommandError> {
+    let claims = state
+        .session_tokens()
+        .verify(token)
+        .ok_or(CommandError::Unauthenticated)?;
+    principal::from_claims(app, &claims)
 }

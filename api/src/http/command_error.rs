@@ -1,7 +1,7 @@
 //! How a command's refusal becomes an HTTP answer. An internal failure is
 //! logged here with its detail; the client only ever sees "internal error".
 
-use crate::app::CommandError;
+use cairn_app::CommandError;
 
 use super::problem::ApiError;
 

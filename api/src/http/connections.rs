@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use cairn_schemas::api::{ConnectionBody, CreateConnectionRequest, Page, UpdateConnectionRequest};
 
-use crate::app::connections;
+use cairn_app::connections;
 
 use super::caller::Caller;
 use super::json_body::JsonBody;

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use cairn_schemas::api::{CreateFlowRequest, FlowBody, Page, UpdateFlowRequest};
 
-use crate::app::flows;
+use cairn_app::flows;
 
 use super::caller::Caller;
 use super::json_body::JsonBody;

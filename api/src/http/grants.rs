@@ -8,8 +8,8 @@ use cairn_schemas::api::{CreateGrantRequest, ExplainBody, GrantBody, Page};
 use cairn_schemas::{AccessAction, ResourceKind};
 use uuid::Uuid;
 
-use crate::app::access::{self, ExplainQuery};
-use crate::app::grants;
+use cairn_app::access::{self, ExplainQuery};
+use cairn_app::grants;
 
 use super::caller::Caller;
 use super::json_body::JsonBody;

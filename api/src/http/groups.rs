@@ -7,7 +7,7 @@ use cairn_schemas::api::{
     UpdateGroupMemberRequest,
 };
 
-use crate::app::groups;
+use cairn_app::groups;
 
 use super::caller::Caller;
 use super::json_body::JsonBody;

@@ -44,7 +44,7 @@ use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, patch, post, put};
 
-use crate::app::App;
+use cairn_app::App;
 
 use problem::ApiError;
 
@@ -176,6 +176,8 @@ pub struct HttpConfig {
     pub trusted_proxies: client_ip::TrustedProxies,
     /// The export sinks' statuses, shown by `GET /health`.
     pub sinks: Arc<crate::jobs::sinks::SinkBoard>,
+    /// Signs and checks session tokens.
+    pub session_tokens: Arc<crate::session_tokens::TokenKeys>,
 }
 
 impl Default for HttpConfig {
@@ -187,6 +189,13 @@ impl Default for HttpConfig {
             tls_terminated: false,
             trusted_proxies: client_ip::TrustedProxies::default(),
             sinks: Arc::default(),
+            // A key nobody else holds: tokens live as long as this state.
+            session_tokens: Arc::new(crate::session_tokens::TokenKeys::new(
+                &cairn_core::crypto::MasterKey::from_bytes(cairn_core::entropy::random_array(
+                    &cairn_core::OsEntropy,
+                )),
+                None,
+            )),
         }
     }
 }
@@ -232,6 +241,11 @@ impl ServerState {
     /// The app, when ready.
     pub fn app(&self) -> Option<&Arc<App>> {
         self.app.get()
+    }
+
+    /// Signs and checks session tokens.
+    pub fn session_tokens(&self) -> &crate::session_tokens::TokenKeys {
+        &self.config.session_tokens
     }
 
     /// The export sinks' statuses.

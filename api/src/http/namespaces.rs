@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use cairn_schemas::api::{CreateNamespaceRequest, NamespaceBody, Page, UpdateNamespaceRequest};
 
-use crate::app::namespaces;
+use cairn_app::namespaces;
 
 use super::caller::Caller;
 use super::json_body::JsonBody;

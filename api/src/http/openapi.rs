@@ -26,7 +26,7 @@ use super::{
     users,
 };
 use super::{console, reports, runs, schedules};
-use crate::app::reports::{AccessReview, AccessReviewRow, SecretUsage, SecretUseRow};
+use cairn_app::reports::{AccessReview, AccessReviewRow, SecretUsage, SecretUseRow};
 use cairn_schemas::api::{
     CreateScheduleRequest, RunActorBody, RunBody, RunStepBody, ScheduleBody, StartRunRequest,
     UpdateScheduleRequest,

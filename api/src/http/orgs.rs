@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use cairn_schemas::api::{AddMemberRequest, CreateOrgRequest, MemberBody, OrgBody, Page};
 
-use crate::app::orgs;
+use cairn_app::orgs;
 
 use super::caller::Caller;
 use super::json_body::JsonBody;

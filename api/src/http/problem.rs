@@ -25,7 +25,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::app::error::Denial;
+use cairn_app::error::Denial;
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";

@@ -32,9 +32,9 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use crate::app::error::Denial;
-use crate::app::origin::anonymous_subject;
-use crate::app::{CommandError, Origin};
+use cairn_app::error::Denial;
+use cairn_app::origin::anonymous_subject;
+use cairn_app::{CommandError, Origin};
 
 use super::ServerState;
 use super::request_id::RequestId;

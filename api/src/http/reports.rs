@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 
 use cairn_schemas::api::AuditEventsPage;
 
-use crate::app::audit_log;
-use crate::app::reports::{self, AccessReview, SecretUsage};
+use cairn_app::audit_log;
+use cairn_app::reports::{self, AccessReview, SecretUsage};
 
 use super::audit::audit_query_with;
 use super::caller::Caller;

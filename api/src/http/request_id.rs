@@ -48,7 +48,13 @@ pub struct RequestId(String);
 impl RequestId {
     /// A fresh id: a UUIDv7, so ids sort by time in the logs.
     pub fn generate() -> RequestId {
-        RequestId(uuid::Uuid::now_v7().to_string())
+        static IDS: std::sync::LazyLock<cairn_core::IdSource> = std::sync::LazyLock::new(|| {
+            cairn_core::IdSource::new(
+                std::sync::Arc::new(cairn_core::SystemClock),
+                std::sync::Arc::new(cairn_core::OsEntropy),
+            )
+        });
+        RequestId(IDS.new_id().to_string())
     }
 
     /// The id as text.

@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::runs::steps::RUN_MARKER_HEADER;
+use cairn_app::runs::steps::RUN_MARKER_HEADER;
 
 use super::problem::ApiError;
 

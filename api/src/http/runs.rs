@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use cairn_schemas::api::{Page, RunBody, StartRunRequest};
 
-use crate::app::runs;
+use cairn_app::runs;
 
 use super::caller::Caller;
 use super::json_body::OptionalJsonBody;

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use cairn_schemas::api::{CreateScheduleRequest, Page, ScheduleBody, UpdateScheduleRequest};
 
-use crate::app::schedules;
+use cairn_app::schedules;
 
 use super::caller::Caller;
 use super::json_body::JsonBody;

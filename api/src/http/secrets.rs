@@ -8,7 +8,7 @@ use cairn_schemas::api::{
     SecretBody,
 };
 
-use crate::app::secrets;
+use cairn_app::secrets;
 
 use super::caller::Caller;
 use super::json_body::{JsonBody, OptionalJsonBody};

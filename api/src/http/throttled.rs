@@ -27,8 +27,8 @@ use cairn_schemas::{
     Action, ActorKind, ActorRef, EventPayload, HttpThrottled, Outcome, ResourceRef,
 };
 
-use crate::app::origin::anonymous_subject;
-use crate::app::{App, CommandError, Origin};
+use cairn_app::origin::anonymous_subject;
+use cairn_app::{App, CommandError, Origin};
 
 /// How long a client's window of refusals lasts before its summary is due.
 pub const SUMMARY_WINDOW: Duration = Duration::from_secs(60);

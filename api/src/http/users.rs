@@ -6,7 +6,7 @@ use cairn_schemas::api::{
     ChangePasswordRequest, CreateUserRequest, EraseUserRequest, Page, UpdateUserRequest, UserBody,
 };
 
-use crate::app::users;
+use cairn_app::users;
 
 use super::caller::Caller;
 use super::json_body::{JsonBody, OptionalJsonBody};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::app::App;
+use cairn_app::App;
 
 /// Runs until the task is dropped. A failed checkpoint is logged; the
 /// durability watch takes the server down if the log itself failed.
@@ -12,7 +12,7 @@ pub async fn run(app: Arc<App>, interval: Duration) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
-            _ = app.checkpoint_due.notified() => {}
+            _ = app.checkpoint_due().notified() => {}
         }
         match app.checkpoint().await {
             Ok(Some(seq)) => tracing::debug!(seq, "checkpoint signed"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cairn_core::log::DurableState;
 
-use crate::app::App;
+use cairn_app::App;
 
 /// Resolves with the failure message when the log fails.
 pub async fn wait_for_failure(app: Arc<App>) -> String {

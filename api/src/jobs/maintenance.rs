@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use cairn_core::log::retention::class_index;
 use cairn_schemas::RetentionClass;
 
-use crate::app::{App, retention};
+use cairn_app::{App, retention};
 
 /// How often the job looks at the event count and the cadences.
 pub const TICK: Duration = Duration::from_secs(5);
@@ -68,7 +68,7 @@ pub async fn run(app: Arc<App>, tick: Duration) {
 
         policy_changed = tokio::select! {
             _ = tokio::time::sleep(tick) => false,
-            _ = app.retention_due.notified() => true,
+            _ = app.retention_due().notified() => true,
         };
     }
 }

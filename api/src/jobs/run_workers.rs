@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
-use crate::app::App;
-use crate::app::runs::{execute_run, steps::http_client};
+use cairn_app::App;
+use cairn_app::runs::execute_run;
+
+use crate::config::secret_env::ProcessEnv;
+use crate::step_runner::http_client;
 
 /// Starts the workers. Empty when they were started already (the queue's
 /// receiving end is taken once).
@@ -27,7 +30,7 @@ pub fn start(app: &Arc<App>) -> Result<Vec<JoinHandle<()>>, String> {
                 loop {
                     // The queue hands out runs round-robin per invoker.
                     let (invoker, run_id) = app.run_queue().next().await;
-                    execute_run(&app, &client, run_id).await;
+                    execute_run(&app, &client, &ProcessEnv, run_id).await;
                     app.run_queue().finished(invoker);
                 }
             })

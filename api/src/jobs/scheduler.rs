@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::app::App;
-use crate::app::schedules::fire_due;
+use cairn_app::App;
+use cairn_app::schedules::fire_due;
 
 /// How often the scheduler looks.
 pub const TICK: Duration = Duration::from_secs(1);

@@ -48,8 +48,9 @@ impl KnownVariables {
                 }
             }
         }
-        // RUST_LOG is read by the tracing set-up in serve.rs.
-        if serve.contains("std::env::var(\"RUST_LOG\")") {
+        // RUST_LOG is read by the tracing set-up in serve.rs (through
+        // config's one reader of the environment).
+        if serve.contains("secret_env::raw(\"RUST_LOG\")") {
             exact.insert("RUST_LOG".to_string());
         }
         // The sinks' per-sink variables: `get("SUFFIX")` / `var("SUFFIX")`

@@ -24,7 +24,7 @@ pub fn cairn_binary() -> PathBuf {
         panic!("{} is missing: run the tests with `bash scripts/test.sh` (cargo test --workspace builds it)", bin.display())
     });
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    for krate in ["schemas", "core", "projections", "audit", "api"] {
+    for krate in ["schemas", "core", "projections", "audit", "app", "api"] {
         if let Some(newer) = newer_source(&root.join(krate).join("src"), built) {
             panic!(
                 "{} is older than {}: `cargo test -p cairn-tests` does not rebuild it; run `bash scripts/test.sh` \

@@ -22,7 +22,7 @@ use super::config::{SinkSpec, SinkTarget};
 use super::cursor::clamp_cursor;
 use super::render::{host_name, render_batch};
 use super::transport::{self, Peer, RECEIVER_SENDS_DATA, SyslogConnection};
-use crate::app::App;
+use cairn_app::App;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::app::App;
+use cairn_app::App;
 pub use config::{SinkSpec, SinkTarget, sinks_from};
 pub use cursor::{ClampedCursor, clamp_stored_cursors};
 

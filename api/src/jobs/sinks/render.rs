@@ -7,7 +7,7 @@ use cairn_audit::{cef, ocsf, syslog};
 use serde_json::{Value, json};
 
 use super::config::{SinkSpec, SinkTarget};
-use crate::app::App;
+use cairn_app::App;
 
 /// Rendered events, ready to write or POST.
 #[derive(Debug)]
