@@ -34,6 +34,8 @@ pub mod runs;
 pub mod schedules;
 pub mod secrets;
 pub mod snapshots;
+#[cfg(test)]
+pub mod testing;
 pub mod tokens;
 pub mod users;
 pub mod vault;
