@@ -342,7 +342,7 @@ impl App {
                 )
             }
             past_views::PastError::Rebuild(PastFailure::Failed(detail)) => {
-                CommandError::Internal(detail)
+                CommandError::internal(detail)
             }
             past_views::PastError::Stopped => {
                 CommandError::Internal("rebuilding a past state stopped".into())
