@@ -4,7 +4,7 @@
 //! into events and refusals. Revocation takes effect on the next request,
 //! since every request authorizes against the views.
 
-use cairn_audit::time_format::rfc3339_micros;
+use cairn_core::time_format::rfc3339_micros;
 use cairn_projections::Views;
 use cairn_projections::access::{GrantRefusal, Target, authorize, check_grant};
 use cairn_projections::sharing::GrantRecord;

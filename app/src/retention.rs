@@ -15,12 +15,12 @@
 //! instance-wide (one log serves every org): only superusers set it; audit
 //! viewers and admins may read it.
 
-use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::retention::{ClassSeqs, class_index};
 use cairn_core::log::store::{Compaction, EventStore, meta_key};
 use cairn_core::log::{DurabilityError, LogReader, NewEvent, ReadError, StoreError};
 use cairn_core::rules::retention_policy::DAY_MICROS;
 use cairn_core::rules::{check_retention_policy, protected_days};
+use cairn_core::time_format::rfc3339_micros;
 use cairn_projections::Views;
 use cairn_schemas::api::{
     ClassPolicyBody, ClassRetentionBody, LastPruneBody, RetentionBody, RetentionPolicyBody,

@@ -13,8 +13,8 @@ pub mod pinning;
 #[cfg(test)]
 mod decisions_tests;
 
-use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::NewEvent;
+use cairn_core::time_format::rfc3339_micros;
 use cairn_projections::Views;
 use cairn_projections::access::authorize_create;
 use cairn_projections::activity::ScheduleRecord;
