@@ -248,3 +248,181 @@ fn given_its_owner_lost_access_when_re_enabling_then_it_is_refused() {
         "{refused:?}"
     );
 }
+
+mod firing {
+    use super::*;
+    use crate::schedules::due::{DuePlan, Missed};
+    use crate::schedules::fire::decide_fire;
+    use cairn_schemas::RunStatus;
+
+    const AN_HOUR: i64 = 3_600_000_000;
+
+    fn batch(
+        given: &Given,
+        schedule: Uuid,
+        plan: DuePlan,
+    ) -> Vec<(cairn_projections::activity::ScheduleRecord, DuePlan)> {
+        vec![(
+            given
+                .views()
+                .schedules
+                .get(&schedule)
+                .expect("scheduled")
+                .clone(),
+            plan,
+        )]
+    }
+
+    fn fire_now(given: &Given) -> DuePlan {
+        DuePlan {
+            missed: None,
+            fire: Some(given.now()),
+        }
+    }
+
+    fn outcomes(decided: &crate::Decided<Vec<(usize, Uuid)>>) -> Vec<String> {
+        decided
+            .events
+            .iter()
+            .map(|event| match &event.payload {
+                Some(EventPayload::ScheduleFired(fired)) => format!("fired:{:?}", fired.outcome),
+                Some(EventPayload::RunFinished(finished)) => {
+                    format!("finished:{:?}", finished.status)
+                }
+                _ => format!("{:?}", event.action),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn given_a_due_schedule_with_room_when_fired_then_a_run_of_its_pin_is_queued_as_its_member() {
+        let mut given = given();
+        let schedule = scheduled(&mut given);
+        let due = batch(&given, schedule, fire_now(&given));
+        let decided = given
+            .when(|views, ids| Ok(decide_fire(views, ids, &due, &[true], 8)))
+            .decided();
+        assert_eq!(
+            outcomes(&decided),
+            vec!["fired:Fired", "RunRequested", "RunDefinitionPinned"]
+        );
+        assert_eq!(decided.reply.len(), 1);
+        let Some(EventPayload::RunRequested(requested)) = decided.events[1].payload.clone() else {
+            panic!("no request");
+        };
+        assert_eq!(
+            (requested.invoker_id, requested.schedule_id),
+            (id(BOB), Some(schedule))
+        );
+        assert_eq!(decided.reply[0], (0, requested.run_id));
+    }
+
+    #[test]
+    fn given_missed_due_times_when_fired_then_they_are_recorded_once_as_missed() {
+        let mut given = given();
+        let schedule = scheduled(&mut given);
+        let plan = DuePlan {
+            missed: Some(Missed {
+                count: 3,
+                last: given.now() - AN_HOUR,
+            }),
+            fire: None,
+        };
+        let due = batch(&given, schedule, plan);
+        let decided = given
+            .when(|views, ids| Ok(decide_fire(views, ids, &due, &[false], 8)))
+            .decided();
+        assert_eq!(outcomes(&decided), vec!["fired:Missed"]);
+        assert!(decided.reply.is_empty());
+    }
+
+    #[test]
+    fn given_the_member_lost_access_when_fired_then_the_run_is_recorded_denied_and_nothing_queued()
+    {
+        let mut given = given();
+        let schedule = scheduled(&mut given);
+        given.fold(run_facts::grant_revoked(id(GRANT), id(ORG)));
+        let due = batch(&given, schedule, fire_now(&given));
+        let decided = given
+            .when(|views, ids| Ok(decide_fire(views, ids, &due, &[true], 8)))
+            .decided();
+        assert_eq!(
+            outcomes(&decided),
+            vec!["fired:Denied", "RunRequested", "finished:Denied"]
+        );
+        assert!(decided.reply.is_empty());
+    }
+
+    #[test]
+    fn given_someone_else_edited_the_flow_when_fired_then_the_schedule_is_suspended_and_runs_nothing()
+     {
+        let mut given = given();
+        let schedule = scheduled(&mut given);
+        given.fold(run_facts::flow_edited(
+            id(FLOW),
+            (id(ORG), id(NAMESPACE)),
+            id(CARL),
+            r#"{"steps":[{"id":"evil","type":"log","message":"$secret.X"}]}"#,
+        ));
+        let due = batch(&given, schedule, fire_now(&given));
+        let decided = given
+            .when(|views, ids| Ok(decide_fire(views, ids, &due, &[true], 8)))
+            .decided();
+        assert_eq!(decided.events.len(), 1);
+        let Some(EventPayload::ScheduleSuspended(suspended)) = decided.events[0].payload.clone()
+        else {
+            panic!("not suspended: {:?}", decided.events);
+        };
+        assert_eq!(suspended.by_id, id(CARL));
+        assert!(decided.reply.is_empty());
+    }
+
+    #[test]
+    fn given_the_cap_or_a_full_queue_when_fired_then_the_run_is_recorded_failed_naming_why() {
+        let mut given = given();
+        let schedule = scheduled(&mut given);
+        let due = batch(&given, schedule, fire_now(&given));
+        let capped = given
+            .when(|views, ids| Ok(decide_fire(views, ids, &due, &[true], 0)))
+            .decided();
+        assert_eq!(
+            outcomes(&capped),
+            vec![
+                "fired:Fired",
+                "RunRequested",
+                "RunDefinitionPinned",
+                "finished:Failed"
+            ]
+        );
+        let full = given
+            .when(|views, ids| Ok(decide_fire(views, ids, &due, &[false], 8)))
+            .decided();
+        let Some(EventPayload::RunFinished(finished)) = full.events[3].payload.clone() else {
+            panic!("not finished");
+        };
+        assert_eq!(finished.status, RunStatus::Failed);
+        assert_eq!(finished.error.as_deref(), Some("the run queue was full"));
+        assert!(capped.reply.is_empty() && full.reply.is_empty());
+    }
+
+    #[test]
+    fn given_a_schedule_paused_since_the_plan_when_fired_then_nothing_is_recorded() {
+        let mut given = given();
+        let schedule = scheduled(&mut given);
+        let due = batch(&given, schedule, fire_now(&given));
+        let bob = principal(given.views(), id(BOB), id(ORG));
+        given.after(|views, _| {
+            decide_update(
+                views,
+                &bob,
+                schedule,
+                &UpdateScheduleRequest { enabled: false },
+                &Origin::local("t"),
+            )
+        });
+        let decided = given
+            .when(|views, ids| Ok(decide_fire(views, ids, &due, &[true], 8)))
+            .decided();
+        assert!(decided.events.is_empty());
+    }
+}
