@@ -110,7 +110,7 @@ impl World {
     pub async fn build(app: &App, value: &str) -> World {
         let origin = Origin::local("test");
         let ada = bootstrap::create_superuser(
-            &app,
+            app,
             "ada",
             &Password::new("correct horse battery staple 1"),
             true,
@@ -119,9 +119,9 @@ impl World {
         .await
         .unwrap()
         .expect("created");
-        let ada = principal(&app, ada, true);
+        let ada = principal(app, ada, true);
         let bob = users::create_user(
-            &app,
+            app,
             &ada,
             CreateUserRequest {
                 username: "bob".into(),
@@ -136,9 +136,9 @@ impl World {
         )
         .await
         .unwrap();
-        let bob = principal(&app, bob.id, false);
+        let bob = principal(app, bob.id, false);
         let namespace = namespaces::create_namespace(
-            &app,
+            app,
             &ada,
             CreateNamespaceRequest {
                 name: "pipelines".into(),
@@ -149,7 +149,7 @@ impl World {
         .await
         .unwrap();
         let flow = flows::create_flow(
-            &app,
+            app,
             &ada,
             CreateFlowRequest {
                 name: "sync".into(),
@@ -162,7 +162,7 @@ impl World {
         .await
         .unwrap();
         let secret = secrets::create_secret(
-            &app,
+            app,
             &ada,
             CreateSecretRequest {
                 name: "API_TOKEN".into(),
@@ -179,10 +179,10 @@ impl World {
             grantee_id: bob.user_id,
             level: "use".into(),
         };
-        grants::create_grant(&app, &ada, grant("namespace", namespace.id), &origin)
+        grants::create_grant(app, &ada, grant("namespace", namespace.id), &origin)
             .await
             .unwrap();
-        let secret_grant = grants::create_grant(&app, &ada, grant("secret", secret.id), &origin)
+        let secret_grant = grants::create_grant(app, &ada, grant("secret", secret.id), &origin)
             .await
             .unwrap();
 
