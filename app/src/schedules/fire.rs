@@ -174,6 +174,23 @@ fn decide_one(
     let Some(due_at) = due.fire else {
         return (events, None);
     };
+    let (fired, run) = fire_run(views, ids, schedule, due_at, limits, pending);
+    events.extend(fired);
+    (events, run)
+}
+
+/// A due time that fires: the run it requests as the schedule's member,
+/// denied when they may no longer run the flow, failed past the cap or
+/// without a place in the queue; its id when it is queued.
+fn fire_run(
+    views: &Views,
+    ids: &IdSource,
+    schedule: &ScheduleRecord,
+    due_at: i64,
+    limits: FireLimits,
+    pending: &mut HashMap<Uuid, usize>,
+) -> (Vec<NewEvent>, Option<Uuid>) {
+    let mut events = Vec::new();
     let run_id = ids.new_id();
     let member = Who {
         user_id: schedule.owner_id,
