@@ -309,7 +309,9 @@ mod tests {
         request: CreateGrantRequest,
     ) -> crate::testing::Then<Uuid> {
         let caller = principal(given.views(), id(by), id(org));
-        given.when(|views, ids| decide_create(views, ids, &caller, &request, &Origin::local("t")))
+        given.when_repeated(|views, ids| {
+            decide_create(views, ids, &caller, &request, &Origin::local("t"))
+        })
     }
 
     #[test]

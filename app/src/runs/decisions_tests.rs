@@ -116,7 +116,7 @@ fn request(
     room: bool,
 ) -> crate::testing::Then<uuid::Uuid> {
     let caller = principal(given.views(), id(by), id(org));
-    given.when(|views, ids| {
+    given.when_repeated(|views, ids| {
         decide_request(
             views,
             ids,

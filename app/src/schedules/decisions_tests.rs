@@ -60,7 +60,7 @@ fn create(
         cron: cron.into(),
     };
     let now = given.now();
-    given.when(|views, ids| {
+    given.when_repeated(|views, ids| {
         decide_create(
             views,
             ids,
