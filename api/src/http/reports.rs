@@ -19,7 +19,7 @@ use super::problem::{ApiError, Problem};
 
 /// `GET /api/v1/reports/access-review`: who can reach what in the org, and
 /// through which path; JSON, or CSV with `Accept: text/csv`.
-#[utoipa::path(get, path = "/api/v1/reports/access-review", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("at_seq" = Option<u64>, Query, description = "as of this seq (now when absent)"), ("org_id" = Option<uuid::Uuid>, Query, description = "another org (superusers)")), responses((status = 200, body = AccessReview, description = "JSON, or text/csv when asked"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json"), (status = 503, description = "too many past states being rebuilt; retry after the time given", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/reports/access-review", tag = "reports", params(("at_seq" = Option<u64>, Query, description = "as of this seq (now when absent)"), ("org_id" = Option<uuid::Uuid>, Query, description = "another org (superusers)")), responses((status = 200, body = AccessReview, description = "JSON, or text/csv when asked"), (status = 503, description = "too many past states being rebuilt; retry after the time given", body = Problem, content_type = "application/problem+json")))]
 pub async fn access_review(
     caller: Caller,
     headers: HeaderMap,
@@ -56,7 +56,7 @@ pub async fn access_review(
 
 /// `GET /api/v1/reports/activity`: the events a user is the actor of, in
 /// the caller's org, filtered by time and paged like the audit events.
-#[utoipa::path(get, path = "/api/v1/reports/activity", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("user_id" = uuid::Uuid, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page"), ("limit" = Option<usize>, Query)), responses((status = 200, body = AuditEventsPage), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/reports/activity", tag = "reports", params(("user_id" = uuid::Uuid, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page"), ("limit" = Option<usize>, Query)), responses((status = 200, body = AuditEventsPage)))]
 pub async fn activity(
     caller: Caller,
     RawQuery(query): RawQuery,
@@ -96,7 +96,7 @@ pub async fn activity(
 
 /// `GET /api/v1/reports/secret-usage`: who resolved a secret, in which run,
 /// when (every `secret.resolved` event of it).
-#[utoipa::path(get, path = "/api/v1/reports/secret-usage", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("secret_id" = uuid::Uuid, Query), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page")), responses((status = 200, body = SecretUsage), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/reports/secret-usage", tag = "reports", params(("secret_id" = uuid::Uuid, Query), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page")), responses((status = 200, body = SecretUsage)))]
 pub async fn secret_usage(
     caller: Caller,
     RawQuery(query): RawQuery,
