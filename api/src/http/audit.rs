@@ -18,6 +18,7 @@ use cairn_schemas::{Action, Outcome, ResourceKind};
 
 use cairn_app::audit_export;
 use cairn_app::audit_log::{self, AuditQuery};
+use cairn_app::edge_records;
 use cairn_app::retention as app_retention;
 use cairn_app::{App, CommandError, Principal};
 
@@ -115,21 +116,9 @@ pub async fn events(
     RawQuery(query): RawQuery,
 ) -> Result<Json<AuditEventsPage>, ApiError> {
     let query = audit_query(query.as_deref())?;
-    let scan = query.clone();
-    let (items, next) = off_runtime(&caller.app, &caller.principal, move |app, principal| {
-        audit_log::query_events(app, principal, &scan)
-    })
-    .await?;
-    audit_log::record_query(
-        &caller.app,
-        &caller.principal,
-        &query,
-        items.len(),
-        next,
-        &caller.origin,
-    )
-    .await?;
-    Ok(Json(audit_log::events_page(items, next)))
+    Ok(Json(
+        edge_records::audit_events(&caller.app, &caller.principal, query, &caller.origin).await?,
+    ))
 }
 
 /// Feeds an HTTP body from a blocking writer, chunk by chunk: the channel

@@ -1,7 +1,5 @@
 //! `/api/v1/reports`: reports for compliance reviewers.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::RawQuery;
 use axum::http::{HeaderMap, header};
@@ -9,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use cairn_schemas::api::AuditEventsPage;
 
-use cairn_app::audit_log;
+use cairn_app::edge_records;
 use cairn_app::reports::{self, AccessReview, SecretUsage};
 
 use super::audit::audit_query_with;
@@ -74,24 +72,9 @@ pub async fn activity(
         _ => Ok(false),
     })?;
     query.actor = Some(user.ok_or_else(|| ApiError::validation("user_id", "is required"))?);
-    let scan = query.clone();
-    let app = Arc::clone(&caller.app);
-    let principal = caller.principal.clone();
-    let (items, next) =
-        tokio::task::spawn_blocking(move || reports::activity(&app, &principal, &scan))
-            .await
-            .map_err(|_| ApiError::internal())?
-            .map_err(ApiError::from)?;
-    audit_log::record_query(
-        &caller.app,
-        &caller.principal,
-        &query,
-        items.len(),
-        next,
-        &caller.origin,
-    )
-    .await?;
-    Ok(Json(audit_log::events_page(items, next)))
+    Ok(Json(
+        edge_records::activity(&caller.app, &caller.principal, query, &caller.origin).await?,
+    ))
 }
 
 /// `GET /api/v1/reports/secret-usage`: who resolved a secret, in which run,
@@ -115,26 +98,14 @@ pub async fn secret_usage(
         }
     }
     let secret = secret.ok_or_else(|| ApiError::validation("secret_id", "is required"))?;
-    let app = Arc::clone(&caller.app);
-    let principal = caller.principal.clone();
-    let usage =
-        tokio::task::spawn_blocking(move || reports::secret_usage(&app, &principal, secret, after))
-            .await
-            .map_err(|_| ApiError::internal())?
-            .map_err(ApiError::from)?;
-    let recorded = audit_log::AuditQuery {
-        text: format!("secret-usage secret_id={secret} after={after}"),
-        ..audit_log::AuditQuery::default()
-    };
-    let next = usage.next.as_deref().and_then(|next| next.parse().ok());
-    audit_log::record_query(
-        &caller.app,
-        &caller.principal,
-        &recorded,
-        usage.items.len(),
-        next,
-        &caller.origin,
-    )
-    .await?;
-    Ok(Json(usage))
+    Ok(Json(
+        edge_records::secret_usage(
+            &caller.app,
+            &caller.principal,
+            secret,
+            after,
+            &caller.origin,
+        )
+        .await?,
+    ))
 }
