@@ -13,7 +13,7 @@ use cairn_core::{OsEntropy, SystemClock};
 use cairn_schemas::{Action, EventPayload, RECORD_FORMAT, SystemStarted};
 use tokio::net::TcpListener;
 
-use crate::cli::CliError;
+use crate::cli_error::CliError;
 use crate::config::{Environment, MIN_JWT_SECRET_CHARS, ServeArgs, secret_env};
 use crate::http::{self, HttpConfig, ServerState};
 use crate::jobs;
@@ -32,7 +32,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .enable_all()
         .thread_name("cairn-worker")
         .build()
-        .map_err(|error| CliError::failure(format!("cannot start the async runtime: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot start the async runtime", error))?;
     runtime.block_on(serve(args))
 }
 
@@ -71,10 +71,10 @@ fn prepare_data_dir(args: &ServeArgs) -> Result<(), CliError> {
             dir.display()
         ))),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => create_data_dir(dir),
-        Err(error) => Err(CliError::failure(format!(
-            "the data dir {} cannot be read: {error}",
-            dir.display()
-        ))),
+        Err(error) => Err(CliError::failure_because(
+            format!("the data dir {} cannot be read", dir.display()),
+            error,
+        )),
     }
 }
 
@@ -90,10 +90,10 @@ fn create_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
         std::fs::File::open(parent)?.sync_all()
     });
     created.map_err(|error| {
-        CliError::failure(format!(
-            "the data dir {} cannot be created: {error}",
-            dir.display()
-        ))
+        CliError::failure_because(
+            format!("the data dir {} cannot be created", dir.display()),
+            error,
+        )
     })
 }
 
@@ -162,9 +162,10 @@ async fn run_bootstrap(app: &App, request: BootstrapRequest) -> Result<(), CliEr
             "{} does not meet the password policy: {message}",
             secret_env::ADMIN_PASSWORD
         ))),
-        Err(error) => Err(CliError::failure(format!(
-            "cannot create the bootstrap admin: {error}"
-        ))),
+        Err(error) => Err(CliError::failure_because(
+            "cannot create the bootstrap admin",
+            error,
+        )),
     }
 }
 
@@ -178,8 +179,8 @@ fn open_error(error: OpenError) -> CliError {
         // signed over.
         integrity @ (OpenError::BrokenChain { .. }
         | OpenError::Unanchored { .. }
-        | OpenError::Anchor(_)) => CliError::integrity(integrity.to_string()),
-        other => CliError::failure(other.to_string()),
+        | OpenError::Anchor(_)) => CliError::violated(integrity),
+        other => CliError::failed(other),
     }
 }
 
@@ -226,16 +227,15 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             args.trusted_proxies.iter().flatten().copied().collect(),
         ),
     });
-    let router =
-        http::router(state.clone()).map_err(|error| CliError::failure(error.to_string()))?;
+    let router = http::router(state.clone()).map_err(|error| CliError::failed(error))?;
 
     let mut signals = ShutdownSignals::install();
-    let listener = TcpListener::bind(args.bind)
-        .await
-        .map_err(|error| CliError::failure(format!("cannot listen on {}: {error}", args.bind)))?;
-    let address = listener.local_addr().map_err(|error| {
-        CliError::failure(format!("cannot read the listening address: {error}"))
+    let listener = TcpListener::bind(args.bind).await.map_err(|error| {
+        CliError::failure_because(format!("cannot listen on {}", args.bind), error)
     })?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| CliError::failure_because("cannot read the listening address", error))?;
     tracing::info!("listening on http://{address}");
     // Runs may never call the server itself (with a resolved secret).
     settings.run_egress = settings.run_egress.with_own_address(address);
@@ -275,7 +275,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         // before the views open anyone's personal data.
         let reapplied = log
             .reapply_erasures()
-            .map_err(|error| CliError::failure(error.to_string()))?;
+            .map_err(|error| CliError::failed(error))?;
         if !reapplied.is_empty() {
             tracing::warn!(
                 erasures = reapplied.len(),
@@ -289,11 +289,11 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             Arc::new(SystemClock),
             Arc::new(OsEntropy),
         )
-        .map_err(|error| CliError::failure(format!("cannot rebuild the views: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot rebuild the views", error))?;
         Ok((Arc::new(app), recovery))
     })
     .await
-    .map_err(|error| CliError::failure(format!("log recovery stopped: {error}")))?;
+    .map_err(|error| CliError::failure_because("log recovery stopped", error))?;
     let (app, recovery) = opened?;
 
     let started = cairn_core::log::NewEvent::system(
@@ -307,20 +307,20 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     );
     app.commit(vec![started])
         .await
-        .map_err(|error| CliError::failure(format!("cannot record the start: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot record the start", error))?;
     // A long unanchored tail that recovery accepted (a burst that a crash
     // cut short before its checkpoint) is anchored at once, so that a
     // second crash cannot leave it longer than the cadence allows.
     if app.log().head().seq.saturating_sub(recovery.anchored.seq) > args.cadence.every {
         app.checkpoint()
             .await
-            .map_err(|error| CliError::failure(format!("cannot sign the start: {error}")))?;
+            .map_err(|error| CliError::failure_because("cannot sign the start", error))?;
     }
     // Runs the last process left queued or running will never finish:
     // recorded failed before anything is served or executed.
     let interrupted = cairn_app::runs::fail_unfinished(&app)
         .await
-        .map_err(|error| CliError::failure(format!("cannot record interrupted runs: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot record interrupted runs", error))?;
     if interrupted > 0 {
         tracing::warn!(
             runs = interrupted,
@@ -330,7 +330,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     // Erasures the log recorded whose keys a crash may have left.
     cairn_app::users::erase_recorded_subjects(&app)
         .await
-        .map_err(|error| CliError::failure(format!("cannot finish recorded erasures: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot finish recorded erasures", error))?;
     let run_workers = jobs::run_workers::start(&app).map_err(CliError::failure)?;
     run_bootstrap(&app, bootstrap).await?;
     state.set_ready(Arc::clone(&app));
@@ -360,8 +360,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         }
         finished = server => match finished {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(CliError::failure(format!("the HTTP server failed: {error}"))),
-            Err(error) => Err(CliError::failure(format!("the HTTP server stopped: {error}"))),
+            Ok(Err(error)) => Err(CliError::failure_because("the HTTP server failed", error)),
+            Err(error) => Err(CliError::failure_because("the HTTP server stopped", error)),
         },
     };
     checkpointer.abort();
@@ -393,8 +393,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         log.log().close()
     })
     .await
-    .map_err(|error| CliError::failure(format!("closing the log: {error}")))?
-    .map_err(|error| CliError::failure(format!("closing the log: {error}")))?;
+    .map_err(|error| CliError::failure_because("closing the log", error))?
+    .map_err(|error| CliError::failure_because("closing the log", error))?;
     outcome
 }
 

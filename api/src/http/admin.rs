@@ -34,7 +34,7 @@ pub async fn backup(caller: Caller) -> Result<Response, ApiError> {
             tracing::warn!(%error, "a backup stopped before its end");
             // The body ends with an error: the client sees a cut transfer
             // (and the stream's digest would not match anyway).
-            let _ = failure.blocking_send(Err(std::io::Error::other(error.to_string())));
+            let _ = failure.blocking_send(Err(std::io::Error::other(error)));
         } else if let Err(error) = flushed {
             tracing::warn!(%error, "a backup stopped before its end");
         }

@@ -176,7 +176,7 @@ pub async fn export(caller: Caller, RawQuery(query): RawQuery) -> Result<Respons
             tracing::warn!(%error, "an audit export stopped before its end");
             // The body ends with an error: the client sees a cut transfer,
             // never a short file that looks complete.
-            let _ = failure.blocking_send(Err(std::io::Error::other(error.to_string())));
+            let _ = failure.blocking_send(Err(std::io::Error::other(error)));
         }
     });
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {

@@ -15,6 +15,7 @@ pub mod client_ip;
 mod command_error;
 mod connections;
 mod console;
+mod cookies;
 pub mod cors;
 pub mod csrf;
 mod flows;
