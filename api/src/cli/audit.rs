@@ -156,7 +156,7 @@ fn adopt(args: AdoptArgs) -> Result<(), CliError> {
         )));
     };
     let reader = open_reader(&args.data, &master)?;
-    if let Some(anchor) = reader.anchor().map_err(|error| CliError::violated(error))? {
+    if let Some(anchor) = reader.anchor().map_err(CliError::violated)? {
         return Err(CliError::usage(format!(
             "{} is already anchored (at seq {}): nothing to adopt",
             args.data.data_dir.display(),
@@ -169,16 +169,14 @@ fn adopt(args: AdoptArgs) -> Result<(), CliError> {
             skip_anchor: true,
             ..VerifyOptions::default()
         })
-        .map_err(|error| CliError::failed(error))?;
+        .map_err(CliError::failed)?;
     if let Some(bad) = &report.first_bad {
         return Err(CliError::integrity(format!(
             "not adopted: integrity violation at seq {}: {}",
             bad.seq, bad.problem
         )));
     }
-    let checkpoints = reader
-        .checkpoints(0)
-        .map_err(|error| CliError::failed(error))?;
+    let checkpoints = reader.checkpoints(0).map_err(CliError::failed)?;
     let Some(last) = checkpoints.last() else {
         return Err(CliError::integrity(
             "not adopted: integrity violation at seq 1: no signed checkpoint covers any record, so nothing proves this history was written with the master key",
@@ -195,7 +193,7 @@ fn adopt(args: AdoptArgs) -> Result<(), CliError> {
             checkpoint_seq: last.seq + 1,
             written_at: last.at,
         })
-        .map_err(|error| CliError::failed(error))?;
+        .map_err(CliError::failed)?;
     println!(
         "{}",
         json!({
@@ -339,7 +337,7 @@ fn export(args: ExportArgs) -> Result<(), CliError> {
                 .into_inner()
                 .map_err(|error| error.into_error())
                 .and_then(|file| file.sync_all());
-            let written = written.map_err(|error| CliError::failed(error))?;
+            let written = written.map_err(CliError::failed)?;
             synced.map_err(|error| {
                 CliError::failure_because(format!("writing {}", path.display()), error)
             })?;
@@ -349,8 +347,8 @@ fn export(args: ExportArgs) -> Result<(), CliError> {
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let written = write_export(log.reader(), 1, to_seq, keep, args.format, &mut out)
-                .map_err(|error| CliError::failed(error))?;
-            out.flush().map_err(|error| CliError::failed(error))?;
+                .map_err(CliError::failed)?;
+            out.flush().map_err(CliError::failed)?;
             written
         }
     };
@@ -382,7 +380,7 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
             outside,
             ..VerifyOptions::default()
         })
-        .map_err(|error| CliError::failed(error))?;
+        .map_err(CliError::failed)?;
     if args.json {
         let line = json!({
             "ok": report.ok(),

@@ -37,6 +37,7 @@ use cairn_core::log::backup::{
 use cairn_core::log::store::private_files;
 use cairn_core::log::{
     Cadence, EventLog, Head, LogConfig, LogReader, OpenError, SledStore, StoreError, VerifyOptions,
+    VerifyReport,
 };
 use cairn_core::{OsEntropy, SystemClock};
 
@@ -223,7 +224,7 @@ fn from_data_dir(log: &EventLog, dir: &Path) -> Result<BackupSummary, CliError> 
     let summary = log
         .reader()
         .write_backup(head, &mut out)
-        .map_err(|error| CliError::failed(error))?;
+        .map_err(CliError::failed)?;
     finish_file(out, &path)?;
     log.close()
         .map_err(|error| CliError::failure_because("closing the log", error))?;
@@ -425,7 +426,7 @@ fn kept_anchor(
     }
     anchor::Anchorer::new(&args.data.data_dir, master)
         .read_file(&path)
-        .map_err(|error| CliError::violated(error))
+        .map_err(CliError::violated)
 }
 
 /// The files a restore target may already hold: kept from the data dir
@@ -517,10 +518,40 @@ fn restore_into(
     master: &cairn_core::crypto::MasterKey,
     checks: &RestoreChecks,
 ) -> Result<(serde_json::Value, LogReader, Head), CliError> {
+    let summary = write_the_backup(dir, target, manifest, master)?;
+    let (reader, report) = verify_the_restored_log(target, master, checks, &summary)?;
+    let rolled_back_from = match &checks.kept_anchor {
+        Some(kept) => compare_with_kept_anchor(&reader, kept, &report.head, checks.allow_rollback)?,
+        None => None,
+    };
+    let cursors_clamped = crate::jobs::sinks::clamp_stored_cursors(reader.store(), report.head.seq)
+        .map_err(CliError::failed)?;
+    let line = json!({
+        "ok": true,
+        "data_dir": target.display().to_string(),
+        "head": {"seq": report.head.seq, "hash": hex::encode(report.head.hash)},
+        "checked": report.checked,
+        "checkpoints_verified": report.checkpoints_verified,
+        "anchored_through": report.anchored_through,
+        "outside_checkpoints": report.outside_checkpoints,
+        "rolled_back_from": rolled_back_from,
+        "sink_cursors_clamped": cursors_clamped,
+    });
+    Ok((line, reader, report.head))
+}
+
+/// Writes the backup in `dir` into a new store at `target`, and checks
+/// that what was written is what the manifest describes.
+fn write_the_backup(
+    dir: &Path,
+    target: &Path,
+    manifest: &serde_json::Value,
+    master: &cairn_core::crypto::MasterKey,
+) -> Result<BackupSummary, CliError> {
     let path = dir.join(BACKUP_FILE);
     let mut input = BufReader::with_capacity(256 * 1024, open_file(&path)?);
     let summary = {
-        let store = SledStore::open(target, true).map_err(|error| CliError::failed(error))?;
+        let store = SledStore::open(target, true).map_err(CliError::failed)?;
         restore_backup(
             &mut input as &mut dyn Read,
             &store,
@@ -560,6 +591,17 @@ fn restore_into(
             MANIFEST_FILE
         )));
     }
+    Ok(summary)
+}
+
+/// Opens the restored log and verifies its whole chain, which must end at
+/// the backup's head.
+fn verify_the_restored_log(
+    target: &Path,
+    master: &cairn_core::crypto::MasterKey,
+    checks: &RestoreChecks,
+    summary: &BackupSummary,
+) -> Result<(LogReader, VerifyReport), CliError> {
     let reader = LogReader::open(target, master).map_err(|error| match error {
         OpenError::WrongMasterKey => CliError::failure(
             "CAIRN_MASTER_KEY is not the key of the server the backup was taken from",
@@ -567,7 +609,7 @@ fn restore_into(
         other => CliError::failed(other),
     })?;
     // The restored data dir has no anchor of its own yet: it gets one
-    // below, once everything holds.
+    // once everything holds.
     let report = reader
         .verify(&VerifyOptions {
             cadence: checks.cadence,
@@ -575,7 +617,7 @@ fn restore_into(
             outside: checks.outside.clone(),
             ..VerifyOptions::default()
         })
-        .map_err(|error| CliError::failed(error))?;
+        .map_err(CliError::failed)?;
     if let Some(bad) = &report.first_bad {
         return Err(CliError::integrity(format!(
             "the restored log does not verify: integrity violation at seq {}: {}",
@@ -588,24 +630,7 @@ fn restore_into(
             report.head.seq, summary.head_seq
         )));
     }
-    let rolled_back_from = match &checks.kept_anchor {
-        Some(kept) => compare_with_kept_anchor(&reader, kept, &report.head, checks.allow_rollback)?,
-        None => None,
-    };
-    let cursors_clamped = crate::jobs::sinks::clamp_stored_cursors(reader.store(), report.head.seq)
-        .map_err(|error| CliError::failed(error))?;
-    let line = json!({
-        "ok": true,
-        "data_dir": target.display().to_string(),
-        "head": {"seq": report.head.seq, "hash": hex::encode(report.head.hash)},
-        "checked": report.checked,
-        "checkpoints_verified": report.checkpoints_verified,
-        "anchored_through": report.anchored_through,
-        "outside_checkpoints": report.outside_checkpoints,
-        "rolled_back_from": rolled_back_from,
-        "sink_cursors_clamped": cursors_clamped,
-    });
-    Ok((line, reader, report.head))
+    Ok((reader, report))
 }
 
 /// Anchors the restored log at its head: the backup's MAC proves the
@@ -614,7 +639,7 @@ fn anchor_restored(reader: &LogReader, head: Head) -> Result<(), CliError> {
     let checkpoint_seq = reader
         .store()
         .last_checkpoint()
-        .map_err(|error| CliError::failed(error))?
+        .map_err(CliError::failed)?
         .map_or(0, |(seq, _)| seq + 1);
     reader
         .anchorer()
@@ -623,7 +648,7 @@ fn anchor_restored(reader: &LogReader, head: Head) -> Result<(), CliError> {
             checkpoint_seq,
             written_at: now_micros(),
         })
-        .map_err(|error| CliError::failed(error))
+        .map_err(CliError::failed)
 }
 
 /// The restored log against the anchor of the data dir it replaces: one
@@ -638,7 +663,7 @@ fn compare_with_kept_anchor(
     let at_anchor = if kept.head.seq <= head.seq {
         reader
             .read(kept.head.seq)
-            .map_err(|error| CliError::failed(error))?
+            .map_err(CliError::failed)?
             .map(|record| record.hash)
     } else {
         None

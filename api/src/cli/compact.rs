@@ -42,7 +42,7 @@ pub(super) fn run(args: CompactArgs) -> Result<(), CliError> {
         OpenError::Store(error) => CliError::failed(error),
         other => CliError::failed(other),
     })?;
-    let owed = compaction_owed(&store).map_err(|error| CliError::failed(error))?;
+    let owed = compaction_owed(&store).map_err(CliError::failed)?;
     let compaction = compact_store(&store).map_err(|error| {
         CliError::failure_because(format!("compacting {}", dir.display()), error)
     })?;

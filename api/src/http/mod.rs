@@ -8,6 +8,7 @@
 //! from that table.
 
 mod admin;
+mod api_document;
 mod audit;
 mod auth;
 pub mod caller;
@@ -197,6 +198,9 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         // runs (inside the trusted proxies, which name the client).
         .layer(from_fn_with_state(general_limit, rate_limit::limit))
         .layer(axum::Extension(config.trusted_proxies.clone()))
+        .layer(axum::Extension(api_document::ApiDocument::new(
+            &openapi::document(),
+        )))
         .layer(security_headers::api_security_headers(
             config.tls_terminated,
         ));

@@ -1,10 +1,9 @@
-//! The OpenAPI 3.1 document, served at `GET /openapi.json`: the route
+//! The OpenAPI 3.1 document, served at `GET /openapi.json`
+//! ([`super::api_document`]): the route
 //! table's operations (each handler's annotation, with what the table says
 //! about access and shared answers) and the schemas crate's types
 //! (utoipa). A test keeps `schemas/openapi.json` equal to it.
 
-use axum::Json;
-use axum::response::IntoResponse;
 use utoipa::openapi::path::HttpMethod;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -181,12 +180,6 @@ pub fn document() -> serde_json::Value {
         .as_object_mut()
         .map(|info| info.remove("contact"));
     doc
-}
-
-/// `GET /openapi.json`.
-#[utoipa::path(get, path = "/openapi.json", tag = "system", responses((status = 200, description = "this OpenAPI 3.1 document")))]
-pub async fn serve() -> impl IntoResponse {
-    Json(document())
 }
 
 #[cfg(test)]

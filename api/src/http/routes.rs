@@ -1,8 +1,8 @@
 //! The route table: every route of the API written once, with the handler
 //! that answers it, who may call it, which rate limit it passes and the
 //! problem answers it shares with other routes. The router registers the
-//! table ([`super::router`]), the OpenAPI document is assembled from it
-//! ([`super::openapi::document`]), and the end-to-end tests read the routes
+//! table, the OpenAPI document is assembled from it (`openapi::document`),
+//! and the end-to-end tests read the routes
 //! back from that document (`schemas/openapi.json`), so there is no copy to
 //! keep in step.
 //!
@@ -18,8 +18,8 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
 use super::ServerState;
 use super::{
-    admin, audit, auth, connections, console, flows, grants, groups, health, namespaces, openapi,
-    orgs, reports, runs, schedules, secrets, users,
+    admin, api_document, audit, auth, connections, console, flows, grants, groups, health,
+    namespaces, orgs, reports, runs, schedules, secrets, users,
 };
 
 /// Who may call a route.
@@ -237,7 +237,7 @@ macro_rules! route_table {
 
 route_table! {
     GET "/health" => health::health, Public, General, [];
-    GET "/openapi.json" => openapi::serve, Public, General, [];
+    GET "/openapi.json" => api_document::serve, Public, General, [];
     GET "/" => console::index, Public, General, [];
     GET "/console/{asset}" => console::asset, Public, General, [];
     POST "/api/v1/auth/login" => auth::login, Public, SignIn, [];
