@@ -155,6 +155,12 @@ pub async fn secret_usage(
     Ok(usage)
 }
 
+/// A page of events as JSON, and the seq to continue after.
+type EventsRead = (Vec<serde_json::Value>, Option<u64>);
+
+/// A blocking read of the log's events that answers a query.
+type ReadEvents = fn(&App, &Principal, &AuditQuery) -> Result<EventsRead, CommandError>;
+
 /// Reads events with `read` (off the async runtime: it reads the log),
 /// then records the read.
 async fn read_recorded(
@@ -162,12 +168,8 @@ async fn read_recorded(
     principal: &Principal,
     query: AuditQuery,
     origin: &Origin,
-    read: fn(
-        &App,
-        &Principal,
-        &AuditQuery,
-    ) -> Result<(Vec<serde_json::Value>, Option<u64>), CommandError>,
-) -> Result<(Vec<serde_json::Value>, Option<u64>), CommandError> {
+    read: ReadEvents,
+) -> Result<EventsRead, CommandError> {
     let scan = query.clone();
     let (items, next) = off_runtime(app, principal, move |app, principal| {
         read(app, principal, &scan)
