@@ -298,4 +298,109 @@ mod tests {
         assert_eq!(denied.reason, "no grant");
         assert_eq!(denied.action, Some(AccessAction::Read));
     }
+
+    /// A real App on a fresh log in `dir`.
+    fn start(dir: &std::path::Path) -> Arc<App> {
+        use cairn_core::crypto::MasterKey;
+        use cairn_core::log::{EventLog, LogConfig};
+        use cairn_core::{OsEntropy, SystemClock};
+        let master = MasterKey::from_bytes([9; 32]);
+        let config = LogConfig {
+            dir: dir.to_path_buf(),
+            create: true,
+            cadence: Default::default(),
+        };
+        let (log, _) = EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
+            .expect("open the log");
+        Arc::new(
+            App::start(
+                Arc::new(log),
+                &master,
+                crate::AppSettings::default(),
+                Arc::new(SystemClock),
+                Arc::new(OsEntropy),
+            )
+            .expect("start"),
+        )
+    }
+
+    fn last_action(app: &App) -> Action {
+        let head = app.log().head().seq;
+        app.log()
+            .reader()
+            .read(head)
+            .expect("read")
+            .expect("a record")
+            .header
+            .action
+    }
+
+    fn reader(org_id: Uuid, role: cairn_schemas::OrgRole) -> Principal {
+        Principal {
+            user_id: Uuid::from_u128(11),
+            org_id,
+            role,
+            is_superuser: false,
+            credential: crate::principal::Credential::Session(Uuid::from_u128(12)),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refusal_and_a_recorded_read_each_append_one_event() {
+        // Given a running app,
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = start(dir.path());
+        let origin = Origin::local("edge-records");
+        let before = app.log().head().seq;
+        // when a refused request is recorded,
+        record_refusal(&app, &refused(422)).await.expect("recorded");
+        // then exactly one event is appended (and durable): its refusal.
+        assert_eq!(app.log().head().seq, before + 1);
+        assert!(app.log().durable_seq() > before);
+        assert_eq!(last_action(&app), Action::HttpRequest);
+
+        // When an audit viewer reads the audit events,
+        let viewer = reader(Uuid::from_u128(21), cairn_schemas::OrgRole::AuditViewer);
+        let query = AuditQuery {
+            limit: 50,
+            text: "limit=50".into(),
+            ..AuditQuery::default()
+        };
+        let page = audit_events(&app, &viewer, query, &origin)
+            .await
+            .expect("a page");
+        // then the read is recorded after the page was read: one
+        // audit.queried more, which the page does not hold.
+        assert_eq!(app.log().head().seq, before + 2);
+        assert_eq!(last_action(&app), Action::AuditQueried);
+        assert!(
+            page.items
+                .iter()
+                .all(|item| item["action"] != "audit.queried"),
+            "{:?}",
+            page.items
+        );
+
+        // And a caller who may not read the audit log is refused, and
+        // nothing is recorded here (the edge records the refusal).
+        let outsider = reader(Uuid::from_u128(21), cairn_schemas::OrgRole::Viewer);
+        let refused = activity(
+            &app,
+            &outsider,
+            AuditQuery {
+                actor: Some(Uuid::from_u128(11)),
+                limit: 10,
+                ..AuditQuery::default()
+            },
+            &origin,
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(CommandError::Forbidden(_))),
+            "{refused:?}"
+        );
+        let usage = secret_usage(&app, &outsider, Uuid::from_u128(5), 0, &origin).await;
+        assert!(usage.is_err(), "{usage:?}");
+        assert_eq!(app.log().head().seq, before + 2);
+    }
 }
