@@ -209,7 +209,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     settings.run_egress = settings.run_egress.with_own_address(address);
     let (app, recovery) = open_app(&args, master, settings).await?;
     record_the_start(&app, &recovery, args.cadence.every).await?;
-    let run_workers = jobs::run_workers::start(&app).map_err(CliError::failure)?;
+    let run_workers = jobs::run_workers::start(&app).map_err(CliError::failed)?;
     run_bootstrap(&app, bootstrap).await?;
     state.set_ready(Arc::clone(&app));
     tracing::info!(head = app.log().head().seq, "ready");
