@@ -21,7 +21,7 @@ use super::SinkStatus;
 use super::config::{SinkSpec, SinkTarget};
 use super::cursor::clamp_cursor;
 use super::render::{host_name, render_batch};
-use super::transport::{self, Peer, RECEIVER_SENDS_DATA, SyslogConnection};
+use super::transport::{self, Peer, RECEIVER_SENDS_DATA, SinkError, SyslogConnection};
 use cairn_app::App;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -40,7 +40,7 @@ pub(super) enum Wire {
 
 impl Wire {
     /// Builds the wire of a sink, checking its settings.
-    pub(super) fn prepare(spec: &SinkSpec) -> Result<Wire, String> {
+    pub(super) fn prepare(spec: &SinkSpec) -> Result<Wire, SinkError> {
         Ok(match &spec.target {
             SinkTarget::Syslog { tls, .. } => Wire::Syslog {
                 tls: if *tls {
@@ -103,6 +103,8 @@ pub(super) async fn run(app: Arc<App>, spec: SinkSpec, status: Arc<SinkStatus>) 
                 if let Wire::Syslog { connection, .. } = &mut sink.wire {
                     *connection = None;
                 }
+                // The sink's status keeps the text; the log line says it.
+                let error = error.to_string();
                 rewind(&mut sink.progress, &sink.status, error.clone());
                 failed(&sink.status, &mut sink.backoff, &sink.spec, error).await;
             }
@@ -130,7 +132,7 @@ impl Delivery {
             Ok(wire) => wire,
             Err(error) => {
                 tracing::error!(sink = %spec.name, %error, "sink not started");
-                status.update(|state| state.last_error = Some(error));
+                status.update(|state| state.last_error = Some(error.to_string()));
                 return None;
             }
         };
@@ -256,7 +258,7 @@ impl Delivery {
 }
 
 /// Sends a batch, connecting first when needed.
-async fn send(wire: &mut Wire, spec: &SinkSpec, bytes: Vec<u8>) -> Result<(), String> {
+async fn send(wire: &mut Wire, spec: &SinkSpec, bytes: Vec<u8>) -> Result<(), SinkError> {
     match wire {
         Wire::Syslog { tls, connection } => {
             if connection.is_none() {
@@ -264,7 +266,7 @@ async fn send(wire: &mut Wire, spec: &SinkSpec, bytes: Vec<u8>) -> Result<(), St
             }
             match connection {
                 Some(open) => open.send(&bytes).await,
-                None => Err("not connected".into()),
+                None => Err(SinkError::NotConnected),
             }
         }
         Wire::Http(client) => transport::post_batch(client, spec, bytes).await,
