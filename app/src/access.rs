@@ -14,7 +14,7 @@ use cairn_schemas::{AccessAction, Action, EventPayload, OrgRole, ResourceKind, R
 use uuid::Uuid;
 
 use super::error::Denial;
-use super::{App, CommandError, Principal};
+use super::{App, CommandError, Decided, Origin, Principal};
 
 /// The principal as `authorize` sees it: a user acting in an org.
 pub fn who(principal: &Principal) -> Who {
@@ -60,9 +60,59 @@ pub fn require<'v>(
     }
 }
 
-/// The one shape of a command on an existing catalog resource: authorize
-/// `action` on it, let `decide` check what else it must and build the
-/// payload, and record `event` in the resource's org, durably.
+/// A command on an existing catalog resource: who does what to which
+/// resource, and the event that records it.
+#[derive(Clone, Copy, Debug)]
+pub struct ActOn<'a> {
+    /// The caller.
+    pub principal: &'a Principal,
+    /// What they must be allowed to do to the resource.
+    pub action: AccessAction,
+    /// The resource's kind.
+    pub kind: ResourceKind,
+    /// The resource.
+    pub id: Uuid,
+    /// The event recorded when it goes ahead.
+    pub event: Action,
+    /// Where the request came from.
+    pub origin: &'a Origin,
+}
+
+/// The one shape of a decision on an existing catalog resource: authorize
+/// `act.action` on it, let `decide` check what else it must and build the
+/// payload, and record `act.event` in the resource's org.
+pub fn decide_act_on(
+    views: &Views,
+    act: &ActOn<'_>,
+    decide: impl FnOnce(&Views, &CatalogEntry) -> Result<EventPayload, CommandError>,
+) -> Result<Decided<()>, CommandError> {
+    let entry = require(views, act.principal, act.action, act.kind, act.id)?;
+    let payload = decide(views, entry)?;
+    let event = act.principal.event(
+        act.event,
+        ResourceRef {
+            kind: act.kind,
+            id: Some(act.id),
+        },
+        entry.org_id,
+        act.origin,
+        payload,
+    );
+    Ok(Decided::new(vec![event], ()))
+}
+
+/// Runs [`decide_act_on`] and waits until its event is durable.
+pub async fn act(
+    app: &App,
+    act: &ActOn<'_>,
+    decide: impl FnOnce(&Views, &CatalogEntry) -> Result<EventPayload, CommandError>,
+) -> Result<(), CommandError> {
+    app.decide(|views, _| decide_act_on(views, act, decide))
+        .await
+}
+
+/// [`act`] with its fields spelled out, for the callers not yet moved to
+/// [`ActOn`] (schedules).
 #[allow(clippy::too_many_arguments)]
 pub async fn act_on(
     app: &App,
@@ -71,22 +121,18 @@ pub async fn act_on(
     kind: ResourceKind,
     id: Uuid,
     event: Action,
-    origin: &super::Origin,
+    origin: &Origin,
     decide: impl FnOnce(&Views, &CatalogEntry) -> Result<EventPayload, CommandError>,
 ) -> Result<(), CommandError> {
-    app.execute(|views| {
-        let entry = require(views, principal, action, kind, id)?;
-        let payload = decide(views, entry)?;
-        Ok::<_, CommandError>(vec![principal.event(
-            event,
-            ResourceRef { kind, id: Some(id) },
-            entry.org_id,
-            origin,
-            payload,
-        )])
-    })
-    .await?;
-    Ok(())
+    let target = ActOn {
+        principal,
+        action,
+        kind,
+        id,
+        event,
+        origin,
+    };
+    act(app, &target, decide).await
 }
 
 /// May `principal` create an owned, org-level resource of `kind` (a

@@ -15,11 +15,13 @@ use cairn_schemas::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::access::{act_on, may_create_owned, require};
+use super::access::{ActOn, decide_act_on, may_create_owned, require};
 use super::listing::parse_named;
 use super::namespaces::{check_catalog_name, list_kind};
 use super::principal::Principal;
-use super::{App, CommandError, Origin};
+use super::secrets::{SealedValue, owner_of, require_sealed_for, seal_for};
+use super::{App, CommandError, Decided, Origin};
+use cairn_core::IdSource;
 
 /// The largest target or credentials object, as JSON text.
 pub const MAX_CONNECTION_JSON_BYTES: usize = 8 * 1024;
@@ -114,13 +116,23 @@ pub fn connection_body(views: &Views, entry: &CatalogEntry) -> ConnectionBody {
     }
 }
 
-/// `POST /api/v1/connections`.
-pub async fn create_connection(
-    app: &App,
-    principal: &Principal,
-    request: CreateConnectionRequest,
-    origin: &Origin,
-) -> Result<ConnectionBody, CommandError> {
+/// A new connection, checked before any decision: its name, kind and
+/// target (the credentials are checked and sealed apart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewConnection {
+    /// Its name.
+    pub name: String,
+    /// Its kind.
+    pub kind: ConnectionKind,
+    /// The target, as stored (JSON text).
+    pub target: String,
+}
+
+/// Checks a new connection's name, kind, target and credentials; the
+/// credentials come back as JSON text, to be sealed.
+pub fn check_new(
+    request: &CreateConnectionRequest,
+) -> Result<(NewConnection, String), CommandError> {
     let name = check_catalog_name(&request.name)?;
     let kind = parse_named(
         "kind",
@@ -130,33 +142,59 @@ pub async fn create_connection(
     )?;
     let target = check_target(kind, &request.target)?;
     let credentials = flat_object("credentials", &request.credentials)?;
-    let connection_id = app.new_id();
-    let owner = principal.user_id;
-    let sealed = app
-        .vault()
-        .seal(owner, credentials.as_bytes(), app.entropy());
-    let fingerprint = app.value_fingerprint(credentials.as_bytes());
-    app.execute(|views| {
-        let org_id = may_create_owned(views, principal, ResourceKind::Connection, &name)?;
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::ConnectionCreated,
-            connection_ref(connection_id),
-            org_id,
-            origin,
-            EventPayload::ConnectionCreated(ConnectionCreated {
-                connection_id,
-                org_id,
-                owner_id: owner,
-                name: name.clone(),
-                kind,
-                target: target.clone(),
-                credentials: sealed.clone(),
-                fingerprint,
-            }),
-        )])
-    })
-    .await?;
+    Ok((NewConnection { name, kind, target }, credentials))
+}
+
+/// `POST /api/v1/connections`.
+pub async fn create_connection(
+    app: &App,
+    principal: &Principal,
+    request: CreateConnectionRequest,
+    origin: &Origin,
+) -> Result<ConnectionBody, CommandError> {
+    let (connection, credentials) = check_new(&request)?;
+    let sealed = seal_for(app, principal.user_id, credentials.as_bytes());
+    let connection_id = app
+        .decide(|views, ids| decide_create(views, ids, principal, &connection, &sealed, origin))
+        .await?;
     get_connection(app, principal, connection_id)
+}
+
+/// Whether `principal` may create `connection` with credentials `sealed`
+/// (sealed for them): their role must allow it and the name be free among
+/// their own connections. The `connection.created` event and the new id.
+pub fn decide_create(
+    views: &Views,
+    ids: &IdSource,
+    principal: &Principal,
+    connection: &NewConnection,
+    sealed: &SealedValue,
+    origin: &Origin,
+) -> Result<Decided<Uuid>, CommandError> {
+    let org_id = may_create_owned(views, principal, ResourceKind::Connection, &connection.name)?;
+    if sealed.owner != principal.user_id {
+        return Err(CommandError::Conflict(
+            "a new connection's credentials are sealed for its creator".into(),
+        ));
+    }
+    let connection_id = ids.new_id();
+    let event = principal.event(
+        Action::ConnectionCreated,
+        connection_ref(connection_id),
+        org_id,
+        origin,
+        EventPayload::ConnectionCreated(ConnectionCreated {
+            connection_id,
+            org_id,
+            owner_id: principal.user_id,
+            name: connection.name.clone(),
+            kind: connection.kind,
+            target: connection.target.clone(),
+            credentials: sealed.value.clone(),
+            fingerprint: sealed.fingerprint,
+        }),
+    );
+    Ok(Decided::new(vec![event], connection_id))
 }
 
 /// `GET /api/v1/connections`.
@@ -193,6 +231,18 @@ pub fn get_connection(
     Ok(connection_body(&views, entry))
 }
 
+/// A connection's update, its fields checked before the decision (the
+/// target is checked in it, against the connection's kind).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionChange {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new target, as sent.
+    pub target: Option<Value>,
+    /// New credentials, sealed for the connection's owner.
+    pub credentials: Option<SealedValue>,
+}
+
 /// `PATCH /api/v1/connections/{id}`.
 pub async fn update_connection(
     app: &App,
@@ -211,58 +261,85 @@ pub async fn update_connection(
         .as_ref()
         .map(|value| flat_object("credentials", value))
         .transpose()?;
-    app.execute(|views| {
-        let entry = require(views, principal, AccessAction::Edit, ResourceKind::Connection, id)?;
-        let record = views
-            .connections
-            .get(&id)
-            .ok_or_else(|| CommandError::Internal("a connection without a record".into()))?;
-        let target = match &request.target {
-            Some(target) => check_target(record.kind, target)?,
-            None => record.target.clone(),
-        };
-        let moved = serde_json::from_str::<Value>(&target).ok()
-            != serde_json::from_str::<Value>(&record.target).ok();
-        let owner = entry.owner_id.unwrap_or(principal.user_id);
-        if moved && credentials.is_none() && owner != principal.user_id {
-            return Err(CommandError::invalid(
-                "credentials",
-                "changing a connection's target (host, port, endpoint, protocol) requires re-entering its credentials unless you own it",
-            ));
-        }
-        let name = name.clone().unwrap_or_else(|| entry.name.clone());
-        if name != entry.name
-            && views
-                .catalog
-                .by_name(entry.org_id, Some(owner), ResourceKind::Connection, &name)
-                .is_some()
-        {
-            return Err(CommandError::Conflict(
-                "the owner already has a connection with that name".into(),
-            ));
-        }
-        let sealed = credentials.as_ref().map(|credentials| {
-            (
-                app.vault().seal(owner, credentials.as_bytes(), app.entropy()),
-                app.value_fingerprint(credentials.as_bytes()),
-            )
-        });
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::ConnectionUpdated,
-            connection_ref(id),
-            entry.org_id,
-            origin,
-            EventPayload::ConnectionUpdated(ConnectionUpdated {
-                connection_id: id,
-                name,
-                target,
-                credentials: sealed.as_ref().map(|(value, _)| value.clone()),
-                fingerprint: sealed.as_ref().map(|(_, fingerprint)| *fingerprint),
-            }),
-        )])
-    })
-    .await?;
+    let credentials = credentials.map(|credentials| {
+        let owner = owner_of(app, ResourceKind::Connection, id, principal);
+        seal_for(app, owner, credentials.as_bytes())
+    });
+    let change = ConnectionChange {
+        name,
+        target: request.target,
+        credentials,
+    };
+    app.decide(|views, _| decide_update(views, principal, id, &change, origin))
+        .await?;
     get_connection(app, principal, id)
+}
+
+/// Whether `principal` may make `change` to connection `id`. Someone other
+/// than the owner who points it somewhere else must bring new credentials;
+/// a new name must be free among the owner's connections.
+pub fn decide_update(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    change: &ConnectionChange,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
+    let entry = require(
+        views,
+        principal,
+        AccessAction::Edit,
+        ResourceKind::Connection,
+        id,
+    )?;
+    let record = views
+        .connections
+        .get(&id)
+        .ok_or_else(|| CommandError::Internal("a connection without a record".into()))?;
+    let target = match &change.target {
+        Some(target) => check_target(record.kind, target)?,
+        None => record.target.clone(),
+    };
+    let moved = serde_json::from_str::<Value>(&target).ok()
+        != serde_json::from_str::<Value>(&record.target).ok();
+    let owner = entry.owner_id.unwrap_or(principal.user_id);
+    if moved && change.credentials.is_none() && owner != principal.user_id {
+        return Err(CommandError::invalid(
+            "credentials",
+            "changing a connection's target (host, port, endpoint, protocol) requires re-entering its credentials unless you own it",
+        ));
+    }
+    if let Some(sealed) = &change.credentials {
+        require_sealed_for(entry, principal, sealed)?;
+    }
+    let name = change.name.clone().unwrap_or_else(|| entry.name.clone());
+    if name != entry.name
+        && views
+            .catalog
+            .by_name(entry.org_id, Some(owner), ResourceKind::Connection, &name)
+            .is_some()
+    {
+        return Err(CommandError::Conflict(
+            "the owner already has a connection with that name".into(),
+        ));
+    }
+    let event = principal.event(
+        Action::ConnectionUpdated,
+        connection_ref(id),
+        entry.org_id,
+        origin,
+        EventPayload::ConnectionUpdated(ConnectionUpdated {
+            connection_id: id,
+            name,
+            target,
+            credentials: change
+                .credentials
+                .as_ref()
+                .map(|sealed| sealed.value.clone()),
+            fingerprint: change.credentials.as_ref().map(|sealed| sealed.fingerprint),
+        }),
+    );
+    Ok(Decided::new(vec![event], ()))
 }
 
 /// `DELETE /api/v1/connections/{id}`.
@@ -272,17 +349,26 @@ pub async fn delete_connection(
     id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    let kind = ResourceKind::Connection;
-    let action = Action::ConnectionDeleted;
-    act_on(
-        app,
+    app.decide(|views, _| decide_delete(views, principal, id, origin))
+        .await
+}
+
+/// Whether `principal` may delete connection `id`.
+pub fn decide_delete(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
+    let act = ActOn {
         principal,
-        AccessAction::Delete,
-        kind,
+        action: AccessAction::Delete,
+        kind: ResourceKind::Connection,
         id,
-        action,
+        event: Action::ConnectionDeleted,
         origin,
-        |_, _| Ok(EventPayload::ConnectionDeleted(SecretRef { secret_id: id })),
-    )
-    .await
+    };
+    decide_act_on(views, &act, |_, _| {
+        Ok(EventPayload::ConnectionDeleted(SecretRef { secret_id: id }))
+    })
 }

@@ -15,11 +15,12 @@ use cairn_schemas::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::access::{act_on, require};
+use super::access::{ActOn, decide_act_on, require};
 use super::namespaces::{check_catalog_name, list_kind, may_create_in};
 use super::principal::Principal;
 use super::schedules::on_flow_change;
-use super::{App, CommandError, Origin};
+use super::{App, CommandError, Decided, Origin};
+use cairn_core::IdSource;
 
 fn flow_ref(id: Uuid) -> ResourceRef {
     ResourceRef {
@@ -28,15 +29,41 @@ fn flow_ref(id: Uuid) -> ResourceRef {
     }
 }
 
-/// Checks the definition against the step schema and the environment
-/// allowlist; the error names the member to blame.
-fn definition_text(app: &App, definition: &Value) -> Result<String, CommandError> {
-    let text = check_flow_definition(definition).map_err(|error| CommandError::Invalid {
+/// A flow's new state, checked before any decision (so the definition's
+/// JSON is never parsed under the views' lock).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedFlow {
+    /// Its name, by the catalog-name policy.
+    pub name: String,
+    /// The namespace it goes in.
+    pub namespace_id: Uuid,
+    /// The definition as stored (checked against the step schema).
+    pub definition: String,
+    /// The definition's digest, which pins schedules.
+    pub digest: String,
+}
+
+/// Checks a flow's name and definition: the step schema, and `$env`
+/// references against `env_allow` (`CAIRN_FLOW_ENV_ALLOW`). The error
+/// names the field, and the member to blame within the definition.
+pub fn check_flow(
+    name: &str,
+    namespace_id: Uuid,
+    definition: &Value,
+    env_allow: &[String],
+) -> Result<CheckedFlow, CommandError> {
+    let name = check_catalog_name(name)?;
+    let definition = check_flow_definition(definition).map_err(|error| CommandError::Invalid {
         field: "definition",
         message: error.to_string(),
     })?;
-    check_env_references(&text, &app.settings().flow_env_allow)?;
-    Ok(text)
+    check_env_references(&definition, env_allow)?;
+    Ok(CheckedFlow {
+        name,
+        namespace_id,
+        digest: definition_digest(&definition),
+        definition,
+    })
 }
 
 /// Every `$env.NAME` in a definition must be allowlisted
@@ -111,36 +138,51 @@ pub async fn create_flow(
     request: CreateFlowRequest,
     origin: &Origin,
 ) -> Result<FlowBody, CommandError> {
-    let name = check_catalog_name(&request.name)?;
-    let definition = definition_text(app, &request.definition)?;
-    let flow_id = app.new_id();
-    let namespace_id = request.namespace_id;
-    app.execute(|views| {
-        let org_id = may_create_in(
-            views,
-            principal,
-            ResourceKind::Flow,
-            Some(namespace_id),
-            "namespace_id",
-        )?;
-        refuse_taken(views, org_id, namespace_id, &name, flow_id)?;
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::FlowCreated,
-            flow_ref(flow_id),
-            org_id,
-            origin,
-            EventPayload::FlowCreated(FlowCreated {
-                flow_id,
-                org_id,
-                namespace_id,
-                name: name.clone(),
-                owner_id: principal.user_id,
-                definition: definition.clone(),
-            }),
-        )])
-    })
-    .await?;
+    let flow = check_flow(
+        &request.name,
+        request.namespace_id,
+        &request.definition,
+        &app.settings().flow_env_allow,
+    )?;
+    let flow_id = app
+        .decide(|views, ids| decide_create(views, ids, principal, &flow, origin))
+        .await?;
     get_flow(app, principal, flow_id)
+}
+
+/// Whether `principal` may create `flow` in its namespace, under a name
+/// no other flow there has: the `flow.created` event and the new id.
+pub fn decide_create(
+    views: &Views,
+    ids: &IdSource,
+    principal: &Principal,
+    flow: &CheckedFlow,
+    origin: &Origin,
+) -> Result<Decided<Uuid>, CommandError> {
+    let org_id = may_create_in(
+        views,
+        principal,
+        ResourceKind::Flow,
+        Some(flow.namespace_id),
+        "namespace_id",
+    )?;
+    let flow_id = ids.new_id();
+    refuse_taken(views, org_id, flow.namespace_id, &flow.name, flow_id)?;
+    let event = principal.event(
+        Action::FlowCreated,
+        flow_ref(flow_id),
+        org_id,
+        origin,
+        EventPayload::FlowCreated(FlowCreated {
+            flow_id,
+            org_id,
+            namespace_id: flow.namespace_id,
+            name: flow.name.clone(),
+            owner_id: principal.user_id,
+            definition: flow.definition.clone(),
+        }),
+    );
+    Ok(Decided::new(vec![event], flow_id))
 }
 
 /// `GET /api/v1/flows`: what the caller may read.
@@ -175,55 +217,69 @@ pub async fn update_flow(
     request: UpdateFlowRequest,
     origin: &Origin,
 ) -> Result<FlowBody, CommandError> {
-    let name = check_catalog_name(&request.name)?;
-    let definition = definition_text(app, &request.definition)?;
-    let namespace_id = request.namespace_id;
-    app.execute(|views| {
-        let entry = require(views, principal, AccessAction::Edit, ResourceKind::Flow, id)?;
-        if entry.parent_id != Some(namespace_id) {
-            let org = may_create_in(
-                views,
-                principal,
-                ResourceKind::Flow,
-                Some(namespace_id),
-                "namespace_id",
-            )?;
-            if org != entry.org_id {
-                return Err(CommandError::invalid("namespace_id", "no such namespace"));
-            }
-        }
-        refuse_taken(views, entry.org_id, namespace_id, &name, id)?;
-        let mut events = vec![principal.event(
-            Action::FlowUpdated,
-            flow_ref(id),
-            entry.org_id,
-            origin,
-            EventPayload::FlowUpdated(FlowUpdated {
-                flow_id: id,
-                namespace_id,
-                name: name.clone(),
-                definition: definition.clone(),
-            }),
-        )];
-        // The flow's schedules, in the same command: whoever else changes
-        // what runs cannot make a schedule run it as its owner.
-        let old_digest = views
-            .flow_versions
-            .get(&id)
-            .map(|version| version.digest.as_str());
-        events.extend(on_flow_change(
+    let flow = check_flow(
+        &request.name,
+        request.namespace_id,
+        &request.definition,
+        &app.settings().flow_env_allow,
+    )?;
+    app.decide(|views, _| decide_update(views, principal, id, &flow, origin))
+        .await?;
+    get_flow(app, principal, id)
+}
+
+/// Whether `principal` may give flow `id` the state `flow`: edit rights on
+/// it, create rights in a new namespace of the same org, a name free
+/// there. With `flow.updated` come the events for the flow's schedules:
+/// whoever else changes what runs cannot make a schedule run it as its
+/// owner.
+pub fn decide_update(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    flow: &CheckedFlow,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
+    let entry = require(views, principal, AccessAction::Edit, ResourceKind::Flow, id)?;
+    if entry.parent_id != Some(flow.namespace_id) {
+        let org = may_create_in(
             views,
             principal,
-            origin,
-            id,
-            entry.org_id,
-            old_digest,
-            &definition_digest(&definition),
-        ));
-        Ok::<_, CommandError>(events)
-    })
-    .await?;
-    get_flow(app, principal, id)
+            ResourceKind::Flow,
+            Some(flow.namespace_id),
+            "namespace_id",
+        )?;
+        if org != entry.org_id {
+            return Err(CommandError::invalid("namespace_id", "no such namespace"));
+        }
+    }
+    refuse_taken(views, entry.org_id, flow.namespace_id, &flow.name, id)?;
+    let mut events = vec![principal.event(
+        Action::FlowUpdated,
+        flow_ref(id),
+        entry.org_id,
+        origin,
+        EventPayload::FlowUpdated(FlowUpdated {
+            flow_id: id,
+            namespace_id: flow.namespace_id,
+            name: flow.name.clone(),
+            definition: flow.definition.clone(),
+        }),
+    )];
+    let old_digest = views
+        .flow_versions
+        .get(&id)
+        .map(|version| version.digest.as_str());
+    events.extend(on_flow_change(
+        views,
+        principal,
+        origin,
+        id,
+        entry.org_id,
+        old_digest,
+        &flow.digest,
+    ));
+    Ok(Decided::new(events, ()))
 }
 
 /// `DELETE /api/v1/flows/{id}`: its grants end with it.
@@ -233,16 +289,26 @@ pub async fn delete_flow(
     id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    let kind = ResourceKind::Flow;
-    act_on(
-        app,
+    app.decide(|views, _| decide_delete(views, principal, id, origin))
+        .await
+}
+
+/// Whether `principal` may delete flow `id`.
+pub fn decide_delete(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
+    let act = ActOn {
         principal,
-        AccessAction::Delete,
-        kind,
+        action: AccessAction::Delete,
+        kind: ResourceKind::Flow,
         id,
-        Action::FlowDeleted,
+        event: Action::FlowDeleted,
         origin,
-        |_, _| Ok(EventPayload::FlowDeleted(FlowDeleted { flow_id: id })),
-    )
-    .await
+    };
+    decide_act_on(views, &act, |_, _| {
+        Ok(EventPayload::FlowDeleted(FlowDeleted { flow_id: id }))
+    })
 }

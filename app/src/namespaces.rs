@@ -15,12 +15,12 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::access::{act_on, denied, require, role_denied, who};
+use super::access::{ActOn, decide_act_on, denied, require, role_denied, who};
 use super::display_names::{Scope, Taken, check_display_name, refuse_look_alike};
 use super::listing::paginate;
 use super::login::with_request;
 use super::principal::Principal;
-use super::{App, CommandError, Origin};
+use super::{App, CommandError, Decided, Origin};
 
 /// The public system namespaces every org is created with.
 pub const SYSTEM_NAMESPACES: &[&str] = &["General", "default"];
@@ -171,46 +171,59 @@ pub async fn create_namespace(
     origin: &Origin,
 ) -> Result<NamespaceBody, CommandError> {
     let name = check_catalog_name(&request.name)?;
-    let namespace_id = app.new_id();
-    app.execute(|views| {
-        let org_id = may_create_in(
-            views,
-            principal,
-            ResourceKind::Namespace,
-            request.parent_id,
-            "parent_id",
-        )?;
-        if let Some(parent) = request
-            .parent_id
-            .and_then(|id| views.catalog.get(&id))
-            .filter(|parent| views.catalog.depth(parent) >= MAX_NAMESPACE_DEPTH)
-        {
-            return Err(CommandError::invalid(
-                "parent_id",
-                format!(
-                    "namespace {} is at the deepest level ({MAX_NAMESPACE_DEPTH})",
-                    parent.id
-                ),
-            ));
-        }
-        refuse_look_alike_sibling(views, principal, org_id, request.parent_id, None, &name)?;
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::NamespaceCreated,
-            resource(ResourceKind::Namespace, namespace_id),
-            org_id,
-            origin,
-            EventPayload::NamespaceCreated(NamespaceCreated {
-                namespace_id,
-                org_id,
-                parent_id: request.parent_id,
-                name: name.clone(),
-                owner_id: Some(principal.user_id),
-                system: false,
-            }),
-        )])
-    })
-    .await?;
+    let namespace_id = app
+        .decide(|views, ids| decide_create(views, ids, principal, &name, request.parent_id, origin))
+        .await?;
     get_namespace(app, principal, namespace_id)
+}
+
+/// Whether `principal` may create a namespace named `name` (already
+/// checked by [`check_catalog_name`]) under `parent_id` (the root when
+/// `None`): the `namespace.created` event and the new id, or why not.
+pub fn decide_create(
+    views: &Views,
+    ids: &IdSource,
+    principal: &Principal,
+    name: &str,
+    parent_id: Option<Uuid>,
+    origin: &Origin,
+) -> Result<Decided<Uuid>, CommandError> {
+    let org_id = may_create_in(
+        views,
+        principal,
+        ResourceKind::Namespace,
+        parent_id,
+        "parent_id",
+    )?;
+    if let Some(parent) = parent_id
+        .and_then(|id| views.catalog.get(&id))
+        .filter(|parent| views.catalog.depth(parent) >= MAX_NAMESPACE_DEPTH)
+    {
+        return Err(CommandError::invalid(
+            "parent_id",
+            format!(
+                "namespace {} is at the deepest level ({MAX_NAMESPACE_DEPTH})",
+                parent.id
+            ),
+        ));
+    }
+    refuse_look_alike_sibling(views, principal, org_id, parent_id, None, name)?;
+    let namespace_id = ids.new_id();
+    let event = principal.event(
+        Action::NamespaceCreated,
+        resource(ResourceKind::Namespace, namespace_id),
+        org_id,
+        origin,
+        EventPayload::NamespaceCreated(NamespaceCreated {
+            namespace_id,
+            org_id,
+            parent_id,
+            name: name.to_string(),
+            owner_id: Some(principal.user_id),
+            system: false,
+        }),
+    );
+    Ok(Decided::new(vec![event], namespace_id))
 }
 
 /// `GET /api/v1/namespaces`: what the caller may read.
@@ -304,34 +317,44 @@ pub async fn update_namespace(
     origin: &Origin,
 ) -> Result<NamespaceBody, CommandError> {
     let name = check_catalog_name(&request.name)?;
-    let kind = ResourceKind::Namespace;
-    let action = Action::NamespaceUpdated;
-    act_on(
-        app,
-        principal,
-        AccessAction::Edit,
-        kind,
-        id,
-        action,
-        origin,
-        |views, entry| {
-            refuse_system(entry, "renamed")?;
-            refuse_look_alike_sibling(
-                views,
-                principal,
-                entry.org_id,
-                entry.parent_id,
-                Some(id),
-                &name,
-            )?;
-            Ok(EventPayload::NamespaceUpdated(NamespaceUpdated {
-                namespace_id: id,
-                name: name.clone(),
-            }))
-        },
-    )
-    .await?;
+    app.decide(|views, _| decide_rename(views, principal, id, &name, origin))
+        .await?;
     get_namespace(app, principal, id)
+}
+
+/// Whether `principal` may rename namespace `id` to `name` (already
+/// checked by [`check_catalog_name`]): not a system namespace, and no
+/// sibling with a look-alike name.
+pub fn decide_rename(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    name: &str,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
+    let act = ActOn {
+        principal,
+        action: AccessAction::Edit,
+        kind: ResourceKind::Namespace,
+        id,
+        event: Action::NamespaceUpdated,
+        origin,
+    };
+    decide_act_on(views, &act, |views, entry| {
+        refuse_system(entry, "renamed")?;
+        refuse_look_alike_sibling(
+            views,
+            principal,
+            entry.org_id,
+            entry.parent_id,
+            Some(id),
+            name,
+        )?;
+        Ok(EventPayload::NamespaceUpdated(NamespaceUpdated {
+            namespace_id: id,
+            name: name.to_string(),
+        }))
+    })
 }
 
 /// `DELETE /api/v1/namespaces/{id}`: only an empty one.
@@ -341,27 +364,35 @@ pub async fn delete_namespace(
     id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    let kind = ResourceKind::Namespace;
-    let action = Action::NamespaceDeleted;
-    act_on(
-        app,
+    app.decide(|views, _| decide_delete(views, principal, id, origin))
+        .await
+}
+
+/// Whether `principal` may delete namespace `id`: not a system namespace,
+/// and nothing left in it.
+pub fn decide_delete(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
+    let act = ActOn {
         principal,
-        AccessAction::Delete,
-        kind,
+        action: AccessAction::Delete,
+        kind: ResourceKind::Namespace,
         id,
-        action,
+        event: Action::NamespaceDeleted,
         origin,
-        |views, entry| {
-            refuse_system(entry, "deleted")?;
-            if views.catalog.has_children(&id) {
-                return Err(CommandError::Conflict(
-                    "the namespace is not empty: delete or move what is in it first".into(),
-                ));
-            }
-            Ok(EventPayload::NamespaceDeleted(NamespaceDeleted {
-                namespace_id: id,
-            }))
-        },
-    )
-    .await
+    };
+    decide_act_on(views, &act, |views, entry| {
+        refuse_system(entry, "deleted")?;
+        if views.catalog.has_children(&id) {
+            return Err(CommandError::Conflict(
+                "the namespace is not empty: delete or move what is in it first".into(),
+            ));
+        }
+        Ok(EventPayload::NamespaceDeleted(NamespaceDeleted {
+            namespace_id: id,
+        }))
+    })
 }

@@ -15,10 +15,11 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::access::{act_on, may_create_owned, require};
+use super::access::{ActOn, decide_act_on, may_create_owned, require};
 use super::namespaces::list_kind;
 use super::principal::Principal;
-use super::{App, CommandError, Origin};
+use super::{App, CommandError, Decided, Origin};
+use cairn_core::IdSource;
 
 /// The largest secret value, in bytes.
 pub const MAX_SECRET_BYTES: usize = 16 * 1024;
@@ -80,6 +81,55 @@ pub fn secret_body(views: &Views, entry: &CatalogEntry) -> SecretBody {
     }
 }
 
+/// A value sealed for its owner, with its fingerprint under the audit
+/// key: the costly part of a write, done before the decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedValue {
+    /// Whom it is sealed for.
+    pub owner: Uuid,
+    /// The stored form (`$cairn$1$<owner_id>$…`).
+    pub value: String,
+    /// HMAC of the plaintext under the audit key.
+    pub fingerprint: [u8; 32],
+}
+
+/// Seals `plaintext` for `owner`.
+pub(crate) fn seal_for(app: &App, owner: Uuid, plaintext: &[u8]) -> SealedValue {
+    SealedValue {
+        owner,
+        value: app.vault().seal(owner, plaintext, app.entropy()),
+        fingerprint: app.value_fingerprint(plaintext),
+    }
+}
+
+/// The owner an existing secret or connection's new value is sealed for
+/// (the caller when there is none to see: the decision refuses then).
+pub(crate) fn owner_of(app: &App, kind: ResourceKind, id: Uuid, principal: &Principal) -> Uuid {
+    app.views()
+        .catalog
+        .get_kind(kind, &id)
+        .and_then(|entry| entry.owner_id)
+        .unwrap_or(principal.user_id)
+}
+
+/// Refuses a value sealed for someone other than the resource's owner
+/// (owners never change, so this only guards the sealing's assumption).
+pub(crate) fn require_sealed_for(
+    entry: &CatalogEntry,
+    principal: &Principal,
+    sealed: &SealedValue,
+) -> Result<Uuid, CommandError> {
+    let owner = entry.owner_id.unwrap_or(principal.user_id);
+    if owner == sealed.owner {
+        Ok(owner)
+    } else {
+        Err(CommandError::Conflict(format!(
+            "the {} changed owner while its value was sealed; try again",
+            entry.kind
+        )))
+    }
+}
+
 /// `POST /api/v1/secrets`: owned by the caller, sealed under their key.
 pub async fn create_secret(
     app: &App,
@@ -90,29 +140,46 @@ pub async fn create_secret(
     let name = check_secret_name(&request.name)?;
     let value = request.value.expose();
     check_value(value)?;
-    let secret_id = app.new_id();
-    let owner = principal.user_id;
-    let sealed = app.vault().seal(owner, value.as_bytes(), app.entropy());
-    let fingerprint = app.value_fingerprint(value.as_bytes());
-    app.execute(|views| {
-        let org_id = may_create_owned(views, principal, ResourceKind::Secret, &name)?;
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::SecretCreated,
-            secret_ref(secret_id),
-            org_id,
-            origin,
-            EventPayload::SecretCreated(SecretCreated {
-                secret_id,
-                org_id,
-                owner_id: owner,
-                name: name.clone(),
-                value: sealed.clone(),
-                fingerprint,
-            }),
-        )])
-    })
-    .await?;
+    let sealed = seal_for(app, principal.user_id, value.as_bytes());
+    let secret_id = app
+        .decide(|views, ids| decide_create(views, ids, principal, &name, &sealed, origin))
+        .await?;
     get_secret(app, principal, secret_id)
+}
+
+/// Whether `principal` may create a secret named `name` (already checked
+/// by [`check_secret_name`]) holding `sealed` (sealed for them): their
+/// role must allow it and the name be free among their own secrets.
+pub fn decide_create(
+    views: &Views,
+    ids: &IdSource,
+    principal: &Principal,
+    name: &str,
+    sealed: &SealedValue,
+    origin: &Origin,
+) -> Result<Decided<Uuid>, CommandError> {
+    let org_id = may_create_owned(views, principal, ResourceKind::Secret, name)?;
+    if sealed.owner != principal.user_id {
+        return Err(CommandError::Conflict(
+            "a new secret's value is sealed for its creator".into(),
+        ));
+    }
+    let secret_id = ids.new_id();
+    let event = principal.event(
+        Action::SecretCreated,
+        secret_ref(secret_id),
+        org_id,
+        origin,
+        EventPayload::SecretCreated(SecretCreated {
+            secret_id,
+            org_id,
+            owner_id: principal.user_id,
+            name: name.to_string(),
+            value: sealed.value.clone(),
+            fingerprint: sealed.fingerprint,
+        }),
+    );
+    Ok(Decided::new(vec![event], secret_id))
 }
 
 /// `GET /api/v1/secrets`: names and metadata of what the caller may read.
@@ -156,34 +223,44 @@ pub async fn rotate_secret(
 ) -> Result<SecretBody, CommandError> {
     let value = request.value.expose();
     check_value(value)?;
-    let fingerprint = app.value_fingerprint(value.as_bytes());
-    let kind = ResourceKind::Secret;
-    let action = Action::SecretRotated;
-    act_on(
-        app,
-        principal,
-        AccessAction::Edit,
-        kind,
-        id,
-        action,
-        origin,
-        |views, entry| {
-            let owner = entry.owner_id.unwrap_or(principal.user_id);
-            let version = views
-                .secrets
-                .get(&id)
-                .map(|record| record.current.version + 1)
-                .unwrap_or(1);
-            Ok(EventPayload::SecretRotated(SecretRotated {
-                secret_id: id,
-                version,
-                value: app.vault().seal(owner, value.as_bytes(), app.entropy()),
-                fingerprint,
-            }))
-        },
-    )
-    .await?;
+    let owner = owner_of(app, ResourceKind::Secret, id, principal);
+    let sealed = seal_for(app, owner, value.as_bytes());
+    app.decide(|views, _| decide_rotate(views, principal, id, &sealed, origin))
+        .await?;
     get_secret(app, principal, id)
+}
+
+/// Whether `principal` may rotate secret `id` to `sealed` (sealed for the
+/// secret's owner): the next version.
+pub fn decide_rotate(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    sealed: &SealedValue,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
+    let act = ActOn {
+        principal,
+        action: AccessAction::Edit,
+        kind: ResourceKind::Secret,
+        id,
+        event: Action::SecretRotated,
+        origin,
+    };
+    decide_act_on(views, &act, |views, entry| {
+        require_sealed_for(entry, principal, sealed)?;
+        let version = views
+            .secrets
+            .get(&id)
+            .map(|record| record.current.version + 1)
+            .unwrap_or(1);
+        Ok(EventPayload::SecretRotated(SecretRotated {
+            secret_id: id,
+            version,
+            value: sealed.value.clone(),
+            fingerprint: sealed.fingerprint,
+        }))
+    })
 }
 
 /// `DELETE /api/v1/secrets/{id}`: its grants end with it.
@@ -193,18 +270,38 @@ pub async fn delete_secret(
     id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    let kind = ResourceKind::Secret;
-    act_on(
-        app,
+    app.decide(|views, _| decide_delete(views, principal, id, origin))
+        .await
+}
+
+/// Whether `principal` may delete secret `id`.
+pub fn decide_delete(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
+    let act = ActOn {
         principal,
-        AccessAction::Delete,
-        kind,
+        action: AccessAction::Delete,
+        kind: ResourceKind::Secret,
         id,
-        Action::SecretDeleted,
+        event: Action::SecretDeleted,
         origin,
-        |_, _| Ok(EventPayload::SecretDeleted(SecretRef { secret_id: id })),
-    )
-    .await
+    };
+    decide_act_on(views, &act, |_, _| {
+        Ok(EventPayload::SecretDeleted(SecretRef { secret_id: id }))
+    })
+}
+
+/// What a reveal hands over once recorded: the version and its stored
+/// (sealed) form, opened only after the decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revealed {
+    /// The version revealed.
+    pub version: u32,
+    /// Its sealed form.
+    pub sealed: String,
 }
 
 /// `POST /api/v1/secrets/{id}/reveal`: the owner's alone; recorded as
@@ -215,39 +312,54 @@ pub async fn reveal_secret(
     id: Uuid,
     origin: &Origin,
 ) -> Result<RevealedSecretBody, CommandError> {
-    let mut sealed = None;
-    app.execute(|views| {
-        // Whoever reset the caller's password knows it: no plaintext until
-        // the caller has chosen their own.
-        principal.require_own_password(views)?;
-        let entry = require(
-            views,
-            principal,
-            AccessAction::Reveal,
-            ResourceKind::Secret,
-            id,
-        )?;
-        let record = views
-            .secrets
-            .get(&id)
-            .ok_or_else(|| CommandError::Internal("a secret without a value".into()))?;
-        sealed = Some((record.current.version, record.current.value.clone()));
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::SecretRevealed,
-            secret_ref(id),
-            entry.org_id,
-            origin,
-            EventPayload::SecretRevealed(SecretRevealed {
-                secret_id: id,
-                version: record.current.version,
-            }),
-        )])
-    })
-    .await?;
-    let (version, sealed) =
-        sealed.ok_or_else(|| CommandError::Internal("nothing was revealed".into()))?;
-    let plaintext = app.vault().open(&sealed)?;
+    let revealed = app
+        .decide(|views, _| decide_reveal(views, principal, id, origin))
+        .await?;
+    let plaintext = app.vault().open(&revealed.sealed)?;
     let value = String::from_utf8(plaintext.to_vec())
         .map_err(|_| CommandError::Internal("a secret value is not UTF-8".into()))?;
-    Ok(RevealedSecretBody { id, version, value })
+    Ok(RevealedSecretBody {
+        id,
+        version: revealed.version,
+        value,
+    })
+}
+
+/// Whether `principal` may reveal secret `id`: only its owner, and not
+/// while their password was set by someone else (whoever reset it knows
+/// it). The `secret.revealed` event and the sealed current version.
+pub fn decide_reveal(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    origin: &Origin,
+) -> Result<Decided<Revealed>, CommandError> {
+    principal.require_own_password(views)?;
+    let entry = require(
+        views,
+        principal,
+        AccessAction::Reveal,
+        ResourceKind::Secret,
+        id,
+    )?;
+    let record = views
+        .secrets
+        .get(&id)
+        .ok_or_else(|| CommandError::Internal("a secret without a value".into()))?;
+    let version = record.current.version;
+    let event = principal.event(
+        Action::SecretRevealed,
+        secret_ref(id),
+        entry.org_id,
+        origin,
+        EventPayload::SecretRevealed(SecretRevealed {
+            secret_id: id,
+            version,
+        }),
+    );
+    let revealed = Revealed {
+        version,
+        sealed: record.current.value.clone(),
+    };
+    Ok(Decided::new(vec![event], revealed))
 }
