@@ -130,3 +130,148 @@ pub fn grant(
         }),
     )
 }
+
+/// The cast of the catalog tests: two orgs, a member of each role, a user
+/// in both orgs with different roles, a deactivated user, a superuser,
+/// and resources of each kind.
+pub mod cast {
+    use cairn_schemas::{GrantLevel, GranteeKind, GroupRole, OrgRole, ResourceKind};
+    use uuid::Uuid;
+
+    use crate::principal::{Credential, Principal};
+    use crate::testing::{Given, facts, id, identity_facts};
+
+    /// Acme, where most of the cast works.
+    pub const ORG: u128 = 0x0a;
+    /// Another tenant.
+    pub const OTHER: u128 = 0x0b;
+    /// Admin of Acme.
+    pub const ADA: u128 = 1;
+    /// Flow editor of Acme; owns TEAM and FLOW.
+    pub const EDNA: u128 = 2;
+    /// Viewer of Acme.
+    pub const VIC: u128 = 3;
+    /// Integration manager of Acme; owns SECRET and CONN.
+    pub const IVY: u128 = 4;
+    /// Flow executor of Acme, in GROUP.
+    pub const XAVIER: u128 = 5;
+    /// Admin of the other tenant; owns EVE_NS.
+    pub const EVE: u128 = 6;
+    /// Viewer in Acme, admin in the other tenant.
+    pub const MIA: u128 = 7;
+    /// A deactivated flow editor of Acme.
+    pub const DAN: u128 = 8;
+    /// A superuser (admin of the other tenant).
+    pub const ROOT: u128 = 9;
+    /// Acme's public system namespace.
+    pub const GENERAL: u128 = 0x100;
+    /// The other tenant's system namespace.
+    pub const OTHER_GENERAL: u128 = 0x101;
+    /// Edna's private namespace (shared at use with GROUP).
+    pub const TEAM: u128 = 0x110;
+    /// Eve's namespace in the other tenant.
+    pub const EVE_NS: u128 = 0x111;
+    /// Edna's flow in TEAM.
+    pub const FLOW: u128 = 0x120;
+    /// Ivy's secret.
+    pub const SECRET: u128 = 0x130;
+    /// Ivy's connection (shared at manage with Edna).
+    pub const CONN: u128 = 0x140;
+    /// Ada's group; Xavier is a member.
+    pub const GROUP: u128 = 0x150;
+
+    /// The cast, folded.
+    pub fn given() -> Given {
+        Given::new().events([
+            facts::org(id(ORG), "Acme"),
+            facts::org(id(OTHER), "Other"),
+            facts::user(id(ADA), "ada", id(ORG), OrgRole::Admin),
+            facts::user(id(EDNA), "edna", id(ORG), OrgRole::FlowEditor),
+            facts::user(id(VIC), "vic", id(ORG), OrgRole::Viewer),
+            facts::user(id(IVY), "ivy", id(ORG), OrgRole::IntegrationManager),
+            facts::user(id(XAVIER), "xavier", id(ORG), OrgRole::FlowExecutor),
+            facts::user(id(EVE), "eve", id(OTHER), OrgRole::Admin),
+            facts::user(id(MIA), "mia", id(ORG), OrgRole::Viewer),
+            facts::member(id(OTHER), id(MIA), OrgRole::Admin),
+            facts::user(id(DAN), "dan", id(ORG), OrgRole::FlowEditor),
+            identity_facts::deactivated(id(DAN), id(ORG)),
+            identity_facts::superuser(id(ROOT), "root", id(OTHER)),
+            super::namespace(id(GENERAL), id(ORG), None, None, "General"),
+            super::namespace(id(OTHER_GENERAL), id(OTHER), None, None, "General"),
+            super::namespace(id(TEAM), id(ORG), None, Some(id(EDNA)), "Team"),
+            super::namespace(id(EVE_NS), id(OTHER), None, Some(id(EVE)), "Eve's"),
+            super::flow(id(FLOW), id(ORG), id(TEAM), id(EDNA), "nightly"),
+            facts::secret(id(SECRET), id(ORG), id(IVY), "API_TOKEN"),
+            super::connection(
+                id(CONN),
+                id(ORG),
+                id(IVY),
+                "billing",
+                "https://billing.example",
+            ),
+            facts::group(id(GROUP), id(ORG), id(ADA), "ops"),
+            facts::group_member(id(GROUP), id(ORG), id(XAVIER), GroupRole::Member),
+            super::grant(
+                id(0x160),
+                id(ORG),
+                (ResourceKind::Namespace, id(TEAM)),
+                (GranteeKind::Group, id(GROUP)),
+                GrantLevel::Use,
+                id(EDNA),
+            ),
+            super::grant(
+                id(0x161),
+                id(ORG),
+                (ResourceKind::Connection, id(CONN)),
+                (GranteeKind::User, id(EDNA)),
+                GrantLevel::Manage,
+                id(IVY),
+            ),
+        ])
+    }
+
+    /// `user` acting in `org` through a session, with the role they hold
+    /// there (none for a deactivated user's membership is not special:
+    /// the views refuse them).
+    pub fn session(given: &Given, user: u128, org: u128) -> Principal {
+        crate::testing::principal(given.views(), id(user), id(org))
+    }
+
+    /// `user` acting in `org` through an API key.
+    pub fn api_key(given: &Given, user: u128, org: u128) -> Principal {
+        Principal {
+            credential: Credential::ApiKey(id(0x4b)),
+            ..session(given, user, org)
+        }
+    }
+
+    /// The superuser acting in `org`, where they may not be a member.
+    pub fn root_in(org: u128) -> Principal {
+        Principal {
+            user_id: id(ROOT),
+            org_id: id(org),
+            role: OrgRole::Admin,
+            is_superuser: true,
+            credential: Credential::Session(id(0x5e56)),
+        }
+    }
+
+    /// The kind of refusal, for comparisons: 404, 403, 409, 422 on a
+    /// field, or something else.
+    pub fn kind_of(error: &crate::CommandError) -> String {
+        use crate::CommandError;
+        match error {
+            CommandError::NotFound => "404".into(),
+            CommandError::Denied(denial) if !denial.visible => "404".into(),
+            CommandError::Denied(_) | CommandError::Forbidden(_) => "403".into(),
+            CommandError::Conflict(_) => "409".into(),
+            CommandError::Invalid { field, .. } => format!("422 {field}"),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// The user id of a constant.
+    pub fn user_id(user: u128) -> Uuid {
+        id(user)
+    }
+}
