@@ -312,3 +312,245 @@ pub fn decide_delete(
         Ok(EventPayload::FlowDeleted(FlowDeleted { flow_id: id }))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::catalog_facts::cast::*;
+    use crate::testing::catalog_facts::{flow, schedule};
+    use crate::testing::{Given, id, payload_of};
+    use serde_json::json;
+
+    fn origin() -> Origin {
+        Origin::local("t")
+    }
+
+    fn definition() -> Value {
+        json!({"steps": [{"type": "log", "message": "hi from $env.REGION"}]})
+    }
+
+    fn checked(name: &str, namespace: u128) -> Result<CheckedFlow, CommandError> {
+        check_flow(name, id(namespace), &definition(), &["REGION".to_string()])
+    }
+
+    fn create(
+        given: &Given,
+        principal: &Principal,
+        name: &str,
+        ns: u128,
+    ) -> crate::testing::Then<Uuid> {
+        given
+            .when(|views, ids| decide_create(views, ids, principal, &checked(name, ns)?, &origin()))
+    }
+
+    fn update(
+        given: &Given,
+        principal: &Principal,
+        flow: u128,
+        name: &str,
+        ns: u128,
+    ) -> crate::testing::Then<()> {
+        given.when(|views, _| {
+            decide_update(views, principal, id(flow), &checked(name, ns)?, &origin())
+        })
+    }
+
+    #[test]
+    fn given_a_flow_editor_when_creating_in_their_namespace_then_they_own_it_with_its_definition() {
+        let given = given();
+        let edna = session(&given, EDNA, ORG);
+        let decided = create(&given, &edna, "hourly", TEAM).decided();
+        let EventPayload::FlowCreated(created) = payload_of(&decided, Action::FlowCreated) else {
+            panic!("not a flow");
+        };
+        assert_eq!(
+            (
+                created.flow_id,
+                created.org_id,
+                created.namespace_id,
+                created.owner_id
+            ),
+            (decided.reply, id(ORG), id(TEAM), id(EDNA))
+        );
+        assert_eq!(
+            created.definition,
+            checked("hourly", TEAM).expect("valid").definition
+        );
+        // In the public General namespace too
+        assert_eq!(
+            create(&given, &edna, "hourly", GENERAL).actions(),
+            vec![Action::FlowCreated]
+        );
+    }
+
+    #[test]
+    fn given_bad_definitions_when_checked_then_422_on_definition_naming_the_problem() {
+        let allow = ["REGION".to_string()];
+        for (definition, needle) in [
+            (json!({"steps": []}), "definition.steps"),
+            (json!([]), "definition"),
+            (
+                json!({"steps": [{"type": "log", "message": "$env.HOME"}]}),
+                "$env.HOME",
+            ),
+            (
+                json!({"steps": [{"type": "log", "message": "$env.CAIRN_MASTER_KEY"}]}),
+                "CAIRN_",
+            ),
+        ] {
+            let refused = check_flow("f", id(TEAM), &definition, &allow).expect_err("refused");
+            let CommandError::Invalid {
+                field: "definition",
+                message,
+            } = &refused
+            else {
+                panic!("{refused:?}");
+            };
+            assert!(message.contains(needle), "{message}");
+        }
+        // Cairn's own variables are never readable, even when allowlisted
+        let own = json!({"steps": [{"type": "log", "message": "$env.CAIRN_MASTER_KEY"}]});
+        assert!(check_flow("f", id(TEAM), &own, &["CAIRN_MASTER_KEY".to_string()]).is_err());
+        assert!(matches!(
+            check_flow("a/b", id(TEAM), &definition(), &allow),
+            Err(CommandError::Invalid { field: "name", .. })
+        ));
+    }
+
+    #[test]
+    fn given_each_refusal_when_creating_then_it_is_named() {
+        let given = given();
+        let edna = session(&given, EDNA, ORG);
+        let vic = session(&given, VIC, ORG);
+        let xavier = session(&given, XAVIER, ORG);
+        let eve = session(&given, EVE, OTHER);
+        let dan = session(&given, DAN, ORG);
+        let mia = session(&given, MIA, ORG);
+        for (caller, name, ns, expected) in [
+            // The name is taken in that namespace
+            (&edna, "nightly", TEAM, "409"),
+            // Roles that may not create flows
+            (&vic, "f", GENERAL, "403"),
+            (&xavier, "f", GENERAL, "403"),
+            (&mia, "f", GENERAL, "403"),
+            // A grantee at use may not create in the namespace
+            (&xavier, "f", TEAM, "403"),
+            // Another tenant's namespace, an unknown one, a flow: no such namespace
+            (&eve, "f", TEAM, "422 namespace_id"),
+            (&edna, "f", EVE_NS, "422 namespace_id"),
+            (&edna, "f", 0x999, "422 namespace_id"),
+            (&edna, "f", FLOW, "422 namespace_id"),
+            (&dan, "f", GENERAL, "422 namespace_id"),
+        ] {
+            assert_eq!(
+                kind_of(&create(&given, caller, name, ns).refused()),
+                expected,
+                "{caller:?} {name} {ns}"
+            );
+        }
+    }
+
+    #[test]
+    fn given_the_same_name_in_another_namespace_when_creating_then_it_is_free() {
+        let given = given();
+        let edna = session(&given, EDNA, ORG);
+        assert_eq!(
+            create(&given, &edna, "nightly", GENERAL).actions(),
+            vec![Action::FlowCreated]
+        );
+    }
+
+    #[test]
+    fn given_an_owner_when_updating_then_the_whole_state_is_recorded() {
+        let given = given();
+        let edna = session(&given, EDNA, ORG);
+        let decided = update(&given, &edna, FLOW, "renamed", GENERAL).decided();
+        assert_eq!(
+            payload_of(&decided, Action::FlowUpdated),
+            &EventPayload::FlowUpdated(FlowUpdated {
+                flow_id: id(FLOW),
+                namespace_id: id(GENERAL),
+                name: "renamed".into(),
+                definition: checked("renamed", GENERAL).expect("valid").definition,
+            })
+        );
+        // Keeping its own name is not a conflict with itself
+        assert_eq!(
+            update(&given, &edna, FLOW, "nightly", TEAM).actions(),
+            vec![Action::FlowUpdated]
+        );
+    }
+
+    #[test]
+    fn given_each_refusal_when_updating_then_it_is_named() {
+        let mut given = given();
+        given.fold(flow(id(0x121), id(ORG), id(TEAM), id(EDNA), "weekly"));
+        let edna = session(&given, EDNA, ORG);
+        let xavier = session(&given, XAVIER, ORG);
+        let eve = session(&given, EVE, OTHER);
+        for (caller, flow, name, ns, expected) in [
+            // Another flow in that namespace has the name
+            (&edna, FLOW, "weekly", TEAM, "409"),
+            // A grantee at use may not edit
+            (&xavier, FLOW, "x", TEAM, "403"),
+            // Another tenant
+            (&eve, FLOW, "x", TEAM, "404"),
+            (&edna, 0x999, "x", TEAM, "404"),
+            // Moving it to another tenant's namespace, or to none
+            (&edna, FLOW, "x", EVE_NS, "422 namespace_id"),
+            (&edna, FLOW, "x", 0x999, "422 namespace_id"),
+        ] {
+            assert_eq!(
+                kind_of(&update(&given, caller, flow, name, ns).refused()),
+                expected,
+                "{flow} {name} {ns}"
+            );
+        }
+        // A superuser acting in the other org may not move it there
+        let root = root_in(OTHER);
+        assert_eq!(
+            kind_of(&update(&given, &root, FLOW, "x", OTHER_GENERAL).refused()),
+            "422 namespace_id"
+        );
+    }
+
+    #[test]
+    fn given_someone_elses_schedule_when_the_flow_changes_then_it_is_suspended_in_the_same_command()
+    {
+        let given = given().events([
+            schedule(id(0x170), id(ORG), id(FLOW), id(XAVIER)),
+            schedule(id(0x171), id(ORG), id(FLOW), id(EDNA)),
+        ]);
+        let edna = session(&given, EDNA, ORG);
+        let mut actions = update(&given, &edna, FLOW, "nightly", TEAM).actions();
+        actions.sort_by_key(|action| action.as_str());
+        let mut expected = vec![
+            Action::FlowUpdated,
+            Action::SchedulePinned,
+            Action::ScheduleSuspended,
+        ];
+        expected.sort_by_key(|action| action.as_str());
+        assert_eq!(actions, expected);
+    }
+
+    #[test]
+    fn given_each_caller_when_deleting_then_only_those_with_delete_rights_may() {
+        let given = given();
+        let edna = session(&given, EDNA, ORG);
+        let ada = session(&given, ADA, ORG);
+        let xavier = session(&given, XAVIER, ORG);
+        let eve = session(&given, EVE, OTHER);
+        let delete = |caller: &Principal, flow: u128| {
+            given.when(|views, _| decide_delete(views, caller, id(flow), &origin()))
+        };
+        assert_eq!(kind_of(&delete(&xavier, FLOW).refused()), "403");
+        assert_eq!(kind_of(&delete(&eve, FLOW).refused()), "404");
+        assert_eq!(kind_of(&delete(&edna, 0x999).refused()), "404");
+        assert_eq!(delete(&edna, FLOW).actions(), vec![Action::FlowDeleted]);
+        assert_eq!(delete(&ada, FLOW).actions(), vec![Action::FlowDeleted]);
+        assert_eq!(
+            delete(&root_in(ORG), FLOW).actions(),
+            vec![Action::FlowDeleted]
+        );
+    }
+}

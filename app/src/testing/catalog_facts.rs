@@ -275,3 +275,20 @@ pub mod cast {
         id(user)
     }
 }
+
+/// `schedule.created`: `owner_id` runs `flow_id` hourly.
+pub fn schedule(schedule_id: Uuid, org_id: Uuid, flow_id: Uuid, owner_id: Uuid) -> NewEvent {
+    by_system(
+        Action::ScheduleCreated,
+        ResourceKind::Schedule,
+        schedule_id,
+        org_id,
+        EventPayload::ScheduleCreated(cairn_schemas::ScheduleCreated {
+            schedule_id,
+            org_id,
+            flow_id,
+            owner_id,
+            cron: "0 * * * *".into(),
+        }),
+    )
+}
