@@ -363,3 +363,274 @@ pub fn decide_reveal(
     };
     Ok(Decided::new(vec![event], revealed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::catalog_facts::cast::*;
+    use crate::testing::catalog_facts::grant;
+    use crate::testing::{Given, id, identity_facts, payload_of};
+    use cairn_schemas::{GrantLevel, GranteeKind};
+
+    fn origin() -> Origin {
+        Origin::local("t")
+    }
+
+    fn sealed(owner: u128, tag: &str) -> SealedValue {
+        SealedValue {
+            owner: id(owner),
+            value: format!("$cairn$1${}${tag}", id(owner)),
+            fingerprint: [tag.len() as u8; 32],
+        }
+    }
+
+    fn create(given: &Given, principal: &Principal, name: &str) -> crate::testing::Then<Uuid> {
+        let value = sealed(principal.user_id.as_u128() & 0xffff, "v1");
+        given.when(|views, ids| {
+            let name = check_secret_name(name)?;
+            decide_create(views, ids, principal, &name, &value, &origin())
+        })
+    }
+
+    #[test]
+    fn given_a_member_who_may_own_secrets_when_creating_then_it_is_theirs_sealed_for_them() {
+        let given = given();
+        for user in [IVY, EDNA, XAVIER, ADA] {
+            let caller = session(&given, user, ORG);
+            let decided = create(&given, &caller, "DB_PASSWORD").decided();
+            let EventPayload::SecretCreated(created) = payload_of(&decided, Action::SecretCreated)
+            else {
+                panic!("not a secret");
+            };
+            assert_eq!(
+                (
+                    created.secret_id,
+                    created.org_id,
+                    created.owner_id,
+                    created.name.as_str()
+                ),
+                (decided.reply, id(ORG), id(user), "DB_PASSWORD")
+            );
+            assert_eq!(created.value, sealed(user, "v1").value);
+            assert_eq!(created.fingerprint, sealed(user, "v1").fingerprint);
+        }
+    }
+
+    #[test]
+    fn given_each_refusal_when_creating_then_it_is_named() {
+        let given = given();
+        let ivy = session(&given, IVY, ORG);
+        let vic = session(&given, VIC, ORG);
+        let mia = session(&given, MIA, ORG);
+        let dan = session(&given, DAN, ORG);
+        // Ivy already has one by that name; another member may take it
+        assert_eq!(kind_of(&create(&given, &ivy, "API_TOKEN").refused()), "409");
+        let edna = session(&given, EDNA, ORG);
+        assert_eq!(
+            create(&given, &edna, "API_TOKEN").actions(),
+            vec![Action::SecretCreated]
+        );
+        // Roles that may not own secrets, and a deactivated user
+        for caller in [&vic, &mia, &dan] {
+            assert_eq!(kind_of(&create(&given, caller, "X").refused()), "403");
+        }
+        // Names flows could not refer to
+        let long = "A".repeat(MAX_SECRET_NAME_CHARS + 1);
+        for name in ["", "1ABC", "A-B", "A B", "$X", "É", long.as_str()] {
+            assert_eq!(
+                kind_of(&create(&given, &ivy, name).refused()),
+                "422 name",
+                "{name}"
+            );
+        }
+        // A value sealed for someone else is not taken
+        let refused = given
+            .when(|views, ids| decide_create(views, ids, &ivy, "X", &sealed(EDNA, "v"), &origin()))
+            .refused();
+        assert_eq!(kind_of(&refused), "409");
+    }
+
+    #[test]
+    fn given_values_when_checked_then_empty_and_too_large_are_422_on_value() {
+        assert!(check_value("x").is_ok());
+        assert!(check_value(&"x".repeat(MAX_SECRET_BYTES)).is_ok());
+        for value in [String::new(), "x".repeat(MAX_SECRET_BYTES + 1)] {
+            assert!(matches!(
+                check_value(&value),
+                Err(CommandError::Invalid { field: "value", .. })
+            ));
+        }
+    }
+
+    fn rotate(
+        given: &Given,
+        principal: &Principal,
+        secret: u128,
+        value: &SealedValue,
+    ) -> crate::testing::Then<()> {
+        given.when(|views, _| decide_rotate(views, principal, id(secret), value, &origin()))
+    }
+
+    #[test]
+    fn given_a_secret_when_rotated_twice_then_versions_follow_and_the_value_stays_sealed_for_its_owner()
+     {
+        let mut given = given();
+        let ivy = session(&given, IVY, ORG);
+        let first = rotate(&given, &ivy, SECRET, &sealed(IVY, "v2")).decided();
+        assert_eq!(
+            payload_of(&first, Action::SecretRotated),
+            &EventPayload::SecretRotated(SecretRotated {
+                secret_id: id(SECRET),
+                version: 2,
+                value: sealed(IVY, "v2").value,
+                fingerprint: sealed(IVY, "v2").fingerprint,
+            })
+        );
+        given.after(|views, _| {
+            decide_rotate(views, &ivy, id(SECRET), &sealed(IVY, "v2"), &origin())
+        });
+        // An admin rotates it too, sealed for Ivy, not for the admin
+        let ada = session(&given, ADA, ORG);
+        let second = rotate(&given, &ada, SECRET, &sealed(IVY, "v3")).decided();
+        let EventPayload::SecretRotated(rotated) = payload_of(&second, Action::SecretRotated)
+        else {
+            panic!("not a rotation");
+        };
+        assert_eq!(rotated.version, 3);
+        assert_eq!(
+            kind_of(&rotate(&given, &ada, SECRET, &sealed(ADA, "v3")).refused()),
+            "409"
+        );
+    }
+
+    #[test]
+    fn given_each_refusal_when_rotating_then_it_is_named() {
+        let mut given = given();
+        // Edna holds it at use: she may run with it, not change it
+        given.fold(grant(
+            id(0x162),
+            id(ORG),
+            (ResourceKind::Secret, id(SECRET)),
+            (GranteeKind::User, id(EDNA)),
+            GrantLevel::Use,
+            id(IVY),
+        ));
+        let edna = session(&given, EDNA, ORG);
+        let vic = session(&given, VIC, ORG);
+        let eve = session(&given, EVE, OTHER);
+        let ivy = session(&given, IVY, ORG);
+        assert_eq!(
+            kind_of(&rotate(&given, &edna, SECRET, &sealed(IVY, "x")).refused()),
+            "403"
+        );
+        assert_eq!(
+            kind_of(&rotate(&given, &vic, SECRET, &sealed(IVY, "x")).refused()),
+            "404"
+        );
+        assert_eq!(
+            kind_of(&rotate(&given, &eve, SECRET, &sealed(IVY, "x")).refused()),
+            "404"
+        );
+        assert_eq!(
+            kind_of(&rotate(&given, &ivy, 0x999, &sealed(IVY, "x")).refused()),
+            "404"
+        );
+    }
+
+    #[test]
+    fn given_each_caller_when_deleting_then_only_the_owner_side_may() {
+        let given = given();
+        let delete = |caller: &Principal, secret: u128| {
+            given.when(|views, _| decide_delete(views, caller, id(secret), &origin()))
+        };
+        let ivy = session(&given, IVY, ORG);
+        let ada = session(&given, ADA, ORG);
+        let edna = session(&given, EDNA, ORG);
+        let eve = session(&given, EVE, OTHER);
+        assert_eq!(delete(&ivy, SECRET).actions(), vec![Action::SecretDeleted]);
+        assert_eq!(delete(&ada, SECRET).actions(), vec![Action::SecretDeleted]);
+        assert_eq!(kind_of(&delete(&edna, SECRET).refused()), "404");
+        assert_eq!(kind_of(&delete(&eve, SECRET).refused()), "404");
+        assert_eq!(kind_of(&delete(&ivy, 0x999).refused()), "404");
+    }
+
+    fn reveal(
+        given: &Given,
+        principal: &Principal,
+        secret: u128,
+    ) -> crate::testing::Then<Revealed> {
+        given.when(|views, _| decide_reveal(views, principal, id(secret), &origin()))
+    }
+
+    #[test]
+    fn given_the_owner_when_revealing_then_the_current_version_is_recorded_before_it_is_handed_over()
+     {
+        let mut given = given();
+        let ivy = session(&given, IVY, ORG);
+        given.after(|views, _| {
+            decide_rotate(views, &ivy, id(SECRET), &sealed(IVY, "v2"), &origin())
+        });
+        let decided = reveal(&given, &ivy, SECRET).decided();
+        assert_eq!(
+            decided.reply,
+            Revealed {
+                version: 2,
+                sealed: sealed(IVY, "v2").value
+            }
+        );
+        assert_eq!(
+            payload_of(&decided, Action::SecretRevealed),
+            &EventPayload::SecretRevealed(SecretRevealed {
+                secret_id: id(SECRET),
+                version: 2
+            })
+        );
+        // Through an API key as well, named as the actor
+        let key = api_key(&given, IVY, ORG);
+        let decided = reveal(&given, &key, SECRET).decided();
+        assert_eq!(decided.events[0].actor, key.actor());
+    }
+
+    #[test]
+    fn given_anyone_but_the_owner_when_revealing_then_it_is_refused() {
+        let mut given = given();
+        given.fold(grant(
+            id(0x162),
+            id(ORG),
+            (ResourceKind::Secret, id(SECRET)),
+            (GranteeKind::User, id(EDNA)),
+            GrantLevel::Use,
+            id(IVY),
+        ));
+        // The admin, a grantee, another tenant, the superuser: none may
+        let ada = session(&given, ADA, ORG);
+        let edna = session(&given, EDNA, ORG);
+        let eve = session(&given, EVE, OTHER);
+        for (caller, expected) in [
+            (&ada, "403"),
+            (&edna, "403"),
+            (&eve, "404"),
+            (&root_in(ORG), "403"),
+        ] {
+            assert_eq!(
+                kind_of(&reveal(&given, caller, SECRET).refused()),
+                expected,
+                "{caller:?}"
+            );
+        }
+        let ivy = session(&given, IVY, ORG);
+        assert_eq!(kind_of(&reveal(&given, &ivy, 0x999).refused()), "404");
+    }
+
+    #[test]
+    fn given_a_password_reset_by_an_admin_when_the_owner_reveals_then_403_until_they_choose_their_own()
+     {
+        let given = given().events([identity_facts::password_reset(id(IVY), id(ORG))]);
+        let ivy = session(&given, IVY, ORG);
+        let refused = reveal(&given, &ivy, SECRET).refused();
+        assert!(
+            matches!(&refused, CommandError::Forbidden(message) if message == crate::principal::PASSWORD_CHANGE_REQUIRED),
+            "{refused:?}"
+        );
+    }
+}
