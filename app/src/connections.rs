@@ -372,3 +372,364 @@ pub fn decide_delete(
         Ok(EventPayload::ConnectionDeleted(SecretRef { secret_id: id }))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::catalog_facts::cast::*;
+    use crate::testing::catalog_facts::connection;
+    use crate::testing::{Given, id, payload_of};
+    use serde_json::json;
+
+    fn origin() -> Origin {
+        Origin::local("t")
+    }
+
+    fn sealed(owner: u128) -> SealedValue {
+        SealedValue {
+            owner: id(owner),
+            value: format!("$cairn$1${}$new", id(owner)),
+            fingerprint: [7; 32],
+        }
+    }
+
+    fn request(
+        name: &str,
+        kind: &str,
+        target: Value,
+        credentials: Value,
+    ) -> CreateConnectionRequest {
+        CreateConnectionRequest {
+            name: name.into(),
+            kind: kind.into(),
+            target,
+            credentials,
+        }
+    }
+
+    fn good() -> CreateConnectionRequest {
+        request(
+            "warehouse",
+            "postgres",
+            json!({"host": "db.example", "database": "dw", "port": 5432}),
+            json!({"user": "etl", "password": "pw"}),
+        )
+    }
+
+    fn create(
+        given: &Given,
+        principal: &Principal,
+        ask: &CreateConnectionRequest,
+    ) -> crate::testing::Then<Uuid> {
+        let owner = principal.user_id.as_u128() & 0xffff;
+        given.when(|views, ids| {
+            let (connection, _credentials) = check_new(ask)?;
+            decide_create(
+                views,
+                ids,
+                principal,
+                &connection,
+                &sealed(owner),
+                &origin(),
+            )
+        })
+    }
+
+    #[test]
+    fn given_an_integration_manager_when_creating_then_they_own_it_with_its_target() {
+        let given = given();
+        let ivy = session(&given, IVY, ORG);
+        let decided = create(&given, &ivy, &good()).decided();
+        let EventPayload::ConnectionCreated(created) =
+            payload_of(&decided, Action::ConnectionCreated)
+        else {
+            panic!("not a connection");
+        };
+        assert_eq!(
+            (
+                created.connection_id,
+                created.org_id,
+                created.owner_id,
+                created.kind
+            ),
+            (decided.reply, id(ORG), id(IVY), ConnectionKind::Postgres)
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&created.target).expect("json"),
+            json!({"host": "db.example", "database": "dw", "port": 5432})
+        );
+        assert_eq!(created.credentials, sealed(IVY).value);
+        let (_, credentials) = check_new(&good()).expect("valid");
+        assert_eq!(
+            serde_json::from_str::<Value>(&credentials).expect("json"),
+            json!({"user": "etl", "password": "pw"})
+        );
+    }
+
+    #[test]
+    fn given_each_bad_field_when_creating_then_422_names_it() {
+        let big = "x".repeat(MAX_CONNECTION_JSON_BYTES);
+        let cases = [
+            (
+                request("a/b", "http", json!({"url": "u"}), json!({"k": "v"})),
+                "name",
+            ),
+            (
+                request("c", "ftp", json!({"url": "u"}), json!({"k": "v"})),
+                "kind",
+            ),
+            (
+                request("c", "http", json!("u"), json!({"k": "v"})),
+                "target",
+            ),
+            (request("c", "http", json!({}), json!({"k": "v"})), "target"),
+            (
+                request("c", "http", json!({"host": "h"}), json!({"k": "v"})),
+                "target",
+            ),
+            (
+                request("c", "postgres", json!({"host": "h"}), json!({"k": "v"})),
+                "target",
+            ),
+            (
+                request("c", "s3", json!({"endpoint": "e"}), json!({"k": "v"})),
+                "target",
+            ),
+            (
+                request(
+                    "c",
+                    "smtp",
+                    json!({"host": "h", "port": 0}),
+                    json!({"k": "v"}),
+                ),
+                "target",
+            ),
+            (
+                request(
+                    "c",
+                    "smtp",
+                    json!({"host": "h", "port": 65536}),
+                    json!({"k": "v"}),
+                ),
+                "target",
+            ),
+            (
+                request(
+                    "c",
+                    "smtp",
+                    json!({"host": "h", "port": "25"}),
+                    json!({"k": "v"}),
+                ),
+                "target",
+            ),
+            (
+                request(
+                    "c",
+                    "http",
+                    json!({"url": {"nested": 1}}),
+                    json!({"k": "v"}),
+                ),
+                "target",
+            ),
+            (
+                request("c", "http", json!({"url": big}), json!({"k": "v"})),
+                "target",
+            ),
+            (
+                request("c", "http", json!({"url": "u"}), json!([1])),
+                "credentials",
+            ),
+            (
+                request("c", "http", json!({"url": "u"}), json!({})),
+                "credentials",
+            ),
+            (
+                request("c", "http", json!({"url": "u"}), json!({"k": null})),
+                "credentials",
+            ),
+        ];
+        for (ask, field) in cases {
+            let refused = check_new(&ask).expect_err("refused");
+            assert!(
+                matches!(refused, CommandError::Invalid { field: named, .. } if named == field),
+                "{field}: {refused:?} for {ask:?}"
+            );
+        }
+        for kind in ["smtp", "http", "s3"] {
+            let target = match kind {
+                "smtp" => json!({"host": "h", "port": 25}),
+                "http" => json!({"url": "https://x"}),
+                _ => json!({"endpoint": "e", "bucket": "b"}),
+            };
+            assert!(
+                check_new(&request("c", kind, target, json!({"k": true}))).is_ok(),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn given_each_refusal_when_creating_then_it_is_named() {
+        let given = given();
+        let ivy = session(&given, IVY, ORG);
+        let mut taken = good();
+        taken.name = "billing".into();
+        assert_eq!(kind_of(&create(&given, &ivy, &taken).refused()), "409");
+        // Another member may use the same name
+        let edna = session(&given, EDNA, ORG);
+        assert_eq!(
+            create(&given, &edna, &taken).actions(),
+            vec![Action::ConnectionCreated]
+        );
+        for user in [VIC, XAVIER, MIA, DAN] {
+            let caller = session(&given, user, ORG);
+            assert_eq!(
+                kind_of(&create(&given, &caller, &good()).refused()),
+                "403",
+                "{user}"
+            );
+        }
+        // Credentials sealed for someone else are not taken
+        let refused = given
+            .when(|views, ids| {
+                let (connection, _) = check_new(&good())?;
+                decide_create(views, ids, &ivy, &connection, &sealed(EDNA), &origin())
+            })
+            .refused();
+        assert_eq!(kind_of(&refused), "409");
+    }
+
+    fn update(
+        given: &Given,
+        principal: &Principal,
+        conn: u128,
+        change: &ConnectionChange,
+    ) -> crate::testing::Then<()> {
+        given.when(|views, _| decide_update(views, principal, id(conn), change, &origin()))
+    }
+
+    fn updated(decided: &Decided<()>) -> ConnectionUpdated {
+        match payload_of(decided, Action::ConnectionUpdated) {
+            EventPayload::ConnectionUpdated(updated) => updated.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_the_owner_when_pointing_it_elsewhere_then_their_credentials_may_stay() {
+        let given = given();
+        let ivy = session(&given, IVY, ORG);
+        let change = ConnectionChange {
+            target: Some(json!({"url": "https://elsewhere.example"})),
+            ..ConnectionChange::default()
+        };
+        let decided = updated(&update(&given, &ivy, CONN, &change).decided());
+        assert_eq!(decided.name, "billing");
+        assert_eq!(decided.credentials, None);
+        assert_eq!(
+            serde_json::from_str::<Value>(&decided.target).expect("json"),
+            json!({"url": "https://elsewhere.example"})
+        );
+    }
+
+    #[test]
+    fn given_a_manage_grantee_when_pointing_it_elsewhere_then_they_must_bring_credentials() {
+        let given = given();
+        let edna = session(&given, EDNA, ORG);
+        let mut change = ConnectionChange {
+            target: Some(json!({"url": "https://attacker.example"})),
+            ..ConnectionChange::default()
+        };
+        assert_eq!(
+            kind_of(&update(&given, &edna, CONN, &change).refused()),
+            "422 credentials"
+        );
+        // The same target written differently is not a move
+        let same = ConnectionChange {
+            target: Some(json!({"url": "https://billing.example"})),
+            name: Some("billing2".into()),
+            ..ConnectionChange::default()
+        };
+        assert_eq!(
+            updated(&update(&given, &edna, CONN, &same).decided()).name,
+            "billing2"
+        );
+        // With new credentials (sealed for the owner, Ivy) it goes ahead
+        change.credentials = Some(sealed(IVY));
+        let decided = updated(&update(&given, &edna, CONN, &change).decided());
+        assert_eq!(decided.credentials, Some(sealed(IVY).value));
+        assert_eq!(decided.fingerprint, Some(sealed(IVY).fingerprint));
+        // Sealed for the grantee instead: refused
+        change.credentials = Some(sealed(EDNA));
+        assert_eq!(
+            kind_of(&update(&given, &edna, CONN, &change).refused()),
+            "409"
+        );
+    }
+
+    #[test]
+    fn given_each_refusal_when_updating_then_it_is_named() {
+        let given = given().events([connection(
+            id(0x141),
+            id(ORG),
+            id(IVY),
+            "payroll",
+            "https://payroll.example",
+        )]);
+        let ivy = session(&given, IVY, ORG);
+        let vic = session(&given, VIC, ORG);
+        let eve = session(&given, EVE, OTHER);
+        let rename = ConnectionChange {
+            name: Some("payroll".into()),
+            ..ConnectionChange::default()
+        };
+        let bad_target = ConnectionChange {
+            target: Some(json!({"host": "h"})),
+            ..ConnectionChange::default()
+        };
+        for (caller, conn, change, expected) in [
+            (&ivy, CONN, &rename, "409"),
+            (&ivy, CONN, &bad_target, "422 target"),
+            (&vic, CONN, &rename, "404"),
+            (&eve, CONN, &rename, "404"),
+            (&ivy, 0x999, &rename, "404"),
+        ] {
+            assert_eq!(
+                kind_of(&update(&given, caller, conn, change).refused()),
+                expected,
+                "{conn} {change:?}"
+            );
+        }
+        // Keeping its own name is no conflict
+        let same = ConnectionChange {
+            name: Some("billing".into()),
+            ..ConnectionChange::default()
+        };
+        assert_eq!(
+            update(&given, &ivy, CONN, &same).actions(),
+            vec![Action::ConnectionUpdated]
+        );
+    }
+
+    #[test]
+    fn given_each_caller_when_deleting_then_only_manage_rights_may() {
+        let given = given();
+        let delete = |caller: &Principal, conn: u128| {
+            given.when(|views, _| decide_delete(views, caller, id(conn), &origin()))
+        };
+        let ivy = session(&given, IVY, ORG);
+        let edna = session(&given, EDNA, ORG);
+        let vic = session(&given, VIC, ORG);
+        let eve = session(&given, EVE, OTHER);
+        assert_eq!(
+            delete(&ivy, CONN).actions(),
+            vec![Action::ConnectionDeleted]
+        );
+        assert_eq!(
+            delete(&edna, CONN).actions(),
+            vec![Action::ConnectionDeleted]
+        );
+        assert_eq!(kind_of(&delete(&vic, CONN).refused()), "404");
+        assert_eq!(kind_of(&delete(&eve, CONN).refused()), "404");
+    }
+}
