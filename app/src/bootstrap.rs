@@ -11,9 +11,9 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::login::with_request;
 use super::namespaces::system_namespaces;
 use super::orgs::org_created;
+use super::principal::with_request;
 use super::{App, CommandError, Origin};
 
 /// What the environment asks for.

@@ -18,8 +18,8 @@ use uuid::Uuid;
 use super::access::{ActOn, decide_act_on, denied, require, role_denied, who};
 use super::display_names::{Scope, Taken, check_display_name, refuse_look_alike};
 use super::listing::paginate;
-use super::login::with_request;
 use super::principal::Principal;
+use super::principal::with_request;
 use super::{App, CommandError, Decided, Origin};
 
 /// The public system namespaces every org is created with.

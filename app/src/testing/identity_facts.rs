@@ -122,3 +122,69 @@ pub fn api_key(key_id: Uuid, user_id: Uuid, org_id: Uuid, digest: [u8; 32]) -> N
         }),
     )
 }
+
+/// `org.member_removed`.
+pub fn member_removed(org_id: Uuid, user_id: Uuid) -> NewEvent {
+    by_system(
+        Action::OrgMemberRemoved,
+        ResourceKind::Org,
+        org_id,
+        org_id,
+        EventPayload::OrgMemberRemoved(cairn_schemas::OrgMemberRemoved { org_id, user_id }),
+    )
+}
+
+/// `api_key.revoked`.
+pub fn api_key_revoked(key_id: Uuid, org_id: Uuid) -> NewEvent {
+    by_system(
+        Action::ApiKeyRevoked,
+        ResourceKind::ApiKey,
+        key_id,
+        org_id,
+        EventPayload::ApiKeyRevoked(cairn_schemas::ApiKeyRevoked { key_id }),
+    )
+}
+
+/// The cast of the identity tests: two orgs, an admin, a user in both
+/// orgs with different roles, a deactivated user and a superuser.
+pub mod cast {
+    use cairn_schemas::OrgRole;
+
+    use crate::testing::{Given, facts, id};
+
+    /// Acme.
+    pub const ORG: u128 = 0x0a;
+    /// Another tenant.
+    pub const OTHER: u128 = 0x0b;
+    /// A third org, where none of the cast is a member.
+    pub const THIRD: u128 = 0x0c;
+    /// Admin of Acme.
+    pub const ADA: u128 = 1;
+    /// Viewer in Acme, admin in the other tenant.
+    pub const MIA: u128 = 7;
+    /// A deactivated flow editor of Acme.
+    pub const DAN: u128 = 8;
+    /// A superuser (admin of the other tenant).
+    pub const ROOT: u128 = 9;
+    /// Admin of the other tenant.
+    pub const EVE: u128 = 6;
+    /// A flow editor of Acme.
+    pub const EDNA: u128 = 2;
+
+    /// The cast, folded.
+    pub fn given() -> Given {
+        Given::new().events([
+            facts::org(id(ORG), "Acme"),
+            facts::org(id(OTHER), "Other"),
+            facts::org(id(THIRD), "Third"),
+            facts::user(id(ADA), "ada", id(ORG), OrgRole::Admin),
+            facts::user(id(EDNA), "edna", id(ORG), OrgRole::FlowEditor),
+            facts::user(id(EVE), "eve", id(OTHER), OrgRole::Admin),
+            facts::user(id(MIA), "mia", id(ORG), OrgRole::Viewer),
+            facts::member(id(OTHER), id(MIA), OrgRole::Admin),
+            facts::user(id(DAN), "dan", id(ORG), OrgRole::FlowEditor),
+            super::deactivated(id(DAN), id(ORG)),
+            super::superuser(id(ROOT), "root", id(OTHER)),
+        ])
+    }
+}
