@@ -558,7 +558,8 @@ mod tests {
             let mut given = given();
             let wrong = attempt(&given, user, false, None);
             for _ in 0..LOCKOUT_THRESHOLD {
-                given.after(|views, ids| decide_login(views, ids, &wrong, &origin()));
+                let verdict = given.after(|views, ids| decide_login(views, ids, &wrong, &origin()));
+                assert!(verdict.is_err());
             }
             // Even the right password (or any for an unknown name) is refused
             let right = attempt(&given, user, true, None);
