@@ -441,4 +441,150 @@ mod tests {
         assert!(may_explain(&root, MEMBER, true).is_ok());
         assert!(!refusal(may_explain(&root, STRANGER, false)).0);
     }
+
+    mod given_the_catalog {
+        use super::super::*;
+        use crate::testing::catalog_facts::cast::*;
+        use crate::testing::id;
+
+        fn origin() -> Origin {
+            Origin::local("t")
+        }
+
+        fn act<'a>(principal: &'a Principal, origin: &'a Origin, id: Uuid) -> ActOn<'a> {
+            ActOn {
+                principal,
+                action: AccessAction::Delete,
+                kind: ResourceKind::Flow,
+                id,
+                event: Action::FlowDeleted,
+                origin,
+            }
+        }
+
+        #[test]
+        fn given_a_resource_when_acted_on_then_the_event_is_in_its_org_and_refusals_come_first() {
+            let given = given();
+            let origin = origin();
+            let edna = session(&given, EDNA, ORG);
+            let payload = || {
+                Ok(EventPayload::FlowDeleted(cairn_schemas::FlowDeleted {
+                    flow_id: id(FLOW),
+                }))
+            };
+            let decided = decide_act_on(given.views(), &act(&edna, &origin, id(FLOW)), |_, _| {
+                payload()
+            })
+            .expect("allowed");
+            assert_eq!(decided.events[0].org, Some(id(ORG)));
+            assert_eq!(decided.events[0].action, Action::FlowDeleted);
+            // The payload's own refusal comes through, nothing recorded
+            let refused = decide_act_on(given.views(), &act(&edna, &origin, id(FLOW)), |_, _| {
+                Err(CommandError::Conflict("no".into()))
+            });
+            assert!(matches!(refused, Err(CommandError::Conflict(_))));
+            // Authorization is asked before the payload is built
+            let xavier = session(&given, XAVIER, ORG);
+            let eve = session(&given, EVE, OTHER);
+            for (caller, visible) in [(&xavier, true), (&eve, false)] {
+                let refused =
+                    decide_act_on(given.views(), &act(caller, &origin, id(FLOW)), |_, _| {
+                        panic!("decided before authorizing")
+                    });
+                match refused {
+                    Err(CommandError::Denied(denial)) => {
+                        assert_eq!(denial.visible, visible);
+                        assert_eq!(denial.action, Some(AccessAction::Delete));
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+
+        #[test]
+        fn given_a_grant_through_a_group_when_explained_then_the_path_names_the_grant_and_group() {
+            let given = given();
+            let xavier = session(&given, XAVIER, ORG);
+            let query = ExplainQuery {
+                user_id: None,
+                kind: ResourceKind::Flow,
+                id: id(FLOW),
+                action: AccessAction::Run,
+                at_seq: None,
+            };
+            let answer = explain_in(given.views(), &xavier, query);
+            assert!(answer.allowed, "{answer:?}");
+            assert_eq!(answer.path.as_deref(), Some("grant"));
+            assert_eq!(answer.grant_id, Some(id(0x160)));
+            assert_eq!(answer.via_group, Some(id(GROUP)));
+            // Asked by the superuser acting elsewhere: as of the flow's org
+            let root = root_in(OTHER);
+            let about_xavier = ExplainQuery {
+                user_id: Some(id(XAVIER)),
+                ..query
+            };
+            assert!(explain_in(given.views(), &root, about_xavier).allowed);
+            // Edit is more than the grant gives
+            let edit = ExplainQuery {
+                action: AccessAction::Edit,
+                ..query
+            };
+            assert!(!explain_in(given.views(), &xavier, edit).allowed);
+        }
+
+        #[test]
+        fn given_someone_asked_about_when_the_subject_is_sized_up_then_strangers_are_unknown() {
+            let given = given();
+            let ada = session(&given, ADA, ORG);
+            let ask = |user: Option<u128>| ExplainQuery {
+                user_id: user.map(id),
+                kind: ResourceKind::Flow,
+                id: id(FLOW),
+                action: AccessAction::Read,
+                at_seq: None,
+            };
+            assert_eq!(
+                subject_of(given.views(), &ada, &ask(None)),
+                ExplainSubject::Caller
+            );
+            assert_eq!(
+                subject_of(given.views(), &ada, &ask(Some(ADA))),
+                ExplainSubject::Caller
+            );
+            assert_eq!(
+                subject_of(given.views(), &ada, &ask(Some(EDNA))),
+                ExplainSubject::Other {
+                    user: id(EDNA),
+                    known: true
+                }
+            );
+            // Another tenant's user is unknown to an org admin, not to a superuser
+            assert_eq!(
+                subject_of(given.views(), &ada, &ask(Some(EVE))),
+                ExplainSubject::Other {
+                    user: id(EVE),
+                    known: false
+                }
+            );
+            assert_eq!(
+                subject_of(given.views(), &root_in(ORG), &ask(Some(EVE))),
+                ExplainSubject::Other {
+                    user: id(EVE),
+                    known: true
+                }
+            );
+        }
+
+        #[test]
+        fn given_each_path_when_named_then_the_name_is_stable() {
+            use cairn_projections::access::AccessPath;
+            assert_eq!(path_fields(None), (None, None, None));
+            for (path, name) in [
+                (AccessPath::Owner, "owner"),
+                (AccessPath::Superuser, "superuser"),
+            ] {
+                assert_eq!(path_fields(Some(path)).0.as_deref(), Some(name));
+            }
+        }
+    }
 }
