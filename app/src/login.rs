@@ -322,14 +322,26 @@ pub fn decide_login(
         session_id: ids.new_id(),
         expires_at: attempt.started_at + attempt.ttl_micros,
     };
+    let event = session_event(&user.username, &granted, attempt.fingerprint, origin);
+    Ok(Decided::new(vec![event], Ok(granted)))
+}
+
+/// `auth.login_succeeded`: the session granted to `username`, the name
+/// sealed as the user's personal data with the origin.
+fn session_event(
+    username: &str,
+    granted: &Granted,
+    fingerprint: [u8; 32],
+    origin: &Origin,
+) -> NewEvent {
     let mut personal = origin.personal();
-    personal.name = Some(user.username.clone());
-    let event = with_request(
+    personal.name = Some(username.to_string());
+    with_request(
         NewEvent::new(
             Action::AuthLoginSucceeded,
             ActorRef {
                 kind: ActorKind::User,
-                id: Some(user.id),
+                id: Some(granted.user_id),
             },
             ResourceRef {
                 kind: ResourceKind::Session,
@@ -337,18 +349,17 @@ pub fn decide_login(
             },
             Outcome::Success,
         )
-        .in_org(org)
-        .with_personal(user.id, personal)
+        .in_org(granted.org_id)
+        .with_personal(granted.user_id, personal)
         .with_payload(EventPayload::LoginSucceeded(LoginSucceeded {
-            user_id: user.id,
-            org_id: org,
+            user_id: granted.user_id,
+            org_id: granted.org_id,
             session_id: granted.session_id,
             expires_at: granted.expires_at,
-            username_fingerprint: attempt.fingerprint,
+            username_fingerprint: fingerprint,
         })),
         origin,
-    );
-    Ok(Decided::new(vec![event], Ok(granted)))
+    )
 }
 
 /// Seconds to wait before trying again: until the lock ends, or a second
