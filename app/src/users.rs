@@ -1154,4 +1154,272 @@ mod tests {
         assert!(may_change_account(false, &[ORG_A], |org| *org == ORG_A));
         assert!(!may_change_account(false, &[ORG_A], |org| *org == ORG_B));
     }
+
+    /// The identity commands end to end through a real App: each wrapper
+    /// hashes, seals and decides, and the reply follows the durable state.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn given_a_fresh_server_when_the_identity_commands_run_in_turn_then_each_reply_matches_the_state()
+     {
+        use crate::{api_keys, bootstrap, groups, login, orgs};
+        use cairn_schemas::api::{
+            AddGroupMemberRequest, AddMemberRequest, CreateApiKeyRequest, CreateGroupRequest,
+            CreateOrgRequest, LoginRequest, UpdateGroupMemberRequest,
+        };
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let app = crate::testing::identity_facts::start_app(dir.path());
+        let origin = Origin::local("t");
+        let root_id = bootstrap::create_superuser(
+            &app,
+            "ursula",
+            &Password::new("correct horse battery staple 1"),
+            true,
+            &origin,
+        )
+        .await
+        .expect("bootstrapped")
+        .expect("created");
+        // A second bootstrap is a no-op
+        let again = bootstrap::create_superuser(
+            &app,
+            "x",
+            &Password::new("another long one 2"),
+            true,
+            &origin,
+        )
+        .await
+        .expect("no-op");
+        assert_eq!(again, None);
+        let org0 = app
+            .views()
+            .orgs
+            .memberships_of(&root_id)
+            .next()
+            .map(|(org, _)| *org)
+            .expect("org");
+        let root = Principal {
+            user_id: root_id,
+            org_id: org0,
+            role: OrgRole::Admin,
+            is_superuser: true,
+            credential: Credential::Session(Uuid::from_u128(1)),
+        };
+        let acme = orgs::create_org(
+            &app,
+            &root,
+            CreateOrgRequest {
+                name: "Acme".into(),
+            },
+            &origin,
+        )
+        .await
+        .expect("org");
+        assert!(
+            orgs::list_orgs(&app, &root)
+                .iter()
+                .any(|org| org.id == acme.id)
+        );
+        let mut request = CreateUserRequest {
+            username: "Frank".into(),
+            password: Password::new("purple monkey dishwasher 9"),
+            email: Some("frank@example.com".into()),
+            role: Some("admin".into()),
+            is_active: Some(true),
+            is_superuser: None,
+            org_id: Some(acme.id),
+        };
+        let frank = create_user(&app, &root, request.clone(), &origin)
+            .await
+            .expect("user");
+        assert_eq!(
+            (frank.username.as_str(), frank.org_id),
+            ("frank", Some(acme.id))
+        );
+        request.username = "FRANK".into();
+        assert!(matches!(
+            create_user(&app, &root, request, &origin).await,
+            Err(CommandError::Conflict(_))
+        ));
+        // Frank logs in and acts as the admin of Acme
+        let outcome = login::login(
+            &app,
+            LoginRequest {
+                username: "frank".into(),
+                password: Password::new("purple monkey dishwasher 9"),
+                org: None,
+            },
+            &origin,
+        )
+        .await
+        .expect("logged in");
+        assert_eq!(
+            (outcome.claims.sub, outcome.claims.org),
+            (frank.id, acme.id)
+        );
+        let wrong = login::login(
+            &app,
+            LoginRequest {
+                username: "frank".into(),
+                password: Password::new("not the password at all"),
+                org: None,
+            },
+            &origin,
+        )
+        .await;
+        assert!(matches!(wrong, Err(CommandError::InvalidCredentials)));
+        let frank_p = crate::principal::from_claims(&app, &outcome.claims).expect("live");
+        assert_eq!(frank_p.role, OrgRole::Admin);
+        // He mints a key, lists and revokes it
+        let key = api_keys::create_api_key(
+            &app,
+            &frank_p,
+            CreateApiKeyRequest {
+                name: "ci".into(),
+                expires_in_days: Some(1),
+            },
+            &origin,
+        )
+        .await
+        .expect("key");
+        let by_key = crate::principal::from_api_key(&app, &key.key).expect("live key");
+        assert_eq!(by_key.user_id, frank.id);
+        assert_eq!(api_keys::list_api_keys(&app, &frank_p).len(), 1);
+        api_keys::revoke_api_key(&app, &frank_p, key.meta.id, &origin)
+            .await
+            .expect("revoked");
+        assert!(crate::principal::from_api_key(&app, &key.key).is_err());
+        // A colleague, a group, a member role
+        let gina = create_user(
+            &app,
+            &frank_p,
+            CreateUserRequest {
+                username: "gina".into(),
+                password: Password::new("seventeen quiet lanterns 4"),
+                email: None,
+                role: Some("flow_editor".into()),
+                is_active: Some(true),
+                is_superuser: None,
+                org_id: None,
+            },
+            &origin,
+        )
+        .await
+        .expect("gina");
+        assert_eq!(
+            list_users(&app, &frank_p, None, 10)
+                .expect("listed")
+                .0
+                .len(),
+            2
+        );
+        assert_eq!(get_user(&app, &frank_p, gina.id).expect("seen").id, gina.id);
+        let group = groups::create_group(
+            &app,
+            &frank_p,
+            CreateGroupRequest { name: "ops".into() },
+            &origin,
+        )
+        .await
+        .expect("group");
+        groups::add_member(
+            &app,
+            &frank_p,
+            group.id,
+            AddGroupMemberRequest {
+                user_id: gina.id,
+                role: "member".into(),
+            },
+            &origin,
+        )
+        .await
+        .expect("added");
+        groups::change_member_role(
+            &app,
+            &frank_p,
+            group.id,
+            gina.id,
+            UpdateGroupMemberRequest {
+                role: "manager".into(),
+            },
+            &origin,
+        )
+        .await
+        .expect("promoted");
+        assert_eq!(
+            groups::get_group(&app, &frank_p, group.id)
+                .expect("seen")
+                .members
+                .len(),
+            2
+        );
+        assert_eq!(groups::list_groups(&app, &frank_p, None, 10).0.len(), 1);
+        groups::remove_member(&app, &frank_p, group.id, gina.id, &origin)
+            .await
+            .expect("removed");
+        groups::delete_group(&app, &frank_p, group.id, &origin)
+            .await
+            .expect("deleted");
+        // Gina joins the superuser's org too, then leaves it
+        orgs::add_member(
+            &app,
+            &root,
+            org0,
+            AddMemberRequest {
+                user_id: gina.id,
+                role: "viewer".into(),
+            },
+            &origin,
+        )
+        .await
+        .expect("joined");
+        orgs::remove_member(&app, &root, org0, gina.id, &origin)
+            .await
+            .expect("left");
+        // Frank resets her password, changes his own, deletes and erases her
+        let reset = UpdateUserRequest {
+            is_active: None,
+            role: Some("viewer".into()),
+            password: Some(Password::new("a temporary phrase of words 5")),
+        };
+        assert_eq!(
+            update_user(&app, &frank_p, gina.id, reset, &origin)
+                .await
+                .expect("reset")
+                .role
+                .as_deref(),
+            Some("viewer")
+        );
+        assert!(
+            app.views()
+                .users
+                .get(&gina.id)
+                .is_some_and(|user| user.password_change_required)
+        );
+        change_own_password(
+            &app,
+            &frank_p,
+            ChangePasswordRequest {
+                current_password: Password::new("purple monkey dishwasher 9"),
+                new_password: Password::new("an entirely new passphrase 6"),
+            },
+            &origin,
+        )
+        .await
+        .expect("changed");
+        assert!(
+            crate::principal::from_claims(&app, &outcome.claims).is_err(),
+            "the session ended"
+        );
+        delete_user(&app, &frank_p, gina.id, &origin)
+            .await
+            .expect("deleted");
+        erase_user(&app, &root, gina.id, &origin)
+            .await
+            .expect("erased");
+        erase_recorded_subjects(&app)
+            .await
+            .expect("nothing left to erase");
+        login::logout(&app, &root, &origin)
+            .await
+            .expect("logged out");
+    }
 }

@@ -188,3 +188,30 @@ pub mod cast {
         ])
     }
 }
+
+/// A real App over a fresh log in `dir` (for the tests that drive the
+/// commands' async wrappers: hashing, sealing, durability).
+pub fn start_app(dir: &std::path::Path) -> crate::App {
+    use std::sync::Arc;
+
+    use cairn_core::crypto::MasterKey;
+    use cairn_core::log::{EventLog, LogConfig};
+    use cairn_core::{OsEntropy, SystemClock};
+
+    let master = MasterKey::from_bytes([5; 32]);
+    let config = LogConfig {
+        dir: dir.to_path_buf(),
+        create: true,
+        cadence: Default::default(),
+    };
+    let (log, _) = EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
+        .expect("open the log");
+    crate::App::start(
+        Arc::new(log),
+        &master,
+        crate::AppSettings::default(),
+        Arc::new(SystemClock),
+        Arc::new(OsEntropy),
+    )
+    .expect("start")
+}
