@@ -732,4 +732,178 @@ mod tests {
         assert_eq!(kind_of(&delete(&vic, CONN).refused()), "404");
         assert_eq!(kind_of(&delete(&eve, CONN).refused()), "404");
     }
+
+    /// The catalog commands end to end through a real App: sealing before
+    /// the decision, the reply read back from the durable state.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn given_a_fresh_server_when_the_catalog_commands_run_in_turn_then_each_reply_matches_the_state()
+     {
+        use crate::principal::Credential;
+        use crate::{bootstrap, flows, namespaces, secrets};
+        use cairn_schemas::api::{
+            CreateFlowRequest, CreateNamespaceRequest, CreateSecretRequest, RotateSecretRequest,
+            UpdateFlowRequest, UpdateNamespaceRequest,
+        };
+        use cairn_schemas::{OrgRole, Password};
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let app = crate::testing::identity_facts::start_app(dir.path());
+        let origin = Origin::local("t");
+        let user_id = bootstrap::create_superuser(
+            &app,
+            "ursula",
+            &Password::new("correct horse battery staple 1"),
+            false,
+            &origin,
+        )
+        .await
+        .expect("bootstrapped")
+        .expect("created");
+        let org_id = app
+            .views()
+            .orgs
+            .memberships_of(&user_id)
+            .next()
+            .map(|(org, _)| *org)
+            .expect("org");
+        let me = Principal {
+            user_id,
+            org_id,
+            role: OrgRole::Admin,
+            is_superuser: true,
+            credential: Credential::Session(Uuid::from_u128(1)),
+        };
+        let ns = namespaces::create_namespace(
+            &app,
+            &me,
+            CreateNamespaceRequest {
+                name: "Team".into(),
+                parent_id: None,
+            },
+            &origin,
+        )
+        .await
+        .expect("namespace");
+        let renamed = namespaces::update_namespace(
+            &app,
+            &me,
+            ns.id,
+            UpdateNamespaceRequest {
+                name: "Squad".into(),
+            },
+            &origin,
+        )
+        .await
+        .expect("renamed");
+        assert_eq!(renamed.name, "Squad");
+        // General and default come with the org
+        assert_eq!(namespaces::list_namespaces(&app, &me, None, 10).0.len(), 3);
+        let definition = json!({"steps": [{"type": "log", "message": "hi"}]});
+        let flow = flows::create_flow(
+            &app,
+            &me,
+            CreateFlowRequest {
+                name: "nightly".into(),
+                namespace_id: ns.id,
+                definition: definition.clone(),
+            },
+            &origin,
+        )
+        .await
+        .expect("flow");
+        assert_eq!(flow.definition, definition);
+        let moved = flows::update_flow(
+            &app,
+            &me,
+            flow.id,
+            UpdateFlowRequest {
+                name: "hourly".into(),
+                namespace_id: ns.id,
+                definition: json!({"steps": [{"type": "log", "message": "bye"}]}),
+            },
+            &origin,
+        )
+        .await
+        .expect("updated");
+        assert_eq!(moved.name, "hourly");
+        assert_eq!(flows::list_flows(&app, &me, None, 10).0.len(), 1);
+        assert!(matches!(
+            namespaces::delete_namespace(&app, &me, ns.id, &origin).await,
+            Err(CommandError::Conflict(_))
+        ));
+        flows::delete_flow(&app, &me, flow.id, &origin)
+            .await
+            .expect("flow deleted");
+        namespaces::delete_namespace(&app, &me, ns.id, &origin)
+            .await
+            .expect("namespace deleted");
+        // A secret: sealed, rotated, revealed to its owner, deleted
+        let secret = secrets::create_secret(
+            &app,
+            &me,
+            CreateSecretRequest {
+                name: "API_TOKEN".into(),
+                value: Password::new("s3cret-value"),
+            },
+            &origin,
+        )
+        .await
+        .expect("secret");
+        let rotated = secrets::rotate_secret(
+            &app,
+            &me,
+            secret.id,
+            RotateSecretRequest {
+                value: Password::new("second-value"),
+            },
+            &origin,
+        )
+        .await
+        .expect("rotated");
+        assert_eq!(rotated.version, 2);
+        let revealed = secrets::reveal_secret(&app, &me, secret.id, &origin)
+            .await
+            .expect("revealed");
+        assert_eq!(
+            (revealed.version, revealed.value.as_str()),
+            (2, "second-value")
+        );
+        assert_eq!(secrets::list_secrets(&app, &me, None, 10).0.len(), 1);
+        secrets::delete_secret(&app, &me, secret.id, &origin)
+            .await
+            .expect("secret deleted");
+        // A connection: created, pointed elsewhere with new credentials, deleted
+        let connection = create_connection(&app, &me, good(), &origin)
+            .await
+            .expect("connection");
+        assert_eq!(connection.kind, "postgres");
+        let updated = update_connection(
+            &app,
+            &me,
+            connection.id,
+            UpdateConnectionRequest {
+                name: Some("dw".into()),
+                target: Some(json!({"host": "other.example", "database": "dw"})),
+                credentials: Some(json!({"user": "etl", "password": "new"})),
+            },
+            &origin,
+        )
+        .await
+        .expect("updated");
+        assert_eq!(updated.name, "dw");
+        assert_eq!(list_connections(&app, &me, None, 10).0.len(), 1);
+        let sealed = app
+            .views()
+            .connections
+            .get(&connection.id)
+            .map(|record| record.credentials.clone())
+            .expect("record");
+        let opened = app.vault().open(&sealed).expect("opens");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&opened).expect("json"),
+            json!({"user": "etl", "password": "new"})
+        );
+        delete_connection(&app, &me, connection.id, &origin)
+            .await
+            .expect("connection deleted");
+    }
 }
