@@ -19,6 +19,8 @@
 //! Cairn (directories 0700, files 0600, see [`private_files`]), whatever the
 //! umask; what sled creates itself is tightened at open.
 
+mod batch;
+mod batches;
 mod compaction;
 pub mod private_files;
 
@@ -26,15 +28,19 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use sha2::{Digest, Sha256};
 
+pub use batch::BatchError;
 pub use compaction::Compaction;
 
 /// Trees (key spaces) of the store.
 mod tree {
+    /// Store format 1: one record per key (read, and migrated, only).
     pub const EVENTS: &str = "events";
+    /// Store format 2: one value per group commit (see [`super::batch`]).
+    pub const BATCHES: &str = "event_batches";
     pub const META: &str = "meta";
     pub const CHECKPOINTS: &str = "checkpoints";
     pub const SNAPSHOTS: &str = "snapshots";
@@ -65,12 +71,34 @@ pub mod meta_key {
     pub const RETENTION_COMPACTED: &[u8] = b"retention_compacted";
 }
 
-/// The store format this build writes and reads.
-pub const STORE_FORMAT_VERSION: u32 = 1;
+/// The store format this build writes (and the newest it reads).
+pub const STORE_FORMAT_VERSION: u32 = 2;
 
-/// sled's segment size: large enough that a leaf page (up to 17 records of
-/// at most 64 KiB) never becomes an unsynced blob.
+/// The store format of one record per key, which this build reads and
+/// migrates (see [`super::migrate`]) but never writes.
+pub const STORE_FORMAT_PER_RECORD: u32 = 1;
+
+/// The logical name of the log's records, whatever the layout: backups
+/// carry one entry per record under it (see [`EventStore::tree_names`]).
+pub const EVENTS_TREE: &str = tree::EVENTS;
+
+/// sled's segment size: large enough that a leaf page (up to 17 batch
+/// values of at most [`batch::BATCH_CAP`]) never becomes an unsynced blob.
 const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+
+const _: () = assert!(batch::leaf_fits(SEGMENT_SIZE));
+
+/// How the records of an open database are laid out, from its
+/// `format_version`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Store format 1: one sled value per record, in the `events` tree.
+    /// Read-only: a log opened for writing migrates it first.
+    PerRecord,
+    /// Store format 2: one sled value per group commit, in the
+    /// `event_batches` tree.
+    Batched,
+}
 
 /// sled's page cache (its default is 1 GiB). Appends touch the tail and
 /// reads stream through the log once (folds, exports, verification), so a
@@ -155,6 +183,14 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Replaces the stored bytes of an existing record (retention only:
     /// the same record without its payload; header and hash unchanged).
     fn replace(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Replaces the stored bytes of many records, in seq order (retention:
+    /// a store that keeps many records per value rewrites each value once).
+    fn replace_many(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        for (seq, bytes) in records {
+            self.replace(*seq, bytes)?;
+        }
+        Ok(())
+    }
     /// Reads a `meta` value.
     fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes a `meta` value.
@@ -210,17 +246,52 @@ pub struct SledStore {
     /// Set when a compaction failed after its files began to move: no
     /// write is accepted after that.
     unusable: Mutex<Option<String>>,
+    /// The records appended since the last group commit was stored: they
+    /// go to sled as one value when the flusher records the head (or
+    /// earlier, when they fill a batch). Readers see them here meanwhile.
+    pending: Mutex<Pending>,
     /// The data dir's lock (`store.lock`), held while the store is open: it
     /// covers the moments of a compaction when sled's own lock (on `db`) is
     /// not in place.
     _lock: File,
 }
 
+/// Records appended but not yet handed to sled: consecutive seqs from
+/// `first`, in order, and at most one batch value's worth.
+#[derive(Debug, Default)]
+struct Pending {
+    /// The seq of the first pending record; when there is none and
+    /// `end_known`, the seq after the last record sled holds.
+    first: u64,
+    records: Vec<Vec<u8>>,
+    /// The size of their batch value.
+    bytes: usize,
+    /// Whether `first` is known to follow sled's last record (found once,
+    /// then kept by every write, so an append never asks sled).
+    end_known: bool,
+}
+
+impl Pending {
+    /// The seq after the last pending record (`first` when there is none).
+    fn end(&self) -> u64 {
+        self.first + self.records.len() as u64
+    }
+
+    fn get(&self, seq: u64) -> Option<&Vec<u8>> {
+        if seq < self.first {
+            return None;
+        }
+        self.records.get(usize::try_from(seq - self.first).ok()?)
+    }
+}
+
 /// One open sled database and its trees.
 #[derive(Debug)]
 struct Handles {
+    layout: Layout,
     db: sled::Db,
-    events: sled::Tree,
+    /// The records: `events` (format 1) or `event_batches` (format 2).
+    records: sled::Tree,
     meta: sled::Tree,
     checkpoints: sled::Tree,
     subject_keys: sled::Tree,
@@ -234,8 +305,18 @@ impl Handles {
     fn open(path: &Path) -> Result<Handles, StoreError> {
         let db = open_catching_panics(path, sled_config(path))?;
         let tree = |name: &str| db.open_tree(name).map_err(engine("opening a tree"));
-        let events = tree(tree::EVENTS)?;
         let meta = tree(tree::META)?;
+        let format = meta
+            .get(meta_key::FORMAT_VERSION)
+            .map_err(engine("reading the store format"))?;
+        let layout = match format.as_deref() {
+            Some(bytes) if bytes == STORE_FORMAT_PER_RECORD.to_be_bytes() => Layout::PerRecord,
+            _ => Layout::Batched,
+        };
+        let records = tree(match layout {
+            Layout::PerRecord => tree::EVENTS,
+            Layout::Batched => tree::BATCHES,
+        })?;
         let checkpoints = tree(tree::CHECKPOINTS)?;
         let subject_keys = tree(tree::SUBJECT_KEYS)?;
         tree(tree::SNAPSHOTS)?;
@@ -244,8 +325,9 @@ impl Handles {
         let log_file =
             File::open(&db_path).map_err(io(format!("opening {}", db_path.display())))?;
         Ok(Handles {
+            layout,
             db,
-            events,
+            records,
             meta,
             checkpoints,
             subject_keys,
@@ -334,6 +416,7 @@ impl SledStore {
             writes: RwLock::new(()),
             synced_blobs: Mutex::new(HashSet::new()),
             unusable: Mutex::new(None),
+            pending: Mutex::new(Pending::default()),
             _lock: lock,
         };
         if fresh {
@@ -583,27 +666,166 @@ fn walk_trees(source: &sled::Db, target: Option<&sled::Db>) -> Result<Contents, 
     })
 }
 
-impl EventStore for SledStore {
-    fn append_batch(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
-        // Plain inserts in seq order, not `apply_batch`: sled's batch takes
-        // its global lock and writes its IO buffer twice per call (two
-        // synchronous writes per event, measured). All-or-nothing comes
-        // from the recorded head instead: it moves only at a sync, to the
-        // end of a whole batch, and recovery removes what lies beyond it.
-        let _write = self.write_gate()?;
-        let handles = self.current();
+impl SledStore {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        // Pending holds whole records and a count kept with them: a panic
+        // elsewhere cannot leave it half-written.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands the pending records to sled as one batch value (a group
+    /// commit), so that the next sync covers them.
+    fn spill(handles: &Handles, pending: &mut Pending) -> Result<(), StoreError> {
+        if pending.records.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<&[u8]> = pending.records.iter().map(Vec::as_slice).collect();
+        batches::insert_run(&handles.records, pending.first, &records)?;
+        pending.first = pending.end();
+        pending.records.clear();
+        pending.bytes = 0;
+        pending.end_known = true;
+        Ok(())
+    }
+
+    /// Stores records (in seq order): appended to the pending batch when
+    /// they extend the log, written into their stored batch otherwise.
+    fn put_records(&self, handles: &Handles, records: &[(u64, &[u8])]) -> Result<(), StoreError> {
+        let mut sorted;
+        let mut records = records;
+        if !records.is_sorted_by_key(|(seq, _)| *seq) {
+            sorted = records.to_vec();
+            sorted.sort_by_key(|(seq, _)| *seq);
+            records = &sorted;
+        }
+        if let Some((_, too_large)) = records
+            .iter()
+            .find(|(_, bytes)| batch::encoded_len([*bytes]) > batch::BATCH_CAP)
+        {
+            return Err(StoreError::Engine {
+                context: "storing records".into(),
+                message: format!(
+                    "a record of {} bytes does not fit in a batch of {} bytes",
+                    too_large.len(),
+                    batch::BATCH_CAP
+                ),
+            });
+        }
+        let mut pending = self.pending();
+        if !pending.end_known {
+            pending.first = batches::end(&handles.records)?;
+            pending.end_known = true;
+        }
+        let stored = records.partition_point(|(seq, _)| *seq < pending.first);
+        if stored > 0 {
+            Self::spill(handles, &mut pending)?;
+            let stored = records.partition_point(|(seq, _)| *seq < pending.first);
+            batches::put_many(&handles.records, &records[..stored])?;
+            records = &records[stored..];
+        }
         for (seq, bytes) in records {
-            handles
-                .events
-                .insert(seq_key(*seq), bytes.as_slice())
-                .map_err(engine("appending records"))?;
+            let (seq, bytes) = (*seq, *bytes);
+            let end = pending.end();
+            if seq < end {
+                // A pending record written again (tests and restore only).
+                let index = (seq - pending.first) as usize;
+                let old = std::mem::replace(&mut pending.records[index], bytes.to_vec());
+                pending.bytes = pending.bytes - old.len() + bytes.len();
+                continue;
+            }
+            let fits = pending.bytes + batch::PER_RECORD_BYTES + bytes.len() <= batch::BATCH_CAP;
+            if seq > end || !fits {
+                Self::spill(handles, &mut pending)?;
+                pending.first = seq;
+            }
+            if pending.records.is_empty() {
+                pending.bytes = batch::encoded_len([]);
+            }
+            pending.records.push(bytes.to_vec());
+            pending.bytes += batch::PER_RECORD_BYTES + bytes.len();
         }
         Ok(())
     }
 
+    /// Removes one record (stored or pending), leaving the head alone.
+    fn remove_record(&self, handles: &Handles, seq: u64) -> Result<(), StoreError> {
+        let mut pending = self.pending();
+        if !pending.records.is_empty() && seq + 1 == pending.end() {
+            if let Some(removed) = pending.records.pop() {
+                pending.bytes -= batch::PER_RECORD_BYTES + removed.len();
+            }
+            return Ok(());
+        }
+        Self::spill(handles, &mut pending)?;
+        batches::remove(&handles.records, seq)?;
+        pending.end_known = false;
+        Ok(())
+    }
+
+    /// Hands any pending records to sled (before a compaction copies it,
+    /// and when the store closes).
+    fn spill_pending(&self) -> Result<(), StoreError> {
+        let handles = self.current();
+        if handles.layout == Layout::PerRecord {
+            return Ok(());
+        }
+        Self::spill(&handles, &mut self.pending())
+    }
+
+    /// How the open database lays its records out.
+    pub fn layout(&self) -> Layout {
+        self.current().layout
+    }
+}
+
+/// A write refused on a store of format 1, which is only read until it is
+/// migrated.
+fn per_record_read_only() -> StoreError {
+    StoreError::Engine {
+        context: "writing records".into(),
+        message: format!(
+            "the store is in format {STORE_FORMAT_PER_RECORD}, which this build only reads; opening the log for writing migrates it to format {STORE_FORMAT_VERSION}"
+        ),
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        // Records appended and never synced were never acknowledged, but
+        // store them as format 1 did (sled flushes when it closes).
+        if let Err(error) = self.spill_pending() {
+            tracing::warn!(%error, "storing the last appended records at close");
+        }
+    }
+}
+
+impl EventStore for SledStore {
+    fn append_batch(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        // No sled work per append: the records wait in `pending` and go to
+        // sled as one value at the next group commit (`record_head`), or
+        // when they fill a batch. The head moves only at a sync, to the end
+        // of a whole append, and recovery removes what lies beyond it.
+        let _write = self.write_gate()?;
+        let handles = self.current();
+        if handles.layout == Layout::PerRecord {
+            return Err(per_record_read_only());
+        }
+        let records: Vec<(u64, &[u8])> = records
+            .iter()
+            .map(|(seq, bytes)| (*seq, bytes.as_slice()))
+            .collect();
+        self.put_records(&handles, &records)
+    }
+
     fn record_head(&self, seq: u64) -> Result<(), StoreError> {
         let _write = self.write_gate()?;
-        self.current()
+        let handles = self.current();
+        if handles.layout == Layout::Batched {
+            // The group commit: every record appended so far, as one value,
+            // before the head that names it.
+            Self::spill(&handles, &mut self.pending())?;
+        }
+        handles
             .meta
             .insert(meta_key::HEAD_SEQ, &seq_key(seq))
             .map_err(engine("recording the head"))?;
@@ -646,41 +868,70 @@ impl EventStore for SledStore {
         if from > to {
             return Box::new(std::iter::empty());
         }
-        let events = self.current().events.clone();
-        Box::new(events.range(seq_key(from)..=seq_key(to)).map(|item| {
-            let (key, value) = item.map_err(engine("reading records"))?;
-            Ok((key_seq(&key)?, value.to_vec()))
-        }))
+        let handles = self.current();
+        if handles.layout == Layout::PerRecord {
+            let events = handles.records.clone();
+            return Box::new(events.range(seq_key(from)..=seq_key(to)).map(|item| {
+                let (key, value) = item.map_err(engine("reading records"))?;
+                Ok((key_seq(&key)?, value.to_vec()))
+            }));
+        }
+        // The pending records as of now, then everything before them from
+        // sled: a record leaves `pending` only after sled holds it, so
+        // nothing falls between the two.
+        let (stored_to, pending) = {
+            let pending = self.pending();
+            if pending.records.is_empty() {
+                (to, Vec::new())
+            } else {
+                let copied: Vec<(u64, Vec<u8>)> = (from.max(pending.first)
+                    ..=to.min(pending.end() - 1))
+                    .filter_map(|seq| pending.get(seq).map(|bytes| (seq, bytes.clone())))
+                    .collect();
+                (to.min(pending.first.saturating_sub(1)), copied)
+            }
+        };
+        let stored = batches::RangeRecords::new(&handles.records, from, stored_to);
+        Box::new(stored.chain(pending.into_iter().map(Ok)))
     }
 
     fn read(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .current()
-            .events
-            .get(seq_key(seq))
-            .map_err(engine("reading a record"))?
-            .map(|value| value.to_vec()))
+        let handles = self.current();
+        if handles.layout == Layout::PerRecord {
+            return Ok(handles
+                .records
+                .get(seq_key(seq))
+                .map_err(engine("reading a record"))?
+                .map(|value| value.to_vec()));
+        }
+        if let Some(bytes) = self.pending().get(seq) {
+            return Ok(Some(bytes.clone()));
+        }
+        batches::read(&handles.records, seq)
     }
 
     fn tail(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        match self
-            .current()
-            .events
-            .last()
-            .map_err(engine("reading the tail"))?
-        {
-            Some((key, value)) => Ok(Some((key_seq(&key)?, value.to_vec()))),
-            None => Ok(None),
+        let handles = self.current();
+        if handles.layout == Layout::PerRecord {
+            return match handles.records.last().map_err(engine("reading the tail"))? {
+                Some((key, value)) => Ok(Some((key_seq(&key)?, value.to_vec()))),
+                None => Ok(None),
+            };
+        }
+        let pending = self.pending();
+        match pending.records.last() {
+            Some(bytes) => Ok(Some((pending.end() - 1, bytes.clone()))),
+            None => batches::tail(&handles.records),
         }
     }
 
     fn remove_tail(&self, seq: u64) -> Result<(), StoreError> {
         let _write = self.write_gate()?;
         let handles = self.current();
-        handles
-            .events
-            .remove(seq_key(seq))
-            .map_err(engine("removing a torn record"))?;
+        if handles.layout == Layout::PerRecord {
+            return Err(per_record_read_only());
+        }
+        self.remove_record(&handles, seq)?;
         let head = seq.saturating_sub(1);
         handles
             .meta
@@ -690,17 +941,28 @@ impl EventStore for SledStore {
     }
 
     fn replace(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.replace_many(&[(seq, bytes.to_vec())])
+    }
+
+    fn replace_many(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         let _write = self.write_gate()?;
-        self.current()
-            .events
-            .insert(seq_key(seq), bytes)
-            .map_err(engine("replacing a record"))?;
-        Ok(())
+        let handles = self.current();
+        if handles.layout == Layout::PerRecord {
+            return Err(per_record_read_only());
+        }
+        let records: Vec<(u64, &[u8])> = records
+            .iter()
+            .map(|(seq, bytes)| (*seq, bytes.as_slice()))
+            .collect();
+        self.put_records(&handles, &records)
     }
 
     fn sync(&self) -> Result<(), StoreError> {
         let _write = self.write_gate()?;
         let handles = self.current();
+        if handles.layout == Layout::Batched {
+            Self::spill(&handles, &mut self.pending())?;
+        }
         handles.db.flush().map_err(engine("flushing the store"))?;
         handles
             .log_file
@@ -708,7 +970,6 @@ impl EventStore for SledStore {
             .map_err(io("fdatasync of the store's log file"))?;
         self.sync_blobs()
     }
-
     fn export_cursor_get(&self, sink: &str) -> Result<Option<u64>, StoreError> {
         let Some(value) = self
             .current()
@@ -813,17 +1074,34 @@ impl EventStore for SledStore {
     }
 
     fn tree_names(&self) -> Result<Vec<String>, StoreError> {
-        Ok(our_tree_names(&self.current().db))
+        // The records are one logical tree, `events`, whatever their layout:
+        // a backup carries one entry per record (see `log::backup`).
+        Ok(our_tree_names(&self.current().db)
+            .into_iter()
+            .map(|name| {
+                if name == tree::BATCHES {
+                    tree::EVENTS.to_string()
+                } else {
+                    name
+                }
+            })
+            .collect())
     }
 
     fn tree_entries(&self, tree: &str) -> StoredEntries<'_> {
         let handles = self.current();
+        if tree == tree::EVENTS {
+            return Box::new(
+                self.read_range(1, u64::MAX)
+                    .map(|item| item.map(|(seq, bytes)| (seq_key(seq).to_vec(), bytes))),
+            );
+        }
         let exists = handles
             .db
             .tree_names()
             .iter()
             .any(|name| name == tree.as_bytes());
-        if !exists {
+        if !exists || tree == tree::BATCHES {
             return Box::new(std::iter::empty());
         }
         match handles.db.open_tree(tree) {
@@ -836,8 +1114,28 @@ impl EventStore for SledStore {
     }
 
     fn tree_put(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        if tree == tree::EVENTS {
+            return self.replace_many(&[(key_seq(key)?, value.to_vec())]);
+        }
+        if tree == tree::BATCHES {
+            return Err(StoreError::Engine {
+                context: "restoring an entry".into(),
+                message: format!("{} is not a tree a backup writes", tree::BATCHES),
+            });
+        }
         let _write = self.write_gate()?;
-        self.current()
+        let handles = self.current();
+        // A backup of either format restores into this store's layout: the
+        // records go through `events` above, and the format is this one.
+        let value = if tree == tree::META && key == meta_key::FORMAT_VERSION {
+            match handles.layout {
+                Layout::Batched => STORE_FORMAT_VERSION.to_be_bytes().to_vec(),
+                Layout::PerRecord => STORE_FORMAT_PER_RECORD.to_be_bytes().to_vec(),
+            }
+        } else {
+            value.to_vec()
+        };
+        handles
             .db
             .open_tree(tree)
             .map_err(engine("opening a tree"))?
@@ -855,17 +1153,14 @@ impl EventStore for SledStore {
 impl SledStore {
     /// Overwrites the stored bytes of a record (tamper tests).
     pub(crate) fn put_raw(&self, seq: u64, bytes: &[u8]) {
-        self.current()
-            .events
-            .insert(seq_key(seq), bytes)
+        let handles = self.current();
+        self.put_records(&handles, &[(seq, bytes)])
             .expect("put_raw");
     }
 
     /// Removes a record without touching the head (tamper tests).
     pub(crate) fn remove_raw(&self, seq: u64) {
-        self.current()
-            .events
-            .remove(seq_key(seq))
-            .expect("remove_raw");
+        let handles = self.current();
+        self.remove_record(&handles, seq).expect("remove_raw");
     }
 }

@@ -255,6 +255,8 @@ impl SledStore {
     fn compact_with(&self, budget: &mut Budget) -> Result<Compaction, StoreError> {
         let _exclusive = self.writes.write().unwrap_or_else(PoisonError::into_inner);
         self.usable()?;
+        // The records of the group commit under way are copied too.
+        self.spill_pending()?;
         let started = Instant::now();
         let old = self.current();
         let bytes_before = old.db.size_on_disk().unwrap_or(0);
