@@ -22,6 +22,7 @@
 mod batch;
 mod batches;
 mod compaction;
+mod migration;
 pub mod private_files;
 
 use std::collections::HashSet;
