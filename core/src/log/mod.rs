@@ -6,6 +6,7 @@
 //!
 //! - [`codec`]: the on-disk encoding (bincode behind one module).
 //! - [`chain`]: record hashes and payload digests.
+//! - [`record_decoder`]: the hand-written, single-pass decoder of stored records.
 //! - [`store`]: the storage boundary ([`EventStore`]) and the sled store.
 //! - `durability`: group commit and the flusher thread.
 //! - `personal`: personal data sealed under per-subject keys.
@@ -31,6 +32,7 @@ mod error;
 mod event;
 pub mod migrate;
 mod personal;
+pub mod record_decoder;
 pub mod recovery;
 pub mod retention;
 pub mod snapshots;

@@ -773,6 +773,19 @@ impl SledStore {
         Self::spill(&handles, &mut self.pending())
     }
 
+    /// Removes one record wherever it lies, leaving the head alone. Never
+    /// used by the log (which only drops a torn or unacknowledged tail,
+    /// with [`EventStore::remove_tail`]): for tools that take a stopped
+    /// data dir apart, such as the tamper tests.
+    pub fn remove_record_keeping_head(&self, seq: u64) -> Result<(), StoreError> {
+        let _write = self.write_gate()?;
+        let handles = self.current();
+        if handles.layout == Layout::PerRecord {
+            return Err(per_record_read_only());
+        }
+        self.remove_record(&handles, seq)
+    }
+
     /// How the open database lays its records out.
     pub fn layout(&self) -> Layout {
         self.current().layout
