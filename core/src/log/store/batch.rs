@@ -72,7 +72,7 @@ pub(crate) fn encoded_len<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> us
 /// Encodes records as one batch value. The caller keeps the value within
 /// [`BATCH_CAP`] and never passes more than `u32::MAX` records or a record
 /// of more than `u32::MAX` bytes (records are at most 64 KiB).
-pub(crate) fn encode<'a>(records: &[&'a [u8]]) -> Vec<u8> {
+pub(crate) fn encode(records: &[&[u8]]) -> Vec<u8> {
     let mut value = Vec::with_capacity(encoded_len(records.iter().copied()));
     value.extend_from_slice(&(records.len() as u32).to_be_bytes());
     for record in records {

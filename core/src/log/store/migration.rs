@@ -119,9 +119,10 @@ pub(super) fn copy_to_batched(
         Ok(())
     };
     for_each_record(source, |seq, bytes| {
-        let follows = !run.is_empty() && seq == run_first + run.len() as u64;
+        let follows = seq == run_first + run.len() as u64;
         let fits = run_bytes + batch::PER_RECORD_BYTES + bytes.len() <= BATCH_CAP;
-        if !run.is_empty() && !(follows && fits) {
+        let ends_run = !follows || !fits;
+        if !run.is_empty() && ends_run {
             flush(&mut run, run_first)?;
         }
         if run.is_empty() {
