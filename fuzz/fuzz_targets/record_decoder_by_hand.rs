@@ -6,8 +6,14 @@
 //! - both return, never panic;
 //! - both accept it, with the same record, or both refuse it: the decoder
 //!   written by hand accepts exactly the canonical encodings;
-//! - a refusal as `Truncated` (what recovery reads as a torn record) is
-//!   the same for both;
+//! - `Truncated` (what recovery reads as a torn record) from the decoder
+//!   by hand means `Truncated` from the reference; the reverse holds too,
+//!   except where the decoder by hand met a longer form before the end and
+//!   said `NonCanonical`: the reference reads on past it (it judges the
+//!   form only after a whole record) and runs out. Such bytes were never
+//!   written by Cairn (it writes the shortest form), so they are no torn
+//!   write of Cairn's, and refusing them as altered is the right call (the
+//!   first finding of this target, `01 fc 00000000 26 00 00 01`);
 //! - when accepted, the header range it reports is the header's encoding.
 
 #![no_main]
@@ -32,10 +38,11 @@ fuzz_target!(|data: &[u8]| {
             by_serde
         ),
     }
-    let truncated = |result: bool| result;
-    assert_eq!(
-        truncated(matches!(by_hand, Err(CodecError::Truncated))),
-        truncated(matches!(by_serde, Err(CodecError::Truncated))),
+    let hand_truncated = matches!(by_hand, Err(CodecError::Truncated));
+    let serde_truncated = matches!(by_serde, Err(CodecError::Truncated));
+    let hand_non_canonical = matches!(by_hand, Err(CodecError::NonCanonical));
+    assert!(
+        hand_truncated == serde_truncated || (serde_truncated && hand_non_canonical),
         "only one decoder calls the input truncated: {:?} vs {:?}",
         by_hand.as_ref().err(),
         by_serde.as_ref().err()

@@ -162,8 +162,18 @@ impl<'a> Reader<'a> {
             .map_err(|error| CodecError::Malformed(error.to_string()))
     }
 
-    /// An enum variant by its index (a u32 varint), from `table`.
+    /// An enum variant by its index (a u32 varint), from `table`. A u64
+    /// marker is refused before the bytes it announces are read, as the
+    /// reference refuses it: a record cut short after one is altered, not
+    /// torn (a fuzz finding).
     fn variant<T: Copy>(&mut self, table: &[T], what: &str) -> Result<T, CodecError> {
+        if let Some(&marker) = self.bytes.get(self.at)
+            && marker > 252
+        {
+            return Err(CodecError::Malformed(format!(
+                "varint marker {marker:#04x} is not a u32"
+            )));
+        }
         let index = self.varint()?;
         usize::try_from(index)
             .ok()
@@ -375,6 +385,37 @@ mod tests {
         longer.extend_from_slice(&bytes[2..]);
         assert_eq!(decode_record(&longer).err(), Some(CodecError::NonCanonical));
         assert!(codec::decode_record_by_serde(&longer).is_err());
+    }
+
+    /// What the `record_decoder_by_hand` fuzz target found.
+    #[test]
+    fn fuzz_findings_are_judged_as_the_reference_judges_them() {
+        // A longer form (seq 0 as `fc 00000000`), then the end: the
+        // reference reads on and runs out; by hand it stops at the longer
+        // form. Both refuse; only a prefix of a canonical record is torn.
+        let longer_then_cut = hex::decode("01fc000000002600 0001".replace(' ', "")).expect("hex");
+        assert_eq!(
+            decode_record(&longer_then_cut).err(),
+            Some(CodecError::NonCanonical)
+        );
+        assert_eq!(
+            codec::decode_record_by_serde(&longer_then_cut).err(),
+            Some(CodecError::Truncated)
+        );
+        // A u64 marker where an enum index (u32) goes, then the end: both
+        // call it malformed, neither torn.
+        let wide_index_then_cut = hex::decode(
+            "01f8102700 24d3000000 037affffff ffffffff04 000000fd07 0000d3cc".replace(' ', ""),
+        )
+        .expect("hex");
+        assert!(matches!(
+            decode_record(&wide_index_then_cut),
+            Err(CodecError::Malformed(_))
+        ));
+        assert!(matches!(
+            codec::decode_record_by_serde(&wide_index_then_cut),
+            Err(CodecError::Malformed(_))
+        ));
     }
 
     #[test]
