@@ -113,11 +113,9 @@ impl<'a> Reader<'a> {
                 limit: DECODE_LIMIT,
             })?;
         self.claimed = claimed;
-        let length = length as usize;
-        if length > self.bytes.len() - self.at {
-            return Err(CodecError::Truncated);
-        }
-        Ok(length)
+        // Not checked against the input here: the reference reads on until
+        // the bytes run out (a fuzz finding), and `take` says `Truncated`.
+        Ok(length as usize)
     }
 
     /// A length prefix of bytes.
@@ -139,11 +137,15 @@ impl<'a> Reader<'a> {
     }
 
     fn uuid(&mut self) -> Result<Uuid, CodecError> {
+        // The bytes are read before their length is judged, as the
+        // reference reads them (a fuzz finding: otherwise a UUID cut short
+        // would be malformed here and truncated there).
         let length = self.length()?;
-        if length != 16 {
-            return Err(CodecError::Malformed(format!("a UUID of {length} bytes")));
-        }
-        Ok(Uuid::from_bytes(self.array()?))
+        let bytes = self.take(length)?;
+        let array: [u8; 16] = bytes
+            .try_into()
+            .map_err(|_| CodecError::Malformed(format!("a UUID of {length} bytes")))?;
+        Ok(Uuid::from_bytes(array))
     }
 
     fn optional_uuid(&mut self) -> Result<Option<Uuid>, CodecError> {
@@ -414,6 +416,21 @@ mod tests {
         ));
         assert!(matches!(
             codec::decode_record_by_serde(&wide_index_then_cut),
+            Err(CodecError::Malformed(_))
+        ));
+        // 204 personal items announced, the first with a UUID of 0 bytes:
+        // malformed for both (the count is not held against the input).
+        let empty_uuid = hex::decode(
+            "01f8100000 24d37affff ffffffffff ffffffa207 0000000100 000000cc00 25ffff2d"
+                .replace(' ', ""),
+        )
+        .expect("hex");
+        assert!(matches!(
+            decode_record(&empty_uuid),
+            Err(CodecError::Malformed(_))
+        ));
+        assert!(matches!(
+            codec::decode_record_by_serde(&empty_uuid),
             Err(CodecError::Malformed(_))
         ));
     }
