@@ -237,10 +237,15 @@ fn header(reader: &mut Reader<'_>) -> Result<Header, CodecError> {
     } else {
         None
     };
-    let count = reader.claim(std::mem::size_of::<Sealed>())?;
+    // The reference holds a sequence's count against nothing (only the
+    // bytes of strings and byte arrays count toward its limit; a fuzz
+    // finding): it reads items until the input runs out, and so does this
+    // loop, every item taking at least 42 bytes.
+    let count = reader.varint()?;
     // Each item takes at least 58 bytes: never reserve more than the input
     // could hold.
-    let mut personal = Vec::with_capacity(count.min((reader.bytes.len() - reader.at) / 58));
+    let room = ((reader.bytes.len() - reader.at) / 58) as u64;
+    let mut personal = Vec::with_capacity(count.min(room) as usize);
     for _ in 0..count {
         personal.push(Sealed {
             subject: reader.uuid()?,
@@ -433,6 +438,21 @@ mod tests {
             codec::decode_record_by_serde(&empty_uuid),
             Err(CodecError::Malformed(_))
         ));
+        // A count of about 2^61 personal items, then the end: truncated for
+        // both (the count is held against no limit by either).
+        let huge_count = hex::decode(
+            "01f8100100 0001f810ff 11ff002f00 d50b000004 0000000000 00000000fd ff00000000 000028d300 0000000000 0000000000 000000"
+                .replace(' ', ""),
+        )
+        .expect("hex");
+        assert_eq!(
+            decode_record(&huge_count).err(),
+            Some(CodecError::Truncated)
+        );
+        assert_eq!(
+            codec::decode_record_by_serde(&huge_count).err(),
+            Some(CodecError::Truncated)
+        );
     }
 
     #[test]
