@@ -198,8 +198,17 @@ pub fn write_backup(
         hasher: new_mac(key),
         bytes: 0,
     };
+    // The stream is the same in every store format (one `events` entry
+    // per record); its header names the source's format, so that the Cairn
+    // that wrote a store restores its backups (a migration's, above all).
+    let store_format = match store.meta_get(meta_key::FORMAT_VERSION)? {
+        Some(bytes) => <[u8; 4]>::try_from(bytes.as_slice())
+            .map(u32::from_be_bytes)
+            .unwrap_or(STORE_FORMAT_VERSION),
+        None => STORE_FORMAT_VERSION,
+    };
     writer.put(MAGIC)?;
-    writer.put(&STORE_FORMAT_VERSION.to_be_bytes())?;
+    writer.put(&store_format.to_be_bytes())?;
     writer.put(&head.to_be_bytes())?;
     writer.put(&head_hash)?;
 
@@ -316,7 +325,7 @@ pub fn write_backup(
         .map_err(io("writing the backup"))?;
     writer.inner.flush().map_err(io("writing the backup"))?;
     Ok(BackupSummary {
-        store_format: STORE_FORMAT_VERSION,
+        store_format,
         head_seq: head,
         head_hash,
         entries,

@@ -95,6 +95,9 @@ pub enum OpenError {
     /// Reading records failed.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// A data dir of store format 1 could not be migrated to format 2.
+    #[error(transparent)]
+    Migration(#[from] super::migrate::MigrateError),
     /// The subject keys do not match the master key.
     #[error(transparent)]
     Personal(#[from] PersonalError),

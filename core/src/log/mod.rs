@@ -6,6 +6,7 @@
 //!
 //! - [`codec`]: the on-disk encoding (bincode behind one module).
 //! - [`chain`]: record hashes and payload digests.
+//! - [`record_decoder`]: the hand-written, single-pass decoder of stored records.
 //! - [`store`]: the storage boundary ([`EventStore`]) and the sled store.
 //! - `durability`: group commit and the flusher thread.
 //! - `personal`: personal data sealed under per-subject keys.
@@ -14,6 +15,7 @@
 //! - [`snapshots`]: authenticated snapshot files of the views.
 //! - [`retention`]: finding and dropping prunable payloads.
 //! - [`backup`]: a consistent copy of the store as of a head, and restore.
+//! - [`migrate`]: store format 1 rewritten in format 2, after a verified backup.
 //!
 //! Architecture invariant: a record is acknowledged only after fdatasync;
 //! seqs are gapless from 1; the stored head in `meta` is never ahead of the
@@ -28,7 +30,9 @@ mod durability;
 pub mod erasure_ledger;
 mod error;
 mod event;
+pub mod migrate;
 mod personal;
+pub mod record_decoder;
 pub mod recovery;
 pub mod retention;
 pub mod snapshots;
@@ -295,7 +299,19 @@ impl EventLog {
         clock: Arc<dyn Clock>,
         entropy: Arc<dyn Entropy>,
     ) -> Result<(EventLog, Recovery), OpenError> {
-        let store: Arc<dyn EventStore> = Arc::new(SledStore::open(&config.dir, config.create)?);
+        let sled = SledStore::open(&config.dir, config.create)?;
+        // A store of format 1 is rewritten in format 2 first, after a
+        // verified backup of it (see [`migrate`]).
+        if let Some(migration) = migrate::migrate_if_needed(&sled, &config.dir, master)? {
+            tracing::warn!(
+                head = migration.head,
+                entries = migration.entries,
+                backup = %migration.backup.display(),
+                took_ms = migration.took.as_millis() as u64,
+                "migrated the store to format 2"
+            );
+        }
+        let store: Arc<dyn EventStore> = Arc::new(sled);
         let reader = LogReader::with_store(Arc::clone(&store), master, &config.dir);
         let recovered = recovery::recover(
             &*store,

@@ -13,6 +13,9 @@ use super::error::ReadError;
 use super::store::meta_key;
 use super::{EventLog, LogReader, decode_at};
 
+/// How many stripped records retention hands the store at once.
+const REWRITE_RUN: usize = 4096;
+
 /// One seq per retention class, in the order security, activity,
 /// operational.
 pub type ClassSeqs = [u64; 3];
@@ -134,6 +137,9 @@ impl EventLog {
         };
         let to = horizons.iter().copied().max().unwrap_or(0);
         let store = self.reader.store();
+        // Rewritten in runs, so that a store keeping many records per value
+        // rewrites each value once per run, not once per record.
+        let mut stripped_run: Vec<(u64, Vec<u8>)> = Vec::new();
         for item in store.read_range(from, to) {
             let (seq, bytes) = item?;
             let mut record = decode_at(seq, &bytes)?;
@@ -151,7 +157,13 @@ impl EventLog {
             record.payload = None;
             let stripped =
                 codec::encode_record(&record).map_err(|error| ReadError::Decode { seq, error })?;
-            store.replace(seq, &stripped)?;
+            stripped_run.push((seq, stripped));
+            if stripped_run.len() == REWRITE_RUN {
+                store.replace_many(&std::mem::take(&mut stripped_run))?;
+            }
+        }
+        if !stripped_run.is_empty() {
+            store.replace_many(&stripped_run)?;
         }
         if !drop {
             return Ok(dropped);

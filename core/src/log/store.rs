@@ -19,8 +19,13 @@
 //! Cairn (directories 0700, files 0600, see [`private_files`]), whatever the
 //! umask; what sled creates itself is tightened at open.
 
+mod batch;
+mod batches;
 mod compaction;
+mod migration;
+mod pending;
 pub mod private_files;
+mod sled_store;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -30,11 +35,17 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use sha2::{Digest, Sha256};
 
+pub use batch::BatchError;
 pub use compaction::Compaction;
+
+use pending::{Pending, per_record_read_only};
 
 /// Trees (key spaces) of the store.
 mod tree {
+    /// Store format 1: one record per key (read, and migrated, only).
     pub const EVENTS: &str = "events";
+    /// Store format 2: one value per group commit (see [`super::batch`]).
+    pub const BATCHES: &str = "event_batches";
     pub const META: &str = "meta";
     pub const CHECKPOINTS: &str = "checkpoints";
     pub const SNAPSHOTS: &str = "snapshots";
@@ -65,12 +76,34 @@ pub mod meta_key {
     pub const RETENTION_COMPACTED: &[u8] = b"retention_compacted";
 }
 
-/// The store format this build writes and reads.
-pub const STORE_FORMAT_VERSION: u32 = 1;
+/// The store format this build writes (and the newest it reads).
+pub const STORE_FORMAT_VERSION: u32 = 2;
 
-/// sled's segment size: large enough that a leaf page (up to 17 records of
-/// at most 64 KiB) never becomes an unsynced blob.
+/// The store format of one record per key, which this build reads and
+/// migrates (see [`super::migrate`]) but never writes.
+pub const STORE_FORMAT_PER_RECORD: u32 = 1;
+
+/// The logical name of the log's records, whatever the layout: backups
+/// carry one entry per record under it (see [`EventStore::tree_names`]).
+pub const EVENTS_TREE: &str = tree::EVENTS;
+
+/// sled's segment size: large enough that a leaf page (up to 17 batch
+/// values of at most [`batch::BATCH_CAP`]) never becomes an unsynced blob.
 const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+
+const _: () = assert!(batch::leaf_fits(SEGMENT_SIZE));
+
+/// How the records of an open database are laid out, from its
+/// `format_version`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Store format 1: one sled value per record, in the `events` tree.
+    /// Read-only: a log opened for writing migrates it first.
+    PerRecord,
+    /// Store format 2: one sled value per group commit, in the
+    /// `event_batches` tree.
+    Batched,
+}
 
 /// sled's page cache (its default is 1 GiB). Appends touch the tail and
 /// reads stream through the log once (folds, exports, verification), so a
@@ -155,6 +188,14 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Replaces the stored bytes of an existing record (retention only:
     /// the same record without its payload; header and hash unchanged).
     fn replace(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Replaces the stored bytes of many records, in seq order (retention:
+    /// a store that keeps many records per value rewrites each value once).
+    fn replace_many(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        for (seq, bytes) in records {
+            self.replace(*seq, bytes)?;
+        }
+        Ok(())
+    }
     /// Reads a `meta` value.
     fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes a `meta` value.
@@ -210,6 +251,10 @@ pub struct SledStore {
     /// Set when a compaction failed after its files began to move: no
     /// write is accepted after that.
     unusable: Mutex<Option<String>>,
+    /// The records appended since the last group commit was stored: they
+    /// go to sled as one value when the flusher records the head (or
+    /// earlier, when they fill a batch). Readers see them here meanwhile.
+    pending: Mutex<Pending>,
     /// The data dir's lock (`store.lock`), held while the store is open: it
     /// covers the moments of a compaction when sled's own lock (on `db`) is
     /// not in place.
@@ -219,8 +264,10 @@ pub struct SledStore {
 /// One open sled database and its trees.
 #[derive(Debug)]
 struct Handles {
+    layout: Layout,
     db: sled::Db,
-    events: sled::Tree,
+    /// The records: `events` (format 1) or `event_batches` (format 2).
+    records: sled::Tree,
     meta: sled::Tree,
     checkpoints: sled::Tree,
     subject_keys: sled::Tree,
@@ -234,8 +281,18 @@ impl Handles {
     fn open(path: &Path) -> Result<Handles, StoreError> {
         let db = open_catching_panics(path, sled_config(path))?;
         let tree = |name: &str| db.open_tree(name).map_err(engine("opening a tree"));
-        let events = tree(tree::EVENTS)?;
         let meta = tree(tree::META)?;
+        let format = meta
+            .get(meta_key::FORMAT_VERSION)
+            .map_err(engine("reading the store format"))?;
+        let layout = match format.as_deref() {
+            Some(bytes) if bytes == STORE_FORMAT_PER_RECORD.to_be_bytes() => Layout::PerRecord,
+            _ => Layout::Batched,
+        };
+        let records = tree(match layout {
+            Layout::PerRecord => tree::EVENTS,
+            Layout::Batched => tree::BATCHES,
+        })?;
         let checkpoints = tree(tree::CHECKPOINTS)?;
         let subject_keys = tree(tree::SUBJECT_KEYS)?;
         tree(tree::SNAPSHOTS)?;
@@ -244,8 +301,9 @@ impl Handles {
         let log_file =
             File::open(&db_path).map_err(io(format!("opening {}", db_path.display())))?;
         Ok(Handles {
+            layout,
             db,
-            events,
+            records,
             meta,
             checkpoints,
             subject_keys,
@@ -334,6 +392,7 @@ impl SledStore {
             writes: RwLock::new(()),
             synced_blobs: Mutex::new(HashSet::new()),
             unusable: Mutex::new(None),
+            pending: Mutex::new(Pending::default()),
             _lock: lock,
         };
         if fresh {
@@ -583,289 +642,18 @@ fn walk_trees(source: &sled::Db, target: Option<&sled::Db>) -> Result<Contents, 
     })
 }
 
-impl EventStore for SledStore {
-    fn append_batch(&self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
-        // Plain inserts in seq order, not `apply_batch`: sled's batch takes
-        // its global lock and writes its IO buffer twice per call (two
-        // synchronous writes per event, measured). All-or-nothing comes
-        // from the recorded head instead: it moves only at a sync, to the
-        // end of a whole batch, and recovery removes what lies beyond it.
-        let _write = self.write_gate()?;
-        let handles = self.current();
-        for (seq, bytes) in records {
-            handles
-                .events
-                .insert(seq_key(*seq), bytes.as_slice())
-                .map_err(engine("appending records"))?;
-        }
-        Ok(())
-    }
-
-    fn record_head(&self, seq: u64) -> Result<(), StoreError> {
-        let _write = self.write_gate()?;
-        self.current()
-            .meta
-            .insert(meta_key::HEAD_SEQ, &seq_key(seq))
-            .map_err(engine("recording the head"))?;
-        Ok(())
-    }
-
-    fn recorded_head(&self) -> Result<Option<u64>, StoreError> {
-        match self
-            .current()
-            .meta
-            .get(meta_key::HEAD_SEQ)
-            .map_err(engine("reading the head"))?
-        {
-            Some(bytes) => Ok(Some(key_seq(&bytes)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn remove_checkpoints_after(&self, seq: u64) -> Result<u64, StoreError> {
-        let _write = self.write_gate()?;
-        let handles = self.current();
-        let mut removed = 0;
-        let keys: Vec<sled::IVec> = handles
-            .checkpoints
-            .range(seq_key(seq.saturating_add(1))..)
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(engine("reading checkpoints"))?;
-        for key in keys {
-            handles
-                .checkpoints
-                .remove(key)
-                .map_err(engine("removing a checkpoint"))?;
-            removed += 1;
-        }
-        Ok(removed)
-    }
-
-    fn read_range(&self, from: u64, to: u64) -> StoredRecords<'_> {
-        if from > to {
-            return Box::new(std::iter::empty());
-        }
-        let events = self.current().events.clone();
-        Box::new(events.range(seq_key(from)..=seq_key(to)).map(|item| {
-            let (key, value) = item.map_err(engine("reading records"))?;
-            Ok((key_seq(&key)?, value.to_vec()))
-        }))
-    }
-
-    fn read(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .current()
-            .events
-            .get(seq_key(seq))
-            .map_err(engine("reading a record"))?
-            .map(|value| value.to_vec()))
-    }
-
-    fn tail(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        match self
-            .current()
-            .events
-            .last()
-            .map_err(engine("reading the tail"))?
-        {
-            Some((key, value)) => Ok(Some((key_seq(&key)?, value.to_vec()))),
-            None => Ok(None),
-        }
-    }
-
-    fn remove_tail(&self, seq: u64) -> Result<(), StoreError> {
-        let _write = self.write_gate()?;
-        let handles = self.current();
-        handles
-            .events
-            .remove(seq_key(seq))
-            .map_err(engine("removing a torn record"))?;
-        let head = seq.saturating_sub(1);
-        handles
-            .meta
-            .insert(meta_key::HEAD_SEQ, &seq_key(head))
-            .map_err(engine("recording the head"))?;
-        Ok(())
-    }
-
-    fn replace(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        let _write = self.write_gate()?;
-        self.current()
-            .events
-            .insert(seq_key(seq), bytes)
-            .map_err(engine("replacing a record"))?;
-        Ok(())
-    }
-
-    fn sync(&self) -> Result<(), StoreError> {
-        let _write = self.write_gate()?;
-        let handles = self.current();
-        handles.db.flush().map_err(engine("flushing the store"))?;
-        handles
-            .log_file
-            .sync_data()
-            .map_err(io("fdatasync of the store's log file"))?;
-        self.sync_blobs()
-    }
-
-    fn export_cursor_get(&self, sink: &str) -> Result<Option<u64>, StoreError> {
-        let Some(value) = self
-            .current()
-            .export_cursors
-            .get(sink.as_bytes())
-            .map_err(engine("reading an export cursor"))?
-        else {
-            return Ok(None);
-        };
-        let bytes: [u8; 8] = value.as_ref().try_into().map_err(|_| StoreError::Engine {
-            context: "reading an export cursor".into(),
-            message: format!(
-                "the cursor of sink {sink:?} is {} bytes, not 8",
-                value.len()
-            ),
-        })?;
-        Ok(Some(u64::from_be_bytes(bytes)))
-    }
-
-    fn export_cursor_put(&self, sink: &str, seq: u64) -> Result<(), StoreError> {
-        let _write = self.write_gate()?;
-        self.current()
-            .export_cursors
-            .insert(sink.as_bytes(), &seq.to_be_bytes())
-            .map_err(engine("writing an export cursor"))?;
-        Ok(())
-    }
-
-    fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .current()
-            .meta
-            .get(key)
-            .map_err(engine("reading meta"))?
-            .map(|value| value.to_vec()))
-    }
-
-    fn meta_put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let _write = self.write_gate()?;
-        self.current()
-            .meta
-            .insert(key, value)
-            .map_err(engine("writing meta"))?;
-        Ok(())
-    }
-
-    fn subject_key_get(&self, subject: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .current()
-            .subject_keys
-            .get(subject)
-            .map_err(engine("reading a subject key"))?
-            .map(|value| value.to_vec()))
-    }
-
-    fn subject_key_put(&self, subject: &[u8; 16], wrapped: &[u8]) -> Result<(), StoreError> {
-        let _write = self.write_gate()?;
-        self.current()
-            .subject_keys
-            .insert(subject, wrapped)
-            .map_err(engine("storing a subject key"))?;
-        Ok(())
-    }
-
-    fn subject_key_delete(&self, subject: &[u8; 16]) -> Result<bool, StoreError> {
-        let _write = self.write_gate()?;
-        Ok(self
-            .current()
-            .subject_keys
-            .remove(subject)
-            .map_err(engine("deleting a subject key"))?
-            .is_some())
-    }
-
-    fn checkpoint_put(&self, seq: u64, encoded: &[u8]) -> Result<(), StoreError> {
-        let _write = self.write_gate()?;
-        self.current()
-            .checkpoints
-            .insert(seq_key(seq), encoded)
-            .map_err(engine("storing a checkpoint"))?;
-        Ok(())
-    }
-
-    fn checkpoints(&self, from_seq: u64) -> StoredRecords<'_> {
-        let checkpoints = self.current().checkpoints.clone();
-        Box::new(checkpoints.range(seq_key(from_seq)..).map(|item| {
-            let (key, value) = item.map_err(engine("reading checkpoints"))?;
-            Ok((key_seq(&key)?, value.to_vec()))
-        }))
-    }
-
-    fn last_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        match self
-            .current()
-            .checkpoints
-            .last()
-            .map_err(engine("reading checkpoints"))?
-        {
-            Some((key, value)) => Ok(Some((key_seq(&key)?, value.to_vec()))),
-            None => Ok(None),
-        }
-    }
-
-    fn tree_names(&self) -> Result<Vec<String>, StoreError> {
-        Ok(our_tree_names(&self.current().db))
-    }
-
-    fn tree_entries(&self, tree: &str) -> StoredEntries<'_> {
-        let handles = self.current();
-        let exists = handles
-            .db
-            .tree_names()
-            .iter()
-            .any(|name| name == tree.as_bytes());
-        if !exists {
-            return Box::new(std::iter::empty());
-        }
-        match handles.db.open_tree(tree) {
-            Ok(handle) => Box::new(handle.iter().map(|item| {
-                let (key, value) = item.map_err(engine("reading a tree for a backup"))?;
-                Ok((key.to_vec(), value.to_vec()))
-            })),
-            Err(error) => Box::new(std::iter::once(Err(engine("opening a tree")(error)))),
-        }
-    }
-
-    fn tree_put(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let _write = self.write_gate()?;
-        self.current()
-            .db
-            .open_tree(tree)
-            .map_err(engine("opening a tree"))?
-            .insert(key, value)
-            .map_err(engine("restoring an entry"))?;
-        Ok(())
-    }
-
-    fn compact(&self) -> Result<Compaction, StoreError> {
-        SledStore::compact(self)
-    }
-}
-
 #[cfg(test)]
 impl SledStore {
     /// Overwrites the stored bytes of a record (tamper tests).
     pub(crate) fn put_raw(&self, seq: u64, bytes: &[u8]) {
-        self.current()
-            .events
-            .insert(seq_key(seq), bytes)
+        let handles = self.current();
+        self.put_records(&handles, &[(seq, bytes)])
             .expect("put_raw");
     }
 
     /// Removes a record without touching the head (tamper tests).
     pub(crate) fn remove_raw(&self, seq: u64) {
-        self.current()
-            .events
-            .remove(seq_key(seq))
-            .expect("remove_raw");
+        let handles = self.current();
+        self.remove_record(&handles, seq).expect("remove_raw");
     }
 }

@@ -9,6 +9,12 @@
 //! until killed. A checkpoint thread signs the head every few
 //! milliseconds, as the server's checkpoint job does, so kills also land
 //! in the middle of a checkpoint and of the anchor write that follows it.
+//! The first appender also appends a batch of 200 events now and then, so
+//! that kills land while batch values fill and spill (store format 2).
+//!
+//! `cairn-log-harness format-1-copy <data dir> <target>` writes a copy of a
+//! (closed) data dir in store format 1, as the previous release left it,
+//! with its anchor: the crash test migrates it while killing the process.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,6 +41,12 @@ fn main() -> Result<()> {
     let (Some(dir), Some(appenders)) = (args.next(), args.next()) else {
         bail!("usage: cairn-log-harness <data dir> <appenders>");
     };
+    if dir == "format-1-copy" {
+        let target = args
+            .next()
+            .context("usage: format-1-copy <data dir> <target>")?;
+        return format_1_copy(&PathBuf::from(appenders), &PathBuf::from(target));
+    }
     let appenders: u64 = appenders.parse().context("appenders")?;
     let master = MasterKey::parse(&std::env::var("CAIRN_MASTER_KEY").context("CAIRN_MASTER_KEY")?)
         .context("CAIRN_MASTER_KEY")?;
@@ -99,7 +111,9 @@ fn main() -> Result<()> {
                     }
                     // Every fourth append is a batch of two, so batches are
                     // covered by the same guarantee.
-                    let events = if n % 4 == 0 {
+                    let events = if worker == 0 && n % 8 == 5 {
+                        vec![event; 200]
+                    } else if n % 4 == 0 {
                         vec![event.clone(), event]
                     } else {
                         vec![event]
@@ -122,4 +136,15 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes `source` (a data dir no process holds) into `target` in store
+/// format 1, with its anchor file.
+fn format_1_copy(source: &std::path::Path, target: &std::path::Path) -> Result<()> {
+    let store = cairn_core::log::SledStore::open(source, false).context("opening the source")?;
+    let records = cairn_core::log::migrate::write_format_1_copy(&store, target)
+        .context("writing the format 1 copy")?;
+    drop(store);
+    std::fs::copy(source.join("anchor"), target.join("anchor")).context("copying the anchor")?;
+    say(&format!("COPIED {records}"))
 }

@@ -20,7 +20,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use crate::support::{self, copy_data_dir, open_sled, test_master_key};
+use crate::support::{self, Records, copy_data_dir, open_sled, test_master_key};
 
 const EVENTS: u64 = 400;
 
@@ -88,15 +88,13 @@ fn pristine() -> &'static Path {
 }
 
 fn head_of(dir: &Path) -> u64 {
-    let db = open_sled(dir);
-    let events = db.open_tree("events").expect("events");
+    let events = Records::open(dir);
     let last = events.last().expect("last").expect("a record");
     u64::from_be_bytes(last.0.as_ref().try_into().expect("key"))
 }
 
 fn records(dir: &Path) -> Vec<Record> {
-    let db = open_sled(dir);
-    let events = db.open_tree("events").expect("events");
+    let events = Records::open(dir);
     events
         .iter()
         .map(|item| codec::decode_record(&item.expect("item").1).expect("decode"))
@@ -108,13 +106,8 @@ fn records(dir: &Path) -> Vec<Record> {
 /// head and the checkpoints tree made to agree. Returns the new head.
 fn rechain(dir: &Path, keep: impl Fn(&Record) -> bool) -> u64 {
     let kept: Vec<Record> = records(dir).into_iter().filter(|r| keep(r)).collect();
-    let db = open_sled(dir);
-    let events = db.open_tree("events").expect("events");
+    let events = Records::open(dir);
     events.clear().expect("clear");
-    db.open_tree("checkpoints")
-        .expect("checkpoints")
-        .clear()
-        .expect("clear");
     let mut prev = chain::GENESIS_HASH;
     let mut seq = 0;
     for mut record in kept {
@@ -133,6 +126,12 @@ fn rechain(dir: &Path, keep: impl Fn(&Record) -> bool) -> u64 {
             )
             .expect("insert");
     }
+    drop(events);
+    let db = open_sled(dir);
+    db.open_tree("checkpoints")
+        .expect("checkpoints")
+        .clear()
+        .expect("clear");
     db.open_tree("meta")
         .expect("meta")
         .insert("head_seq", &seq.to_be_bytes())

@@ -488,8 +488,7 @@ fn replay_answers_as_the_server_did_at_every_point() {
 fn tampered(data: &Path, seq: u64, rehash: bool) -> tempfile::TempDir {
     use cairn_core::log::{chain, codec};
     let copy = support::copy_data_dir(data);
-    let db = support::open_sled(copy.path());
-    let events = db.open_tree("events").expect("tree");
+    let events = support::Records::open(copy.path());
     let stored = events
         .get(seq.to_be_bytes())
         .expect("get")
@@ -505,7 +504,6 @@ fn tampered(data: &Path, seq: u64, rehash: bool) -> tempfile::TempDir {
     events
         .insert(seq.to_be_bytes(), codec::encode(&record).expect("encode"))
         .expect("insert");
-    db.flush().expect("flush");
-    drop(db);
+    drop(events);
     copy
 }

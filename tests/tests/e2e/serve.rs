@@ -226,7 +226,10 @@ fn an_unusable_data_dir_is_one_clear_line() {
         let db = support::open_sled(&newer);
         db.open_tree("meta")
             .expect("meta")
-            .insert("format_version", &2u32.to_be_bytes())
+            .insert(
+                "format_version",
+                &(cairn_core::log::store::STORE_FORMAT_VERSION + 1).to_be_bytes(),
+            )
             .expect("insert");
         db.flush().expect("flush");
     }

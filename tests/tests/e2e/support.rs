@@ -282,13 +282,104 @@ pub fn line_reader(stdout: std::process::ChildStdout) -> Receiver<(Instant, Stri
 }
 
 /// The sled database of a stopped server's data dir, opened with the same
-/// configuration Cairn uses (sled refuses a different segment size).
+/// configuration Cairn uses (sled refuses a different segment size). sled
+/// lets go of its lock a moment after a close: a lock still held is waited
+/// for, for up to 2 seconds.
 pub fn open_sled(data_dir: &Path) -> sled::Db {
-    sled::Config::new()
-        .path(data_dir)
-        .segment_size(8 * 1024 * 1024)
-        .open()
-        .expect("open sled")
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match sled::Config::new()
+            .path(data_dir)
+            .segment_size(8 * 1024 * 1024)
+            .open()
+        {
+            Ok(db) => return db,
+            Err(error) if Instant::now() < deadline && error.to_string().contains("lock") => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(error) => panic!("open sled: {error}"),
+        }
+    }
+}
+
+/// The records of a stopped server's data dir, one per seq whatever the
+/// store's layout (store format 2 keeps a group commit per sled value), for
+/// tests that take the log apart by hand. Keys are seqs, big-endian, as
+/// `sled::Tree`'s are in store format 1. Synced when dropped.
+pub struct Records {
+    store: cairn_core::log::SledStore,
+}
+
+fn seq_of(key: impl AsRef<[u8]>) -> u64 {
+    u64::from_be_bytes(key.as_ref().try_into().expect("a seq key is 8 bytes"))
+}
+
+impl Records {
+    /// Opens the records of a stopped server's data dir.
+    pub fn open(data_dir: &Path) -> Records {
+        Records {
+            store: cairn_core::log::SledStore::open(data_dir, false).expect("open the store"),
+        }
+    }
+
+    /// The stored bytes of a record.
+    pub fn get(
+        &self,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<Vec<u8>>, cairn_core::log::StoreError> {
+        use cairn_core::log::EventStore;
+        self.store.read(seq_of(key))
+    }
+
+    /// Writes the bytes of a record (replacing the one stored, if any).
+    pub fn insert(
+        &self,
+        key: impl AsRef<[u8]>,
+        bytes: impl AsRef<[u8]>,
+    ) -> Result<(), cairn_core::log::StoreError> {
+        use cairn_core::log::EventStore;
+        self.store.replace(seq_of(key), bytes.as_ref())
+    }
+
+    /// Removes a record, leaving the recorded head alone.
+    pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<(), cairn_core::log::StoreError> {
+        self.store.remove_record_keeping_head(seq_of(key))
+    }
+
+    /// The last record, its key and bytes.
+    pub fn last(&self) -> Result<Option<(sled::IVec, Vec<u8>)>, cairn_core::log::StoreError> {
+        use cairn_core::log::EventStore;
+        Ok(self
+            .store
+            .tail()?
+            .map(|(seq, bytes)| (sled::IVec::from(&seq.to_be_bytes()[..]), bytes)))
+    }
+
+    /// Every record, in seq order: key and bytes.
+    pub fn iter(
+        &self,
+    ) -> impl Iterator<Item = Result<(sled::IVec, Vec<u8>), cairn_core::log::StoreError>> + '_ {
+        use cairn_core::log::EventStore;
+        self.store
+            .read_range(1, u64::MAX)
+            .map(|item| item.map(|(seq, bytes)| (sled::IVec::from(&seq.to_be_bytes()[..]), bytes)))
+    }
+
+    /// Removes every record.
+    pub fn clear(&self) -> Result<(), cairn_core::log::StoreError> {
+        use cairn_core::log::EventStore;
+        while let Some((seq, _)) = self.store.tail()? {
+            self.store.remove_record_keeping_head(seq)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Records {
+    fn drop(&mut self) {
+        use cairn_core::log::EventStore;
+        self.store.sync().expect("sync the store");
+    }
 }
 
 /// Copies a data dir (a stopped server's) to a new temporary directory.

@@ -13,7 +13,7 @@ use cairn_core::{OsEntropy, SystemClock};
 use cairn_schemas::{Action, ActorKind, ActorRef, EventPayload, HttpRequest, Outcome, ResourceRef};
 use uuid::Uuid;
 
-use crate::support::{self, Server, copy_data_dir, open_sled, test_master_key};
+use crate::support::{self, Records, Server, copy_data_dir, open_sled, test_master_key};
 
 const EVENTS: u64 = 1000;
 
@@ -90,18 +90,16 @@ fn key_of(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
 
-fn tampered(edit: impl FnOnce(&sled::Tree)) -> tempfile::TempDir {
+fn tampered(edit: impl FnOnce(&Records)) -> tempfile::TempDir {
     let copy = copy_data_dir(pristine());
     {
-        let db = open_sled(copy.path());
-        let events = db.open_tree("events").expect("tree");
+        let events = Records::open(copy.path());
         edit(&events);
-        db.flush().expect("flush");
     }
     copy
 }
 
-fn stored(events: &sled::Tree, seq: u64) -> Vec<u8> {
+fn stored(events: &Records, seq: u64) -> Vec<u8> {
     events
         .get(key_of(seq))
         .expect("get")
@@ -194,13 +192,7 @@ fn deleted_reordered_and_inserted_records_are_named() {
 #[test]
 fn every_single_byte_flip_of_a_record_is_named() {
     for seq in [500, EVENTS] {
-        let length = stored(
-            &open_sled(copy_data_dir(pristine()).path())
-                .open_tree("events")
-                .expect("tree"),
-            seq,
-        )
-        .len();
+        let length = stored(&Records::open(copy_data_dir(pristine()).path()), seq).len();
         for position in 0..length {
             let dir = tampered(|events| {
                 let mut bytes = stored(events, seq);

@@ -207,8 +207,17 @@ fn sync_files(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// What the copy is of the source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rewrite {
+    /// The same trees and entries (a compaction).
+    Copy,
+    /// Store format 1 rewritten in format 2 (see [`super::migration`]).
+    ToBatched,
+}
+
 /// Builds a synced, checked copy of `source` in `building` and closes it.
-fn build_copy(source: &Handles, building: &Path) -> Result<Contents, StoreError> {
+fn build_copy(source: &Handles, building: &Path, rewrite: Rewrite) -> Result<Contents, StoreError> {
     if building.exists() {
         std::fs::remove_dir_all(building)
             .map_err(io(format!("removing {}", building.display())))?;
@@ -217,10 +226,16 @@ fn build_copy(source: &Handles, building: &Path) -> Result<Contents, StoreError>
         .map_err(io(format!("creating {}", building.display())))?;
     let copied = {
         let copy = open_catching_panics(building, sled_config(building))?;
-        let copied = walk_trees(&source.db, Some(&copy))?;
+        let copied = match rewrite {
+            Rewrite::Copy => walk_trees(&source.db, Some(&copy))?,
+            Rewrite::ToBatched => super::migration::copy_to_batched(&source.db, &copy)?,
+        };
         copy.flush()
             .map_err(engine("flushing the compacted copy"))?;
-        let check = walk_trees(&copy, None)?;
+        let check = match rewrite {
+            Rewrite::Copy => walk_trees(&copy, None)?,
+            Rewrite::ToBatched => super::migration::logical_contents(&copy)?,
+        };
         if check != copied {
             return Err(StoreError::Engine {
                 context: "compacting the store".into(),
@@ -249,12 +264,34 @@ impl SledStore {
     /// (those begun before the swap finish on the old database, whose
     /// files are unlinked once the last of them ends).
     pub fn compact(&self) -> Result<Compaction, StoreError> {
-        self.compact_with(&mut Budget::unlimited())
+        self.compact_with(&mut Budget::unlimited(), Rewrite::Copy)
     }
 
-    fn compact_with(&self, budget: &mut Budget) -> Result<Compaction, StoreError> {
+    /// Rewrites a store of format 1 (one record per key) in format 2 (one
+    /// value per group commit), by the same crash-safe steps as a
+    /// compaction: a crash before the copy is complete leaves format 1
+    /// untouched (the next open removes the partial copy), one after it
+    /// leaves format 2 (the next open completes the swap). Refused on a
+    /// store already in format 2.
+    pub fn migrate_to_batched(&self) -> Result<Compaction, StoreError> {
+        if self.layout() != super::Layout::PerRecord {
+            return Err(StoreError::Engine {
+                context: "migrating the store".into(),
+                message: "the store is already in format 2".into(),
+            });
+        }
+        self.compact_with(&mut Budget::unlimited(), Rewrite::ToBatched)
+    }
+
+    fn compact_with(
+        &self,
+        budget: &mut Budget,
+        rewrite: Rewrite,
+    ) -> Result<Compaction, StoreError> {
         let _exclusive = self.writes.write().unwrap_or_else(PoisonError::into_inner);
         self.usable()?;
+        // The records of the group commit under way are copied too.
+        self.spill_pending()?;
         let started = Instant::now();
         let old = self.current();
         let bytes_before = old.db.size_on_disk().unwrap_or(0);
@@ -263,7 +300,7 @@ impl SledStore {
         finish_interrupted(&self.dir)?;
         let building = self.dir.join(BUILDING);
         let ready = self.dir.join(READY);
-        let copied = build_copy(&old, &building)?;
+        let copied = build_copy(&old, &building, rewrite)?;
         std::fs::rename(&building, &ready).map_err(io(format!(
             "renaming {} to {}",
             building.display(),
@@ -430,7 +467,7 @@ mod tests {
         loop {
             let dir = tempfile::tempdir().expect("tempdir");
             let store = pruned_store(dir.path());
-            let outcome = store.compact_with(&mut Budget(Some(step)));
+            let outcome = store.compact_with(&mut Budget(Some(step)), Rewrite::Copy);
             let finished = outcome.is_ok();
             if !finished {
                 // The store refuses writes once its files may have moved.
@@ -454,6 +491,54 @@ mod tests {
             }
             step += 1;
             assert!(step < 64, "the swap never finished");
+        }
+    }
+
+    /// `pruned_store`'s records and trees, in store format 1, in
+    /// `dir/data`.
+    fn per_record_store(dir: &Path) -> SledStore {
+        let target = dir.join("data");
+        {
+            let source = pruned_store(&dir.join("source"));
+            SledStore::write_per_record_copy(&source, &target).expect("format 1 copy");
+        }
+        let store = SledStore::open(&target, false).expect("open");
+        assert_eq!(store.layout(), super::super::Layout::PerRecord);
+        store
+    }
+
+    #[test]
+    fn a_crash_at_any_step_of_a_migration_leaves_format_1_or_format_2_whole() {
+        let mut step = 0;
+        loop {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = per_record_store(dir.path());
+            let outcome = store.compact_with(&mut Budget(Some(step)), Rewrite::ToBatched);
+            let finished = outcome.is_ok();
+            drop(store);
+            let data = dir.path().join("data");
+            let reopened = SledStore::open(&data, false).expect("reopen after the crash");
+            assert_whole(&reopened);
+            for leftover in [BUILDING, READY, SUPERSEDED] {
+                assert!(
+                    !data.join(leftover).exists(),
+                    "step {step}: {leftover} left behind"
+                );
+            }
+            if reopened.layout() == super::super::Layout::PerRecord {
+                // Stopped before the copy was committed: migrated again.
+                assert!(!finished, "step {step}");
+                reopened.migrate_to_batched().expect("migrate again");
+                assert_whole(&reopened);
+            }
+            assert_eq!(reopened.layout(), super::super::Layout::Batched);
+            drop(reopened);
+            assert_whole(&SledStore::open(&data, false).expect("reopen"));
+            if finished {
+                break;
+            }
+            step += 1;
+            assert!(step < 64, "the migration never finished");
         }
     }
 
