@@ -137,14 +137,13 @@ pub fn query_events(
     let mut items = Vec::new();
     let mut last = query.after;
     for record in reader.records(from, to) {
-        let record = record.map_err(|error| CommandError::Internal(error.to_string()))?;
+        let record = record.map_err(CommandError::internal)?;
         last = record.header.seq;
         let in_scope = principal.is_superuser || in_org_scope(app, principal.org_id, &record);
         if !in_scope || !query.matches(&record) {
             continue;
         }
-        let personal = open_personal(reader, &record)
-            .map_err(|error| CommandError::Internal(error.to_string()))?;
+        let personal = open_personal(reader, &record).map_err(CommandError::internal)?;
         items.push(render_record(
             &RecordView {
                 record: &record,
@@ -203,7 +202,7 @@ pub fn verify(app: &App, principal: &Principal) -> Result<VerifyBody, CommandErr
             cadence: app.settings().cadence,
             ..Default::default()
         })
-        .map_err(|error| CommandError::Internal(error.to_string()))?;
+        .map_err(CommandError::internal)?;
     Ok(VerifyBody {
         ok: report.first_bad.is_none(),
         checked: report.checked,
@@ -229,7 +228,7 @@ pub fn checkpoints(
         .log()
         .reader()
         .checkpoints(after.saturating_add(1))
-        .map_err(|error| CommandError::Internal(error.to_string()))?;
+        .map_err(CommandError::internal)?;
     let more = all.len() > limit;
     let page: Vec<CheckpointBody> = all
         .into_iter()

@@ -74,12 +74,18 @@ pub enum CommandError {
         /// Seconds to wait before trying again.
         retry_after_secs: u64,
     },
-    /// Something failed inside; the detail is for the log only.
+    /// Something failed inside; the cause is kept, for the log only.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl CommandError {
+    /// A failure inside, its cause kept (an error, or a sentence when
+    /// there is no error value to keep).
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> CommandError {
+        CommandError::Internal(cause.into())
+    }
+
     /// A field-level validation error.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> CommandError {
         CommandError::Invalid {
@@ -93,25 +99,34 @@ impl From<AppendError> for CommandError {
     fn from(error: AppendError) -> Self {
         match error {
             AppendError::Rejected(message) => CommandError::BadRequest(message),
-            other => CommandError::Internal(other.to_string()),
+            other => CommandError::internal(other),
         }
     }
 }
 
 impl From<ApplyError> for CommandError {
     fn from(error: ApplyError) -> Self {
-        CommandError::Internal(error.to_string())
+        CommandError::internal(error)
     }
 }
 
 impl From<DurabilityError> for CommandError {
     fn from(error: DurabilityError) -> Self {
-        CommandError::Internal(error.to_string())
+        CommandError::internal(error)
     }
 }
 
 impl From<PersonalError> for CommandError {
     fn from(error: PersonalError) -> Self {
-        CommandError::Internal(error.to_string())
+        CommandError::internal(error)
+    }
+}
+
+impl From<crate::CommitError> for CommandError {
+    fn from(error: crate::CommitError) -> Self {
+        match error {
+            crate::CommitError::Append(error) => CommandError::from(error),
+            other => CommandError::internal(other),
+        }
     }
 }

@@ -34,6 +34,8 @@ pub mod runs;
 pub mod schedules;
 pub mod secrets;
 pub mod snapshots;
+#[cfg(test)]
+pub mod testing;
 pub mod tokens;
 pub mod users;
 pub mod vault;
@@ -340,7 +342,7 @@ impl App {
                 )
             }
             past_views::PastError::Rebuild(PastFailure::Failed(detail)) => {
-                CommandError::Internal(detail)
+                CommandError::internal(detail)
             }
             past_views::PastError::Stopped => {
                 CommandError::Internal("rebuilding a past state stopped".into())

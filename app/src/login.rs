@@ -142,7 +142,7 @@ pub async fn login(
             origin,
         )])
         .await
-        .map_err(|error| CommandError::Internal(error.to_string()))?;
+        .map_err(CommandError::internal)?;
         // Not locked yet (the room is taken by attempts in flight): try
         // again in a second, when they will have been decided.
         return Err(CommandError::Locked {

@@ -81,7 +81,7 @@ impl PasswordPool {
             result
         })
         .await;
-        outcome.map_err(|error| CommandError::Internal(format!("a hashing task failed: {error}")))
+        outcome.map_err(|error| CommandError::internal(format!("a hashing task failed: {error}")))
     }
 
     /// Hashes a new password (argon2id, OWASP parameters).
@@ -93,7 +93,7 @@ impl PasswordPool {
         let password = password.clone();
         self.run(move |memory| hash_password_with(memory, password.expose().as_bytes(), &*entropy))
             .await?
-            .map_err(|error| CommandError::Internal(error.to_string()))
+            .map_err(CommandError::internal)
     }
 
     /// Verifies a password against a PHC string; `None` for an unknown user

@@ -161,7 +161,7 @@ pub async fn access_review(
         }
     })
     .await
-    .map_err(|error| CommandError::Internal(format!("the access review stopped: {error}")))?;
+    .map_err(|error| CommandError::internal(format!("the access review stopped: {error}")))?;
     Ok(AccessReview {
         org_id,
         at_seq,

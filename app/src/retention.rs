@@ -116,8 +116,7 @@ pub fn status(views: &Views, compaction_pending: bool) -> RetentionBody {
 
 /// [`status`] of the app's views and store.
 fn app_status(app: &App) -> Result<RetentionBody, CommandError> {
-    let pending = compaction_owed(app.log().reader().store())
-        .map_err(|error| CommandError::Internal(error.to_string()))?;
+    let pending = compaction_owed(app.log().reader().store()).map_err(CommandError::internal)?;
     Ok(status(&app.views(), pending))
 }
 

@@ -525,8 +525,8 @@ async fn erase_subjects(app: &App, subjects: Vec<Uuid>) -> Result<(), CommandErr
             .try_for_each(|subject| log.erase_subject(subject).map(|_| ()))
     })
     .await
-    .map_err(|error| CommandError::Internal(error.to_string()))?
-    .map_err(|error| CommandError::Internal(error.to_string()))
+    .map_err(CommandError::internal)?
+    .map_err(CommandError::internal)
 }
 
 /// `PUT /api/v1/users/me/password`: needs the current password; ends every

@@ -41,7 +41,7 @@ impl Vault {
     /// this server under this master key.
     pub fn open(&self, stored: &str) -> Result<Zeroizing<Vec<u8>>, CommandError> {
         open_value(&self.master, stored).map_err(|error| {
-            CommandError::Internal(format!("a stored value does not open: {error}"))
+            CommandError::internal(format!("a stored value does not open: {error}"))
         })
     }
 }

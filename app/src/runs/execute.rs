@@ -23,11 +23,15 @@ use super::{definition_of, finished_event, run_actor, run_ref};
 use crate::{App, CommandError, CommitError, Decided};
 use cairn_projections::Views;
 
-/// What the worker needs to know about the run, read once.
-struct Plan {
-    org_id: Uuid,
-    invoker: Who,
-    steps: Vec<Value>,
+/// What the worker needs to know about the run, read once when it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// The run's org.
+    pub org_id: Uuid,
+    /// Who it runs as.
+    pub invoker: Who,
+    /// The steps of the definition it was requested with.
+    pub steps: Vec<Value>,
 }
 
 /// Executes the run; failures to record are logged (the run is then
@@ -43,77 +47,80 @@ pub async fn execute_run(
     }
 }
 
-/// Decides how the run starts: `run.started`, or `run.finished` denied
-/// when the invoker may no longer run the flow. `None` when the run is not
-/// queued (it was failed at start-up, say).
+/// Starts the run: see [`decide_start`].
 async fn start(app: &App, run_id: Uuid) -> Result<Option<Plan>, CommandError> {
-    let mut plan = None;
-    app.execute(|views| {
-        let Some(run) = views
-            .runs
-            .get(&run_id)
-            .filter(|run| run.status == RunStatus::Queued)
-        else {
-            return Ok(Vec::new());
-        };
-        let invoker = Who {
-            user_id: run.invoker_id,
-            org_id: run.org_id,
-        };
-        let decision = authorize(
-            views,
-            invoker,
-            AccessAction::Run,
-            Target {
-                kind: ResourceKind::Flow,
-                id: run.flow_id,
-            },
-        );
-        if !decision.allowed {
-            let reason = decision.explain(views, AccessAction::Run, ResourceKind::Flow);
-            return Ok(vec![finished_event(
+    app.decide(|views, _| decide_start(views, run_id)).await
+}
+
+/// Decides how the run starts: `run.started` and what the worker will
+/// do, or `run.finished` denied when the invoker may no longer run the
+/// flow, or failed when its definition changed since the request. `None`
+/// (and nothing recorded) when the run is not queued (it was failed at
+/// start-up, say).
+pub fn decide_start(views: &Views, run_id: Uuid) -> Result<Decided<Option<Plan>>, CommandError> {
+    let Some(run) = views
+        .runs
+        .get(&run_id)
+        .filter(|run| run.status == RunStatus::Queued)
+    else {
+        return Ok(Decided::nothing(None));
+    };
+    let invoker = Who {
+        user_id: run.invoker_id,
+        org_id: run.org_id,
+    };
+    let decision = authorize(
+        views,
+        invoker,
+        AccessAction::Run,
+        Target {
+            kind: ResourceKind::Flow,
+            id: run.flow_id,
+        },
+    );
+    let finished = |status, reason| {
+        Decided::new(
+            vec![finished_event(
                 run_actor(run_id),
                 run_id,
                 run.org_id,
-                RunStatus::Denied,
+                status,
                 Some(reason),
-            )]);
-        }
-        let current = views
-            .flow_versions
-            .get(&run.flow_id)
-            .map(|version| version.digest.as_str());
-        if let Some(reason) = definition_mismatch(run.definition_digest.as_deref(), current) {
-            return Ok(vec![finished_event(
-                run_actor(run_id),
-                run_id,
-                run.org_id,
-                RunStatus::Failed,
-                Some(reason),
-            )]);
-        }
-        let steps = match definition_of(views, run.flow_id)?.get("steps") {
-            Some(Value::Array(steps)) => steps.clone(),
-            _ => Vec::new(),
-        };
-        plan = Some(Plan {
+            )],
+            None,
+        )
+    };
+    if !decision.allowed {
+        let reason = decision.explain(views, AccessAction::Run, ResourceKind::Flow);
+        return Ok(finished(RunStatus::Denied, reason));
+    }
+    let current = views
+        .flow_versions
+        .get(&run.flow_id)
+        .map(|version| version.digest.as_str());
+    if let Some(reason) = definition_mismatch(run.definition_digest.as_deref(), current) {
+        return Ok(finished(RunStatus::Failed, reason));
+    }
+    let steps = match definition_of(views, run.flow_id)?.get("steps") {
+        Some(Value::Array(steps)) => steps.clone(),
+        _ => Vec::new(),
+    };
+    let started = NewEvent::new(
+        Action::RunStarted,
+        run_actor(run_id),
+        run_ref(run_id),
+        Outcome::Success,
+    )
+    .in_org(run.org_id)
+    .with_payload(EventPayload::RunStarted(RunRef { run_id }));
+    Ok(Decided::new(
+        vec![started],
+        Some(Plan {
             org_id: run.org_id,
             invoker,
             steps,
-        });
-        Ok::<_, CommandError>(vec![
-            NewEvent::new(
-                Action::RunStarted,
-                run_actor(run_id),
-                run_ref(run_id),
-                Outcome::Success,
-            )
-            .in_org(run.org_id)
-            .with_payload(EventPayload::RunStarted(RunRef { run_id })),
-        ])
-    })
-    .await?;
-    Ok(plan)
+        }),
+    ))
 }
 
 /// Why a run may not start: the definition it was requested with (its
@@ -190,7 +197,7 @@ fn step_event(
 /// Resolves a step's references on `views` for the invoker and records the
 /// use of each secret it reads (`secret.resolved`); a step that cannot be
 /// resolved records nothing and answers why.
-fn resolve_and_record(
+pub(super) fn resolve_and_record(
     resolver: &Resolver<'_>,
     views: &Views,
     step: &Value,
@@ -252,7 +259,7 @@ async fn execute(
                 ))
             })
             .await
-            .map_err(|error| CommandError::Internal(error.to_string()))?;
+            .map_err(CommandError::internal)?;
         let outcome = match resolved {
             Ok(resolved) => {
                 let timed = if tokio::time::Instant::now() >= deadline {
@@ -301,14 +308,10 @@ async fn execute(
                 RunStatus::Failed,
                 Some(error),
             ));
-            app.commit(events)
-                .await
-                .map_err(|error| CommandError::Internal(error.to_string()))?;
+            app.commit(events).await.map_err(CommandError::internal)?;
             return Ok(());
         }
-        app.commit(events)
-            .await
-            .map_err(|error| CommandError::Internal(error.to_string()))?;
+        app.commit(events).await.map_err(CommandError::internal)?;
     }
     app.commit(vec![finished_event(
         run_actor(run_id),
@@ -318,7 +321,7 @@ async fn execute(
         None,
     )])
     .await
-    .map_err(|error| CommandError::Internal(error.to_string()))?;
+    .map_err(CommandError::internal)?;
     Ok(())
 }
 

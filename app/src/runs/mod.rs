@@ -17,6 +17,9 @@ pub mod queue;
 pub mod references;
 pub mod steps;
 
+#[cfg(test)]
+mod decisions_tests;
+
 use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::NewEvent;
 use cairn_projections::Views;
@@ -33,7 +36,8 @@ use uuid::Uuid;
 
 use super::access::{not_visible, require};
 use super::listing::paginate;
-use super::{App, CommandError, Origin, Principal};
+use super::{App, CommandError, Decided, Origin, Principal};
+use cairn_core::IdSource;
 
 pub use execute::execute_run;
 
@@ -102,7 +106,7 @@ pub fn definition_of(views: &Views, flow: Uuid) -> Result<Value, CommandError> {
         .catalog
         .definition(&flow)
         .and_then(|text| serde_json::from_str(text).ok())
-        .ok_or_else(|| CommandError::Internal(format!("flow {flow} has no readable definition")))
+        .ok_or_else(|| CommandError::internal(format!("flow {flow} has no readable definition")))
 }
 
 /// The flow's current definition: its digest and author.
@@ -111,7 +115,7 @@ pub fn current_version(views: &Views, flow: Uuid) -> Result<FlowVersion, Command
         .flow_versions
         .get(&flow)
         .cloned()
-        .ok_or_else(|| CommandError::Internal(format!("flow {flow} has no definition digest")))
+        .ok_or_else(|| CommandError::internal(format!("flow {flow} has no definition digest")))
 }
 
 /// The refusal when `invoker` has `cap` runs queued or running already
@@ -204,6 +208,16 @@ pub fn may_see(views: &Views, principal: &Principal, run: &RunRecord) -> bool {
         .allowed
 }
 
+/// What a run request is held to: `CAIRN_FLOW_ENV_ALLOW` and
+/// `CAIRN_RUNS_QUEUED_PER_USER`.
+#[derive(Clone, Copy, Debug)]
+pub struct RunLimits<'a> {
+    /// The environment variables flows may read.
+    pub env_allow: &'a [String],
+    /// Runs one member may have queued or running.
+    pub queued_per_user: usize,
+}
+
 /// `POST /api/v1/flows/{id}/runs`: queues a run of the flow as the caller.
 pub async fn request_run(
     app: &App,
@@ -211,71 +225,103 @@ pub async fn request_run(
     flow_id: Uuid,
     origin: &Origin,
 ) -> Result<RunBody, CommandError> {
-    let run_id = app.new_id();
-    let mut place = None;
-    app.execute(|views| {
-        let flow = require(
-            views,
-            principal,
-            AccessAction::Run,
-            ResourceKind::Flow,
-            flow_id,
-        )?;
-        let org_id = flow.org_id;
-        let invoker = Who {
-            user_id: principal.user_id,
-            org_id,
-        };
-        let definition = definition_of(views, flow_id)?;
-        references::check_definition(views, invoker, &definition, &app.settings().flow_env_allow)?;
-        let version = current_version(views, flow_id)?;
-        check_unfinished_cap(
-            views,
-            principal.user_id,
-            0,
-            app.settings().runs_queued_per_user,
-        )?;
-        place = Some(app.run_queue().reserve(principal.user_id)?);
-        Ok::<_, CommandError>(vec![
-            principal.event(
-                Action::RunRequested,
-                run_ref(run_id),
-                org_id,
+    // A place in the queue is reserved before deciding, so nothing but
+    // the decision runs under the lock; a refused run gives it back when
+    // it drops.
+    let place = app.run_queue().reserve(principal.user_id);
+    let limits = RunLimits {
+        env_allow: &app.settings().flow_env_allow,
+        queued_per_user: app.settings().runs_queued_per_user,
+    };
+    let run_id = app
+        .decide(|views, ids| {
+            decide_request(
+                views,
+                ids,
+                principal,
+                flow_id,
                 origin,
-                EventPayload::RunRequested(RunRequested {
-                    run_id,
-                    flow_id,
-                    org_id,
-                    invoker_id: principal.user_id,
-                    schedule_id: None,
-                }),
-            ),
-            principal.event(
-                Action::RunDefinitionPinned,
-                run_ref(run_id),
-                org_id,
-                origin,
-                EventPayload::RunDefinitionPinned(RunDefinitionPinned {
-                    run_id,
-                    flow_id,
-                    digest: version.digest,
-                    invoker_id: principal.user_id,
-                    author_id: version.author_id,
-                }),
-            ),
-        ])
-    })
-    .await?;
+                limits,
+                place.is_ok(),
+            )
+        })
+        .await?;
     // The answer is the run as queued: read before a worker can take it.
-    let body =
-        app.views().runs.get(&run_id).map(run_body).ok_or_else(|| {
-            CommandError::Internal("a requested run is missing from the views".into())
-        });
+    let body = app
+        .views()
+        .runs
+        .get(&run_id)
+        .map(run_body)
+        .ok_or_else(|| CommandError::internal("a requested run is missing from the views"));
     // Durable now: the worker may start it.
-    if let Some(place) = place {
+    if let Ok(place) = place {
         place.send(run_id);
     }
     body
+}
+
+/// Whether `principal` may run the flow now: `run.requested` and
+/// `run.definition_pinned` (the digest and author of the definition it
+/// will run) and the run's id, or why not. The queue's answer comes last:
+/// a caller who may not run the flow hears that, full queue or not.
+pub fn decide_request(
+    views: &Views,
+    ids: &IdSource,
+    principal: &Principal,
+    flow_id: Uuid,
+    origin: &Origin,
+    limits: RunLimits<'_>,
+    queue_has_room: bool,
+) -> Result<Decided<Uuid>, CommandError> {
+    let flow = require(
+        views,
+        principal,
+        AccessAction::Run,
+        ResourceKind::Flow,
+        flow_id,
+    )?;
+    let org_id = flow.org_id;
+    let invoker = Who {
+        user_id: principal.user_id,
+        org_id,
+    };
+    let definition = definition_of(views, flow_id)?;
+    references::check_definition(views, invoker, &definition, limits.env_allow)?;
+    let version = current_version(views, flow_id)?;
+    check_unfinished_cap(views, principal.user_id, 0, limits.queued_per_user)?;
+    if !queue_has_room {
+        return Err(CommandError::Overloaded);
+    }
+    let run_id = ids.new_id();
+    let events = vec![
+        principal.event(
+            Action::RunRequested,
+            run_ref(run_id),
+            org_id,
+            origin,
+            EventPayload::RunRequested(RunRequested {
+                run_id,
+                flow_id,
+                org_id,
+                invoker_id: principal.user_id,
+                schedule_id: None,
+            }),
+        ),
+        principal.event(
+            Action::RunDefinitionPinned,
+            run_ref(run_id),
+            org_id,
+            origin,
+            EventPayload::RunDefinitionPinned(RunDefinitionPinned {
+                run_id,
+                flow_id,
+                digest: version.digest,
+                invoker_id: principal.user_id,
+                author_id: version.author_id,
+            }),
+        ),
+    ];
+    Ok(Decided::new(events, run_id))
 }
 
 /// `GET /api/v1/runs`: the runs the caller may see, oldest first.
@@ -344,9 +390,7 @@ pub async fn fail_unfinished(app: &App) -> Result<usize, CommandError> {
                 )
             })
             .collect();
-        app.commit(events)
-            .await
-            .map_err(|error| CommandError::Internal(error.to_string()))?;
+        app.commit(events).await.map_err(CommandError::internal)?;
     }
     Ok(unfinished.len())
 }

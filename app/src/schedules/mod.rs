@@ -71,7 +71,7 @@ fn body_of(views: &Views, entry: &CatalogEntry, now: i64) -> Result<ScheduleBody
         .schedules
         .get(&entry.id)
         .map(|record| schedule_body(record, now))
-        .ok_or_else(|| CommandError::Internal(format!("schedule {} is not in the views", entry.id)))
+        .ok_or_else(|| CommandError::internal(format!("schedule {} is not in the views", entry.id)))
 }
 
 /// `POST /api/v1/schedules`.
@@ -227,7 +227,7 @@ pub async fn update_schedule(
         let record = views
             .schedules
             .get(&id)
-            .ok_or_else(|| CommandError::Internal(format!("schedule {id} is not in the views")))?;
+            .ok_or_else(|| CommandError::internal(format!("schedule {id} is not in the views")))?;
         if record.owner_id != principal.user_id {
             return Err(role_denied(
                 schedule_ref(id),
@@ -282,7 +282,7 @@ pub async fn update_schedule(
         .schedules
         .get(&id)
         .map(|record| schedule_body(record, app.now()))
-        .ok_or_else(|| CommandError::Internal(format!("schedule {id} is not in the views")))
+        .ok_or_else(|| CommandError::internal(format!("schedule {id} is not in the views")))
 }
 
 /// The events a change of `flow`'s definition from `old_digest` to

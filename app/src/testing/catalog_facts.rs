@@ -1,0 +1,2 @@
+//! Facts about namespaces, flows, secrets and connections, for the given/when/then tests of those
+//! commands.
