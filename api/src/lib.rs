@@ -8,6 +8,7 @@
 //! the result.
 
 pub mod cli;
+pub mod cli_error;
 pub mod config;
 pub mod http;
 pub mod jobs;

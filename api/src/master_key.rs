@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use cairn_core::OsEntropy;
 use cairn_core::crypto::MasterKey;
 
-use crate::cli::CliError;
+use crate::cli_error::CliError;
 use crate::config::{Environment, MASTER_KEY_VAR};
 
 /// Where the key in use came from.
@@ -36,9 +36,9 @@ pub fn key_file(data_dir: &Path) -> PathBuf {
 fn from_environment() -> Result<Option<MasterKey>, CliError> {
     match crate::config::secret_env::raw(MASTER_KEY_VAR) {
         Ok(text) if text.trim().is_empty() => Ok(None),
-        Ok(text) => MasterKey::parse(&text)
-            .map(Some)
-            .map_err(|error| CliError::failure(format!("{MASTER_KEY_VAR} is malformed: {error}"))),
+        Ok(text) => MasterKey::parse(&text).map(Some).map_err(|error| {
+            CliError::failure_because(format!("{MASTER_KEY_VAR} is malformed"), error)
+        }),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(CliError::failure(format!(
             "{MASTER_KEY_VAR} is malformed: it is not valid UTF-8"
@@ -48,16 +48,16 @@ fn from_environment() -> Result<Option<MasterKey>, CliError> {
 
 fn read_file(path: &Path) -> Result<MasterKey, CliError> {
     let text = std::fs::read_to_string(path).map_err(|error| {
-        CliError::failure(format!(
-            "the master key file {} cannot be read: {error}",
-            path.display()
-        ))
+        CliError::failure_because(
+            format!("the master key file {} cannot be read", path.display()),
+            error,
+        )
     })?;
     let key = MasterKey::parse(&text).map_err(|error| {
-        CliError::failure(format!(
-            "the master key file {} is malformed: {error}",
-            path.display()
-        ))
+        CliError::failure_because(
+            format!("the master key file {} is malformed", path.display()),
+            error,
+        )
     })?;
     if let Ok(meta) = std::fs::metadata(path) {
         let mode = meta.permissions().mode() & 0o777;
@@ -85,10 +85,10 @@ fn generate_file(path: &Path) -> Result<MasterKey, CliError> {
         Ok(())
     };
     write().map_err(|error| {
-        CliError::failure(format!(
-            "cannot write the master key file {}: {error}",
-            path.display()
-        ))
+        CliError::failure_because(
+            format!("cannot write the master key file {}", path.display()),
+            error,
+        )
     })?;
     Ok(key)
 }

@@ -13,7 +13,7 @@ use cairn_core::{OsEntropy, SystemClock};
 use cairn_schemas::{Action, EventPayload, RECORD_FORMAT, SystemStarted};
 use tokio::net::TcpListener;
 
-use crate::cli::CliError;
+use crate::cli_error::CliError;
 use crate::config::{Environment, MIN_JWT_SECRET_CHARS, ServeArgs, secret_env};
 use crate::http::{self, HttpConfig, ServerState};
 use crate::jobs;
@@ -32,7 +32,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .enable_all()
         .thread_name("cairn-worker")
         .build()
-        .map_err(|error| CliError::failure(format!("cannot start the async runtime: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot start the async runtime", error))?;
     runtime.block_on(serve(args))
 }
 
@@ -71,10 +71,10 @@ fn prepare_data_dir(args: &ServeArgs) -> Result<(), CliError> {
             dir.display()
         ))),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => create_data_dir(dir),
-        Err(error) => Err(CliError::failure(format!(
-            "the data dir {} cannot be read: {error}",
-            dir.display()
-        ))),
+        Err(error) => Err(CliError::failure_because(
+            format!("the data dir {} cannot be read", dir.display()),
+            error,
+        )),
     }
 }
 
@@ -90,10 +90,10 @@ fn create_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
         std::fs::File::open(parent)?.sync_all()
     });
     created.map_err(|error| {
-        CliError::failure(format!(
-            "the data dir {} cannot be created: {error}",
-            dir.display()
-        ))
+        CliError::failure_because(
+            format!("the data dir {} cannot be created", dir.display()),
+            error,
+        )
     })
 }
 
@@ -162,9 +162,10 @@ async fn run_bootstrap(app: &App, request: BootstrapRequest) -> Result<(), CliEr
             "{} does not meet the password policy: {message}",
             secret_env::ADMIN_PASSWORD
         ))),
-        Err(error) => Err(CliError::failure(format!(
-            "cannot create the bootstrap admin: {error}"
-        ))),
+        Err(error) => Err(CliError::failure_because(
+            "cannot create the bootstrap admin",
+            error,
+        )),
     }
 }
 
@@ -178,15 +179,60 @@ fn open_error(error: OpenError) -> CliError {
         // signed over.
         integrity @ (OpenError::BrokenChain { .. }
         | OpenError::Unanchored { .. }
-        | OpenError::Anchor(_)) => CliError::integrity(integrity.to_string()),
-        other => CliError::failure(other.to_string()),
+        | OpenError::Anchor(_)) => CliError::violated(integrity),
+        other => CliError::failed(other),
     }
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     prepare_data_dir(&args)?;
     let (master, source) = master_key::for_server(&args.data.data_dir, args.environment)?;
-    match &source {
+    warn_of_a_development_key(&source);
+    let mut settings = app_settings(&args)?;
+    let session_tokens = Arc::new(session_tokens(&master)?);
+    let bootstrap = bootstrap::request_from(
+        secret_env::read(secret_env::DISABLE_AUTO_ADMIN).as_deref(),
+        secret_env::read(secret_env::ADMIN_USER),
+        secret_env::read(secret_env::ADMIN_PASSWORD).map(Password::new),
+    )
+    .map_err(CliError::failure)?;
+    let sink_specs =
+        jobs::sinks::sinks_from(|name| secret_env::raw(name).ok()).map_err(CliError::usage)?;
+    jobs::sinks::check(&sink_specs).map_err(CliError::usage)?;
+    let sink_board = Arc::new(jobs::sinks::SinkBoard::new(&sink_specs));
+    let state = ServerState::starting(http_config(&args, session_tokens, &sink_board));
+
+    // Listening before the log opens: /health answers 503 while it does.
+    let mut signals = ShutdownSignals::install();
+    let (mut server, address) = Server::start(&args, &state).await?;
+    // Runs may never call the server itself (with a resolved secret).
+    settings.run_egress = settings.run_egress.with_own_address(address);
+    let (app, recovery) = open_app(&args, master, settings).await?;
+    record_the_start(&app, &recovery, args.cadence.every).await?;
+    let run_workers = jobs::run_workers::start(&app).map_err(CliError::failed)?;
+    run_bootstrap(&app, bootstrap).await?;
+    state.set_ready(Arc::clone(&app));
+    tracing::info!(head = app.log().head().seq, "ready");
+
+    let jobs = Jobs::start(&app, &args, &state, sink_specs, &sink_board, run_workers);
+    let outcome = server.until_the_end(&app, &mut signals).await;
+    jobs.stop();
+    server.stop();
+    if outcome.is_ok() {
+        // The refusals counted since the last summaries: recorded, not lost.
+        state.throttled().flush_all().await;
+        // A last signed checkpoint: the log's end is then anchored too.
+        if let Err(error) = app.checkpoint().await {
+            tracing::error!(%error, "signing the final checkpoint failed");
+        }
+    }
+    close_the_log(app).await?;
+    outcome
+}
+
+/// Warns loudly when the master key comes from a file in the data dir.
+fn warn_of_a_development_key(source: &KeySource) {
+    match source {
         KeySource::Environment => {}
         KeySource::File(path) | KeySource::Generated(path) => tracing::warn!(
             path = %path.display(),
@@ -196,22 +242,16 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
              losing it loses every secret"
         ),
     }
+}
 
-    let mut settings = app_settings(&args)?;
-    let session_tokens = Arc::new(session_tokens(&master)?);
-    let bootstrap = bootstrap::request_from(
-        secret_env::read(secret_env::DISABLE_AUTO_ADMIN).as_deref(),
-        secret_env::read(secret_env::ADMIN_USER),
-        secret_env::read(secret_env::ADMIN_PASSWORD).map(Password::new),
-    )
-    .map_err(CliError::failure)?;
-
-    let sink_specs =
-        jobs::sinks::sinks_from(|name| secret_env::raw(name).ok()).map_err(CliError::usage)?;
-    jobs::sinks::check(&sink_specs).map_err(CliError::usage)?;
-    let sink_board = Arc::new(jobs::sinks::SinkBoard::new(&sink_specs));
-    let state = ServerState::starting(HttpConfig {
-        sinks: Arc::clone(&sink_board),
+/// How the HTTP edge behaves, from the flags and variables.
+fn http_config(
+    args: &ServeArgs,
+    session_tokens: Arc<TokenKeys>,
+    sink_board: &Arc<jobs::sinks::SinkBoard>,
+) -> HttpConfig {
+    HttpConfig {
+        sinks: Arc::clone(sink_board),
         session_tokens,
         secure_cookies: args.environment != Environment::Development || args.tls_terminated,
         allowed_origins: args
@@ -225,42 +265,87 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         trusted_proxies: http::client_ip::TrustedProxies::new(
             args.trusted_proxies.iter().flatten().copied().collect(),
         ),
-    });
-    let router =
-        http::router(state.clone()).map_err(|error| CliError::failure(error.to_string()))?;
+    }
+}
 
-    let mut signals = ShutdownSignals::install();
-    let listener = TcpListener::bind(args.bind)
-        .await
-        .map_err(|error| CliError::failure(format!("cannot listen on {}: {error}", args.bind)))?;
-    let address = listener.local_addr().map_err(|error| {
-        CliError::failure(format!("cannot read the listening address: {error}"))
-    })?;
-    tracing::info!("listening on http://{address}");
-    // Runs may never call the server itself (with a resolved secret).
-    settings.run_egress = settings.run_egress.with_own_address(address);
+/// The HTTP server, serving from before the log opens until told to stop.
+struct Server {
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
 
-    let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn({
-        let mut stopped = server_stopped.clone();
-        async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .await
+impl Server {
+    /// Binds the address and starts serving; returns the address bound.
+    async fn start(
+        args: &ServeArgs,
+        state: &ServerState,
+    ) -> Result<(Server, std::net::SocketAddr), CliError> {
+        let router = http::router(state.clone()).map_err(CliError::failed)?;
+        let listener = TcpListener::bind(args.bind).await.map_err(|error| {
+            CliError::failure_because(format!("cannot listen on {}", args.bind), error)
+        })?;
+        let address = listener.local_addr().map_err(|error| {
+            CliError::failure_because("cannot read the listening address", error)
+        })?;
+        tracing::info!("listening on http://{address}");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn({
+            let mut stopped = stopped.clone();
+            async move {
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+            }
+        });
+        Ok((Server { task, stop }, address))
+    }
+
+    /// Waits for the end: a signal (Ok), or the log or the server failing.
+    async fn until_the_end(
+        &mut self,
+        app: &Arc<App>,
+        signals: &mut ShutdownSignals,
+    ) -> Result<(), CliError> {
+        tokio::select! {
+            failure = jobs::durability_watch::wait_for_failure(Arc::clone(app)) => {
+                Err(CliError::failure(format!("the event log failed and the server stops: {failure}")))
+            }
+            signal = signals.received() => {
+                tracing::info!(signal, "shutting down");
+                Ok(())
+            }
+            finished = &mut self.task => match finished {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(CliError::failure_because("the HTTP server failed", error)),
+                Err(error) => Err(CliError::failure_because("the HTTP server stopped", error)),
+            },
         }
-    });
+    }
 
+    /// Stops accepting; requests in flight finish.
+    fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Opens the log (recovering a torn tail, re-applying erasures a rolled
+/// back data dir lost) and folds the views, off the async runtime.
+async fn open_app(
+    args: &ServeArgs,
+    master: MasterKey,
+    settings: AppSettings,
+) -> Result<(Arc<App>, Recovery), CliError> {
     let config = LogConfig {
         dir: args.data.data_dir.clone(),
         create: true,
         cadence: args.cadence.cadence(),
     };
-    let opened = tokio::task::spawn_blocking(move || -> Result<(Arc<App>, Recovery), CliError> {
+    tokio::task::spawn_blocking(move || -> Result<(Arc<App>, Recovery), CliError> {
         let (log, recovery) =
             EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
                 .map_err(open_error)?;
@@ -273,9 +358,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         }
         // Erasures the ledger kept that a rolled-back data dir undid: done
         // before the views open anyone's personal data.
-        let reapplied = log
-            .reapply_erasures()
-            .map_err(|error| CliError::failure(error.to_string()))?;
+        let reapplied = log.reapply_erasures().map_err(CliError::failed)?;
         if !reapplied.is_empty() {
             tracing::warn!(
                 erasures = reapplied.len(),
@@ -289,13 +372,21 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             Arc::new(SystemClock),
             Arc::new(OsEntropy),
         )
-        .map_err(|error| CliError::failure(format!("cannot rebuild the views: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot rebuild the views", error))?;
         Ok((Arc::new(app), recovery))
     })
     .await
-    .map_err(|error| CliError::failure(format!("log recovery stopped: {error}")))?;
-    let (app, recovery) = opened?;
+    .map_err(|error| CliError::failure_because("log recovery stopped", error))?
+}
 
+/// Records the start (`system.started`, durable), anchors a long tail
+/// recovery accepted, fails the runs the last process left unfinished and
+/// finishes the erasures it recorded: all before anything is served.
+async fn record_the_start(
+    app: &App,
+    recovery: &Recovery,
+    checkpoint_every: u64,
+) -> Result<(), CliError> {
     let started = cairn_core::log::NewEvent::system(
         Action::SystemStarted,
         EventPayload::SystemStarted(SystemStarted {
@@ -307,20 +398,20 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     );
     app.commit(vec![started])
         .await
-        .map_err(|error| CliError::failure(format!("cannot record the start: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot record the start", error))?;
     // A long unanchored tail that recovery accepted (a burst that a crash
     // cut short before its checkpoint) is anchored at once, so that a
     // second crash cannot leave it longer than the cadence allows.
-    if app.log().head().seq.saturating_sub(recovery.anchored.seq) > args.cadence.every {
+    if app.log().head().seq.saturating_sub(recovery.anchored.seq) > checkpoint_every {
         app.checkpoint()
             .await
-            .map_err(|error| CliError::failure(format!("cannot sign the start: {error}")))?;
+            .map_err(|error| CliError::failure_because("cannot sign the start", error))?;
     }
     // Runs the last process left queued or running will never finish:
     // recorded failed before anything is served or executed.
-    let interrupted = cairn_app::runs::fail_unfinished(&app)
+    let interrupted = cairn_app::runs::fail_unfinished(app)
         .await
-        .map_err(|error| CliError::failure(format!("cannot record interrupted runs: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot record interrupted runs", error))?;
     if interrupted > 0 {
         tracing::warn!(
             runs = interrupted,
@@ -328,74 +419,66 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         );
     }
     // Erasures the log recorded whose keys a crash may have left.
-    cairn_app::users::erase_recorded_subjects(&app)
+    cairn_app::users::erase_recorded_subjects(app)
         .await
-        .map_err(|error| CliError::failure(format!("cannot finish recorded erasures: {error}")))?;
-    let run_workers = jobs::run_workers::start(&app).map_err(CliError::failure)?;
-    run_bootstrap(&app, bootstrap).await?;
-    state.set_ready(Arc::clone(&app));
-    tracing::info!(head = app.log().head().seq, "ready");
+        .map_err(|error| CliError::failure_because("cannot finish recorded erasures", error))
+}
 
-    let checkpointer = tokio::spawn(jobs::checkpointer::run(
-        Arc::clone(&app),
-        Duration::from_secs(args.cadence.interval),
-    ));
-    let scheduler = tokio::spawn(jobs::scheduler::run(
-        Arc::clone(&app),
-        jobs::scheduler::TICK,
-    ));
-    let sinks = jobs::sinks::start(&app, sink_specs, &sink_board);
-    let maintenance = tokio::spawn(jobs::maintenance::run(
-        Arc::clone(&app),
-        jobs::maintenance::TICK,
-    ));
-    let throttle_summaries = tokio::spawn(http::throttled::run(state.throttled().clone()));
-    let outcome = tokio::select! {
-        failure = jobs::durability_watch::wait_for_failure(Arc::clone(&app)) => {
-            Err(CliError::failure(format!("the event log failed and the server stops: {failure}")))
-        }
-        signal = signals.received() => {
-            tracing::info!(signal, "shutting down");
-            Ok(())
-        }
-        finished = server => match finished {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(CliError::failure(format!("the HTTP server failed: {error}"))),
-            Err(error) => Err(CliError::failure(format!("the HTTP server stopped: {error}"))),
-        },
-    };
-    checkpointer.abort();
-    scheduler.abort();
-    maintenance.abort();
-    throttle_summaries.abort();
-    for sink in &sinks {
-        sink.abort();
+/// The background jobs of a ready server.
+struct Jobs {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    run_workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Jobs {
+    /// Starts the checkpointer, the scheduler, the export sinks, the
+    /// maintenance and the throttling summaries (the run workers were
+    /// started before the server was ready).
+    fn start(
+        app: &Arc<App>,
+        args: &ServeArgs,
+        state: &ServerState,
+        sink_specs: Vec<jobs::sinks::SinkSpec>,
+        sink_board: &jobs::sinks::SinkBoard,
+        run_workers: Vec<tokio::task::JoinHandle<()>>,
+    ) -> Jobs {
+        let mut tasks = vec![
+            tokio::spawn(jobs::checkpointer::run(
+                Arc::clone(app),
+                Duration::from_secs(args.cadence.interval),
+            )),
+            tokio::spawn(jobs::scheduler::run(Arc::clone(app), jobs::scheduler::TICK)),
+        ];
+        tasks.extend(jobs::sinks::start(app, sink_specs, sink_board));
+        tasks.push(tokio::spawn(jobs::maintenance::run(
+            Arc::clone(app),
+            jobs::maintenance::TICK,
+        )));
+        tasks.push(tokio::spawn(http::throttled::run(
+            state.throttled().clone(),
+        )));
+        Jobs { tasks, run_workers }
     }
-    // A run cut short here stays running in the log and is failed at the
-    // next start.
-    for worker in &run_workers {
-        worker.abort();
-    }
-    let _ = stop_server.send(true);
-    if outcome.is_ok() {
-        // The refusals counted since the last summaries: recorded, not lost.
-        state.throttled().flush_all().await;
-        // A last signed checkpoint: the log's end is then anchored too.
-        if let Err(error) = app.checkpoint().await {
-            tracing::error!(%error, "signing the final checkpoint failed");
+
+    /// Stops every job. A run cut short here stays running in the log and
+    /// is failed at the next start.
+    fn stop(&self) {
+        for task in self.tasks.iter().chain(&self.run_workers) {
+            task.abort();
         }
     }
-    let log = Arc::clone(&app);
+}
+
+/// Closes the log once a snapshot or a prune still running on the
+/// blocking pool has finished.
+async fn close_the_log(app: Arc<App>) -> Result<(), CliError> {
     tokio::task::spawn_blocking(move || {
-        // A snapshot or a prune still running on the blocking pool
-        // finishes before the log closes under it.
-        let _maintenance = log.maintenance();
-        log.log().close()
+        let _maintenance = app.maintenance();
+        app.log().close()
     })
     .await
-    .map_err(|error| CliError::failure(format!("closing the log: {error}")))?
-    .map_err(|error| CliError::failure(format!("closing the log: {error}")))?;
-    outcome
+    .map_err(|error| CliError::failure_because("closing the log", error))?
+    .map_err(|error| CliError::failure_because("closing the log", error))
 }
 
 /// SIGTERM and SIGINT, listened for from the very start of `serve`: a

@@ -323,3 +323,246 @@ fn every_module_says_why_it_exists() {
         );
     }
 }
+
+/// The module path of a source file of `crate_src` (`http/console/mod.rs`
+/// is `["http", "console"]`, `serve.rs` is `["serve"]`).
+fn module_path(crate_src: &Path, file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(crate_src).unwrap_or(file);
+    let mut parts: Vec<String> = relative
+        .iter()
+        .map(|part| part.to_string_lossy().into_owned())
+        .collect();
+    if let Some(last) = parts.pop() {
+        let stem = last.trim_end_matches(".rs");
+        if !matches!(stem, "mod" | "lib" | "main") {
+            parts.push(stem.to_string());
+        }
+    }
+    parts
+}
+
+/// Every module path `text` names through `crate::`, `super::` or
+/// `self::` (braced imports included), resolved from `module`, the path
+/// of the module the text is in. Comments and the tests module are left
+/// out.
+fn referenced_paths(text: &str, module: &[String]) -> Vec<Vec<String>> {
+    let code: String = text
+        .split("\n#[cfg(test)]\nmod tests")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // `a::b::{c, d::e}` becomes `a::b::c` and `a::b::d::e`.
+    let mut flat = String::new();
+    let mut rest = code.as_str();
+    while let Some(open) = rest.find("::{") {
+        let start = rest[..open]
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .map_or(0, |at| at + 1);
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        flat.push_str(&rest[..start]);
+        let prefix = &rest[start..open];
+        for item in rest[open + 3..open + close].split(',') {
+            let item = item.trim().trim_start_matches('{');
+            if !item.is_empty() {
+                flat.push_str(&format!(" {prefix}::{item} "));
+            }
+        }
+        rest = &rest[open + close + 1..];
+    }
+    flat.push_str(rest);
+
+    let mut found = Vec::new();
+    let bytes = flat.as_bytes();
+    let mut at = 0;
+    while at < flat.len() {
+        if !flat.is_char_boundary(at) {
+            at += 1;
+            continue;
+        }
+        let boundary = at == 0
+            || !(bytes[at - 1].is_ascii_alphanumeric()
+                || bytes[at - 1] == b'_'
+                || bytes[at - 1] == b':');
+        let word = ["crate::", "super::", "self::"]
+            .into_iter()
+            .find(|word| boundary && flat[at..].starts_with(word));
+        let Some(word) = word else {
+            at += 1;
+            continue;
+        };
+        let end = flat[at..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .map_or(flat.len(), |end| at + end);
+        let segments: Vec<&str> = flat[at..end]
+            .split("::")
+            .filter(|s| !s.is_empty())
+            .collect();
+        at = end;
+        // `super` is the parent of the file's module (a mod.rs file's
+        // module is its directory).
+        let mut base: Vec<String> = match word {
+            "crate::" => Vec::new(),
+            _ => module.to_vec(),
+        };
+        let mut rest = segments.as_slice();
+        if word == "crate::" || word == "self::" {
+            rest = &rest[1..];
+        }
+        while let Some((&"super", tail)) = rest.split_first() {
+            base.pop();
+            rest = tail;
+        }
+        base.extend(rest.iter().map(|segment| segment.to_string()));
+        found.push(base);
+    }
+    found
+}
+
+/// A cycle among the child modules of `scope`, if any.
+fn module_cycle(
+    files: &[(Vec<String>, Vec<Vec<String>>)],
+    scope: &[String],
+    children: &BTreeSet<String>,
+) -> Option<Vec<String>> {
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, references) in files {
+        if module.len() <= scope.len() || !module.starts_with(scope) {
+            continue;
+        }
+        let from = &module[scope.len()];
+        for reference in references {
+            if reference.len() > scope.len() && reference.starts_with(scope) {
+                let to = &reference[scope.len()];
+                if to != from && children.contains(to) {
+                    edges.entry(from.clone()).or_default().insert(to.clone());
+                }
+            }
+        }
+    }
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        state: &mut BTreeMap<String, bool>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        state.insert(node.to_string(), false);
+        stack.push(node.to_string());
+        for next in edges.get(node).into_iter().flatten() {
+            match state.get(next) {
+                Some(false) => {
+                    let from = stack.iter().position(|n| n == next).unwrap_or(0);
+                    let mut cycle = stack[from..].to_vec();
+                    cycle.push(next.clone());
+                    return Some(cycle);
+                }
+                Some(true) => {}
+                None => {
+                    if let Some(cycle) = visit(next, edges, state, stack) {
+                        return Some(cycle);
+                    }
+                }
+            }
+        }
+        stack.pop();
+        state.insert(node.to_string(), true);
+        None
+    }
+    let mut state = BTreeMap::new();
+    for node in edges.keys() {
+        if !state.contains_key(node)
+            && let Some(cycle) = visit(node, &edges, &mut state, &mut Vec::new())
+        {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+/// Every module of `krate`'s sources with the paths it names.
+fn module_references(krate: &str) -> Vec<(Vec<String>, Vec<Vec<String>>)> {
+    let src = workspace_root().join(krate).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files
+        .iter()
+        .filter(|file| !file.starts_with(src.join("bin")))
+        .map(|file| {
+            let module = module_path(&src, file);
+            let text = std::fs::read_to_string(file).expect("read");
+            let references = referenced_paths(&text, &module);
+            (module, references)
+        })
+        .collect()
+}
+
+#[test]
+fn the_api_crates_modules_import_each_other_without_cycles() {
+    // Siblings that import each other read as one module split in two: a
+    // shared piece gets its own module instead (cli_error, http::cookies).
+    let files = module_references("api");
+    let scopes: BTreeSet<Vec<String>> = files
+        .iter()
+        .flat_map(|(module, _)| (0..module.len()).map(|len| module[..len].to_vec()))
+        .collect();
+    for scope in &scopes {
+        let children: BTreeSet<String> = files
+            .iter()
+            .filter(|(module, _)| module.len() > scope.len() && module.starts_with(scope))
+            .map(|(module, _)| module[scope.len()].clone())
+            .collect();
+        if let Some(cycle) = module_cycle(&files, scope, &children) {
+            panic!(
+                "in api/src/{}: the modules import each other: {}",
+                scope.join("/"),
+                cycle.join(" -> ")
+            );
+        }
+    }
+}
+
+#[test]
+fn the_cycle_check_finds_a_cycle() {
+    // Given two sibling modules that import each other (and a third that
+    // only imports one of them),
+    let module = |path: &str| -> Vec<String> { path.split('/').map(str::to_string).collect() };
+    let files = vec![
+        (
+            module("http/caller"),
+            referenced_paths("use super::csrf::check;\n", &module("http/caller")),
+        ),
+        (
+            module("http/csrf"),
+            referenced_paths(
+                "use super::{caller::cookie, problem};\n",
+                &module("http/csrf"),
+            ),
+        ),
+        (
+            module("http/problem"),
+            referenced_paths("// super::caller in a comment\n", &module("http/problem")),
+        ),
+    ];
+    let children: BTreeSet<String> = ["caller", "csrf", "problem"]
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    // then the check names the cycle, and finds none without the import back.
+    let cycle = module_cycle(&files, &module("http"), &children).expect("a cycle");
+    assert_eq!(cycle, ["caller", "csrf", "caller"]);
+    assert_eq!(module_cycle(&files[1..], &module("http"), &children), None);
+    // A mod.rs file's module is its directory, and crate:: paths resolve
+    // from the root.
+    assert_eq!(
+        module_path(Path::new("src"), Path::new("src/http/console/mod.rs")),
+        module("http/console")
+    );
+    assert_eq!(
+        referenced_paths("use crate::cli_error::CliError;", &module("serve")),
+        vec![module("cli_error/CliError")]
+    );
+}

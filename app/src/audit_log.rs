@@ -7,8 +7,8 @@
 //! event, durable before the answer.
 
 use cairn_audit::record_json::open_personal;
-use cairn_audit::time_format::rfc3339_micros;
 use cairn_audit::{RecordView, render_record};
+use cairn_core::time_format::rfc3339_micros;
 use cairn_schemas::api::{
     AuditEventsPage, ChainHeadBody, CheckpointBody, PublicKeyBody, VerifyBody,
 };

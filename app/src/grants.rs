@@ -4,7 +4,7 @@
 //! into events and refusals. Revocation takes effect on the next request,
 //! since every request authorizes against the views.
 
-use cairn_audit::time_format::rfc3339_micros;
+use cairn_core::time_format::rfc3339_micros;
 use cairn_projections::Views;
 use cairn_projections::access::{GrantRefusal, Target, authorize, check_grant};
 use cairn_projections::sharing::GrantRecord;
@@ -309,7 +309,9 @@ mod tests {
         request: CreateGrantRequest,
     ) -> crate::testing::Then<Uuid> {
         let caller = principal(given.views(), id(by), id(org));
-        given.when(|views, ids| decide_create(views, ids, &caller, &request, &Origin::local("t")))
+        given.when_repeated(|views, ids| {
+            decide_create(views, ids, &caller, &request, &Origin::local("t"))
+        })
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod backup;
 pub mod bootstrap;
 pub mod connections;
 pub mod display_names;
+pub mod edge_records;
 pub mod error;
 pub mod flows;
 pub mod grants;

@@ -15,12 +15,12 @@
 //! instance-wide (one log serves every org): only superusers set it; audit
 //! viewers and admins may read it.
 
-use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::retention::{ClassSeqs, class_index};
 use cairn_core::log::store::{Compaction, EventStore, meta_key};
 use cairn_core::log::{DurabilityError, LogReader, NewEvent, ReadError, StoreError};
 use cairn_core::rules::retention_policy::DAY_MICROS;
 use cairn_core::rules::{check_retention_policy, protected_days};
+use cairn_core::time_format::rfc3339_micros;
 use cairn_projections::Views;
 use cairn_schemas::api::{
     ClassPolicyBody, ClassRetentionBody, LastPruneBody, RetentionBody, RetentionPolicyBody,
@@ -31,7 +31,7 @@ use cairn_schemas::{
 };
 
 use super::principal::Principal;
-use super::{App, CommandError, CommitError, Origin, SnapshotFailure};
+use super::{App, CommandError, CommitError, Decided, Origin, SnapshotFailure};
 
 /// Why a prune pass failed (it changed nothing it had not recorded).
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +138,21 @@ pub async fn set(
     body: RetentionPolicyBody,
     origin: &Origin,
 ) -> Result<RetentionBody, CommandError> {
+    app.decide(|views, _| decide_set(views, principal, &body, origin))
+        .await?;
+    app.retention_due.notify_one();
+    app_status(app)
+}
+
+/// Whether `principal` may set this policy: `config.changed` with the new
+/// policy and the one it replaces, or why not (not a superuser; a class
+/// below its floor, naming the member and the floor).
+pub fn decide_set(
+    views: &Views,
+    principal: &Principal,
+    body: &RetentionPolicyBody,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
     principal.require_superuser()?;
     let policy = RetentionPolicy {
         security: class_policy(&body.security),
@@ -146,21 +161,17 @@ pub async fn set(
     };
     check_retention_policy(&policy)
         .map_err(|error| CommandError::invalid(error.field, error.problem))?;
-    app.execute(|views| {
-        Ok::<_, CommandError>(vec![principal.event(
-            Action::ConfigChanged,
-            ResourceRef::AUDIT_LOG,
-            principal.org_id,
-            origin,
-            EventPayload::RetentionPolicySet(RetentionPolicySet {
-                policy,
-                previous: views.retention.policy_set().copied(),
-            }),
-        )])
-    })
-    .await?;
-    app.retention_due.notify_one();
-    app_status(app)
+    let event = principal.event(
+        Action::ConfigChanged,
+        ResourceRef::AUDIT_LOG,
+        principal.org_id,
+        origin,
+        EventPayload::RetentionPolicySet(RetentionPolicySet {
+            policy,
+            previous: views.retention.policy_set().copied(),
+        }),
+    );
+    Ok(Decided::new(vec![event], ()))
 }
 
 /// What a pass needs of the views to find one class's cutoff, taken under
@@ -342,4 +353,90 @@ fn per_class<T>(f: impl Fn(RetentionClass) -> T) -> [T; 3] {
         f(RetentionClass::Activity),
         f(RetentionClass::Operational),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Given, facts, id, principal};
+    use cairn_schemas::OrgRole;
+    use cairn_schemas::api::ClassPolicyBody;
+
+    fn class(days: u32) -> ClassPolicyBody {
+        ClassPolicyBody {
+            cadence_secs: 3600,
+            max_age_days: days,
+            max_count: None,
+        }
+    }
+
+    fn body(security: u32) -> RetentionPolicyBody {
+        RetentionPolicyBody {
+            security: class(security),
+            activity: class(30),
+            operational: class(7),
+        }
+    }
+
+    fn given() -> Given {
+        Given::new().events([
+            facts::org(id(0x0a), "Acme"),
+            facts::user(id(1), "ada", id(0x0a), OrgRole::Admin),
+            facts::user(id(2), "audrey", id(0x0a), OrgRole::AuditViewer),
+        ])
+    }
+
+    fn superuser(given: &Given) -> Principal {
+        Principal {
+            is_superuser: true,
+            ..principal(given.views(), id(1), id(0x0a))
+        }
+    }
+
+    #[test]
+    fn given_a_superuser_when_setting_a_policy_then_it_is_recorded_with_the_one_it_replaces() {
+        let mut given = given();
+        let root = superuser(&given);
+        let then = given.when(|views, _| decide_set(views, &root, &body(400), &Origin::local("t")));
+        let decided = then.decided();
+        let Some(EventPayload::RetentionPolicySet(set)) = decided.events[0].payload.clone() else {
+            panic!("not a policy");
+        };
+        assert_eq!(set.previous, None);
+        assert_eq!(set.policy.security.max_age_days, 400);
+        given.after(|views, _| decide_set(views, &root, &body(400), &Origin::local("t")));
+        let again = given
+            .when(|views, _| decide_set(views, &root, &body(200), &Origin::local("t")))
+            .decided();
+        let Some(EventPayload::RetentionPolicySet(set)) = again.events[0].payload.clone() else {
+            panic!("not a policy");
+        };
+        assert_eq!(set.previous.map(|p| p.security.max_age_days), Some(400));
+    }
+
+    #[test]
+    fn given_an_org_admin_or_audit_viewer_when_setting_a_policy_then_it_is_forbidden() {
+        let given = given();
+        for user in [1, 2] {
+            let caller = principal(given.views(), id(user), id(0x0a));
+            let refused = given
+                .when(|views, _| decide_set(views, &caller, &body(400), &Origin::local("t")))
+                .refused();
+            assert!(matches!(refused, CommandError::Forbidden(_)), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn given_a_class_below_its_floor_when_setting_then_it_is_refused_naming_the_member() {
+        let given = given();
+        let root = superuser(&given);
+        let refused = given
+            .when(|views, _| decide_set(views, &root, &body(30), &Origin::local("t")))
+            .refused();
+        let CommandError::Invalid { field, message } = refused else {
+            panic!("not invalid");
+        };
+        assert!(field.starts_with("security"), "{field}");
+        assert!(message.contains("90"), "{message}");
+    }
 }

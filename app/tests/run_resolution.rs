@@ -7,91 +7,15 @@
 // A test file: its helpers fail loudly, like its tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
+mod support;
 
-use cairn_app::principal::{Credential, Principal};
-use cairn_app::runs::steps::{StepFuture, StepRequest, StepResponse, StepRunner};
-use cairn_app::runs::{Env, execute_run};
-use cairn_app::{
-    App, AppSettings, Origin, bootstrap, flows, grants, namespaces, runs, secrets, users,
-};
-use cairn_core::crypto::MasterKey;
-use cairn_core::log::{EventLog, LogConfig};
-use cairn_core::{OsEntropy, SystemClock};
-use cairn_schemas::api::{
-    CreateFlowRequest, CreateGrantRequest, CreateNamespaceRequest, CreateSecretRequest,
-    CreateUserRequest,
-};
-use cairn_schemas::{Action, OrgRole, Password, RunStatus};
-use serde_json::json;
-use uuid::Uuid;
+use support::{Network, NoEnv, World, start};
+
+use cairn_app::runs::execute_run;
+use cairn_app::{App, Origin, grants, runs};
+use cairn_schemas::{Action, RunStatus};
 
 const CANARY: &str = "canary-7f3a-resolution";
-
-/// The network: every request answered 200, and kept.
-#[derive(Debug, Default)]
-struct Network {
-    sent: Mutex<Vec<StepRequest>>,
-}
-
-impl StepRunner for Network {
-    fn send(&self, request: StepRequest) -> StepFuture<'_> {
-        self.sent.lock().unwrap().push(request);
-        Box::pin(async {
-            Ok(StepResponse {
-                status: 200,
-                body: b"{}".to_vec(),
-                cut: false,
-            })
-        })
-    }
-}
-
-/// An empty environment.
-#[derive(Debug)]
-struct NoEnv;
-
-impl Env for NoEnv {
-    fn var(&self, _: &str) -> Option<String> {
-        None
-    }
-}
-
-fn start(dir: &std::path::Path) -> App {
-    let master = MasterKey::from_bytes([5; 32]);
-    let config = LogConfig {
-        dir: dir.to_path_buf(),
-        create: true,
-        cadence: Default::default(),
-    };
-    let (log, _) = EventLog::open(&config, &master, Arc::new(SystemClock), Arc::new(OsEntropy))
-        .expect("open the log");
-    App::start(
-        Arc::new(log),
-        &master,
-        AppSettings::default(),
-        Arc::new(SystemClock),
-        Arc::new(OsEntropy),
-    )
-    .expect("start")
-}
-
-fn principal(app: &App, user_id: Uuid, is_superuser: bool) -> Principal {
-    let views = app.views();
-    let (org_id, role) = views
-        .orgs
-        .memberships_of(&user_id)
-        .next()
-        .map(|(org, role)| (*org, *role))
-        .expect("a member of an org");
-    Principal {
-        user_id,
-        org_id,
-        role,
-        is_superuser,
-        credential: Credential::Session(Uuid::from_u128(1)),
-    }
-}
 
 /// The actions recorded so far.
 fn actions(app: &App) -> Vec<(Action, Vec<u8>)> {
@@ -111,89 +35,16 @@ async fn a_grant_revoked_between_a_runs_request_and_its_resolution_is_not_used()
     let origin = Origin::local("test");
     // Given ada, an admin, who owns a flow that reads her secret, and bob,
     // a flow executor she granted the namespace and the secret to
-    let ada = bootstrap::create_superuser(
-        &app,
-        "ada",
-        &Password::new("correct horse battery staple 1"),
-        true,
-        &origin,
-    )
-    .await
-    .unwrap()
-    .expect("created");
-    let ada = principal(&app, ada, true);
-    let bob = users::create_user(
-        &app,
-        &ada,
-        CreateUserRequest {
-            username: "bob".into(),
-            password: Password::new("another long passphrase 2"),
-            email: None,
-            role: Some(OrgRole::FlowExecutor.as_str().into()),
-            is_active: Some(true),
-            is_superuser: None,
-            org_id: None,
-        },
-        &origin,
-    )
-    .await
-    .unwrap();
-    let bob = principal(&app, bob.id, false);
-    let namespace = namespaces::create_namespace(
-        &app,
-        &ada,
-        CreateNamespaceRequest {
-            name: "pipelines".into(),
-            parent_id: None,
-        },
-        &origin,
-    )
-    .await
-    .unwrap();
-    let flow = flows::create_flow(
-        &app,
-        &ada,
-        CreateFlowRequest {
-            name: "sync".into(),
-            namespace_id: namespace.id,
-            definition: json!({"steps": [{"id": "call", "type": "http", "method": "POST",
-                "url": "https://example.com/hook", "headers": {"Authorization": "Bearer $secret.API_TOKEN"}}]}),
-        },
-        &origin,
-    )
-    .await
-    .unwrap();
-    let secret = secrets::create_secret(
-        &app,
-        &ada,
-        CreateSecretRequest {
-            name: "API_TOKEN".into(),
-            value: Password::new(CANARY),
-        },
-        &origin,
-    )
-    .await
-    .unwrap();
-    let grant = |resource_type: &str, resource_id: Uuid| CreateGrantRequest {
-        resource_type: resource_type.into(),
-        resource_id,
-        grantee_type: "user".into(),
-        grantee_id: bob.user_id,
-        level: "use".into(),
-    };
-    grants::create_grant(&app, &ada, grant("namespace", namespace.id), &origin)
-        .await
-        .unwrap();
-    let secret_grant = grants::create_grant(&app, &ada, grant("secret", secret.id), &origin)
-        .await
-        .unwrap();
+    let World {
+        ada,
+        bob,
+        flow,
+        secret_grant,
+        ..
+    } = World::build(&app, CANARY).await;
     // And two runs bob requested while both grants held
-    let first = runs::request_run(&app, &bob, flow.id, &origin)
-        .await
-        .unwrap();
-    let second = runs::request_run(&app, &bob, flow.id, &origin)
-        .await
-        .unwrap();
+    let first = runs::request_run(&app, &bob, flow, &origin).await.unwrap();
+    let second = runs::request_run(&app, &bob, flow, &origin).await.unwrap();
     let network = Network::default();
 
     // When the first runs with the grant in place
@@ -217,7 +68,7 @@ async fn a_grant_revoked_between_a_runs_request_and_its_resolution_is_not_used()
 
     // When ada revokes the secret's grant after the second run was
     // requested, before its step is resolved
-    grants::revoke_grant(&app, &ada, secret_grant.id, &origin)
+    grants::revoke_grant(&app, &ada, secret_grant, &origin)
         .await
         .unwrap();
     execute_run(&app, &network, &NoEnv, second.id).await;

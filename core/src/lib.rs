@@ -21,6 +21,7 @@ pub mod entropy;
 pub mod ids;
 pub mod log;
 pub mod rules;
+pub mod time_format;
 
 pub use clock::{Clock, SystemClock};
 pub use entropy::{Entropy, OsEntropy};

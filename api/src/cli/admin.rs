@@ -44,9 +44,9 @@ fn read_password() -> Result<Password, CliError> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         let first = rpassword::prompt_password("Password: ")
-            .map_err(|error| CliError::failure(format!("reading the password: {error}")))?;
+            .map_err(|error| CliError::failure_because("reading the password", error))?;
         let second = rpassword::prompt_password("Repeat: ")
-            .map_err(|error| CliError::failure(format!("reading the password: {error}")))?;
+            .map_err(|error| CliError::failure_because("reading the password", error))?;
         if first != second {
             return Err(CliError::failure("the passwords differ"));
         }
@@ -56,7 +56,7 @@ fn read_password() -> Result<Password, CliError> {
     stdin
         .lock()
         .read_line(&mut line)
-        .map_err(|error| CliError::failure(format!("reading the password from stdin: {error}")))?;
+        .map_err(|error| CliError::failure_because("reading the password from stdin", error))?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
     if password.is_empty() {
         return Err(CliError::failure(
@@ -84,7 +84,7 @@ fn create_superuser(args: CreateSuperuserArgs) -> Result<(), CliError> {
             "the data dir {} is in use by a running cairn server: stop it first (or use the bootstrap variables)",
             dir.display()
         )),
-        other => CliError::failure(other.to_string()),
+        other => CliError::failed(other),
     })?;
     let log = Arc::new(log);
     let app = App::start(
@@ -94,11 +94,11 @@ fn create_superuser(args: CreateSuperuserArgs) -> Result<(), CliError> {
         Arc::new(SystemClock),
         Arc::new(OsEntropy),
     )
-    .map_err(|error| CliError::failure(format!("cannot rebuild the views: {error}")))?;
+    .map_err(|error| CliError::failure_because("cannot rebuild the views", error))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|error| CliError::failure(format!("cannot start the async runtime: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot start the async runtime", error))?;
     let created = runtime.block_on(bootstrap::create_superuser(
         &app,
         &args.username,
@@ -109,7 +109,7 @@ fn create_superuser(args: CreateSuperuserArgs) -> Result<(), CliError> {
     let closed = log.close();
     match created {
         Ok(Some(id)) => {
-            closed.map_err(|error| CliError::failure(format!("closing the log: {error}")))?;
+            closed.map_err(|error| CliError::failure_because("closing the log", error))?;
             println!(
                 "created superuser {} ({id}) with a personal organization",
                 args.username.trim()
@@ -120,6 +120,6 @@ fn create_superuser(args: CreateSuperuserArgs) -> Result<(), CliError> {
         Err(CommandError::Invalid { field, message }) => {
             Err(CliError::failure(format!("{field}: {message}")))
         }
-        Err(error) => Err(CliError::failure(error.to_string())),
+        Err(error) => Err(CliError::failed(error)),
     }
 }

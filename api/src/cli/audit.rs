@@ -135,10 +135,7 @@ pub(super) fn read_outside_checkpoints(
     path: &Path,
 ) -> Result<Vec<cairn_schemas::CheckpointSigned>, CliError> {
     let input = File::open(path).map_err(|error| {
-        CliError::usage(format!(
-            "--anchors: cannot open {}: {error}",
-            path.display()
-        ))
+        CliError::usage_because(format!("--anchors: cannot open {}", path.display()), error)
     })?;
     let checkpoints = cairn_audit::outside_checkpoints::read_checkpoints(BufReader::new(input))
         .map_err(|problem| CliError::usage(format!("--anchors {}: {problem}", path.display())))?;
@@ -159,10 +156,7 @@ fn adopt(args: AdoptArgs) -> Result<(), CliError> {
         )));
     };
     let reader = open_reader(&args.data, &master)?;
-    if let Some(anchor) = reader
-        .anchor()
-        .map_err(|error| CliError::integrity(error.to_string()))?
-    {
+    if let Some(anchor) = reader.anchor().map_err(CliError::violated)? {
         return Err(CliError::usage(format!(
             "{} is already anchored (at seq {}): nothing to adopt",
             args.data.data_dir.display(),
@@ -175,16 +169,14 @@ fn adopt(args: AdoptArgs) -> Result<(), CliError> {
             skip_anchor: true,
             ..VerifyOptions::default()
         })
-        .map_err(|error| CliError::failure(error.to_string()))?;
+        .map_err(CliError::failed)?;
     if let Some(bad) = &report.first_bad {
         return Err(CliError::integrity(format!(
             "not adopted: integrity violation at seq {}: {}",
             bad.seq, bad.problem
         )));
     }
-    let checkpoints = reader
-        .checkpoints(0)
-        .map_err(|error| CliError::failure(error.to_string()))?;
+    let checkpoints = reader.checkpoints(0).map_err(CliError::failed)?;
     let Some(last) = checkpoints.last() else {
         return Err(CliError::integrity(
             "not adopted: integrity violation at seq 1: no signed checkpoint covers any record, so nothing proves this history was written with the master key",
@@ -201,7 +193,7 @@ fn adopt(args: AdoptArgs) -> Result<(), CliError> {
             checkpoint_seq: last.seq + 1,
             written_at: last.at,
         })
-        .map_err(|error| CliError::failure(error.to_string()))?;
+        .map_err(CliError::failed)?;
     println!(
         "{}",
         json!({
@@ -219,7 +211,7 @@ fn adopt(args: AdoptArgs) -> Result<(), CliError> {
 fn read_public_key(given: &str) -> Result<[u8; 32], CliError> {
     let text = if Path::new(given).is_file() {
         std::fs::read_to_string(given).map_err(|error| {
-            CliError::usage(format!("--public-key: cannot read {given}: {error}"))
+            CliError::usage_because(format!("--public-key: cannot read {given}"), error)
         })?
     } else {
         given.to_string()
@@ -248,8 +240,9 @@ fn verify_file(
     as_json: bool,
 ) -> Result<(), CliError> {
     let public_key = read_public_key(public_key)?;
-    let input = File::open(file)
-        .map_err(|error| CliError::failure(format!("cannot open {}: {error}", file.display())))?;
+    let input = File::open(file).map_err(|error| {
+        CliError::failure_because(format!("cannot open {}", file.display()), error)
+    })?;
     match verify_export(BufReader::new(input), &public_key, checks) {
         Ok(report) => {
             if as_json {
@@ -315,7 +308,7 @@ fn export(args: ExportArgs) -> Result<(), CliError> {
                 "the data dir {} is in use by a running cairn server: stop it first, or use GET /api/v1/audit/export",
                 dir.display()
             )),
-            other => CliError::failure(other.to_string()),
+            other => CliError::failed(other),
         })?;
     let to_seq = log.head().seq;
     let query = [
@@ -336,7 +329,7 @@ fn export(args: ExportArgs) -> Result<(), CliError> {
     let written = match &args.out {
         Some(path) => {
             let file = File::create(path).map_err(|error| {
-                CliError::failure(format!("cannot create {}: {error}", path.display()))
+                CliError::failure_because(format!("cannot create {}", path.display()), error)
             })?;
             let mut out = BufWriter::new(file);
             let written = write_export(log.reader(), 1, to_seq, keep, args.format, &mut out);
@@ -344,9 +337,9 @@ fn export(args: ExportArgs) -> Result<(), CliError> {
                 .into_inner()
                 .map_err(|error| error.into_error())
                 .and_then(|file| file.sync_all());
-            let written = written.map_err(|error| CliError::failure(error.to_string()))?;
+            let written = written.map_err(CliError::failed)?;
             synced.map_err(|error| {
-                CliError::failure(format!("writing {}: {error}", path.display()))
+                CliError::failure_because(format!("writing {}", path.display()), error)
             })?;
             written
         }
@@ -354,14 +347,13 @@ fn export(args: ExportArgs) -> Result<(), CliError> {
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let written = write_export(log.reader(), 1, to_seq, keep, args.format, &mut out)
-                .map_err(|error| CliError::failure(error.to_string()))?;
-            out.flush()
-                .map_err(|error| CliError::failure(error.to_string()))?;
+                .map_err(CliError::failed)?;
+            out.flush().map_err(CliError::failed)?;
             written
         }
     };
     log.close()
-        .map_err(|error| CliError::failure(format!("closing the log: {error}")))?;
+        .map_err(|error| CliError::failure_because("closing the log", error))?;
     eprintln!(
         "exported {written} events (seq 1 to {to_seq}) as {}",
         args.format.as_str()
@@ -388,7 +380,7 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
             outside,
             ..VerifyOptions::default()
         })
-        .map_err(|error| CliError::failure(error.to_string()))?;
+        .map_err(CliError::failed)?;
     if args.json {
         let line = json!({
             "ok": report.ok(),
@@ -452,10 +444,10 @@ pub(super) fn record_export(
     }));
     let recorded = log
         .append(vec![event])
-        .map_err(|error| CliError::failure(format!("recording {what}: {error}")))?;
+        .map_err(|error| CliError::failure_because(format!("recording {what}"), error))?;
     if let Some(last) = recorded.last() {
         log.wait_durable(last.header.seq)
-            .map_err(|error| CliError::failure(format!("recording {what}: {error}")))?;
+            .map_err(|error| CliError::failure_because(format!("recording {what}"), error))?;
     }
     Ok(())
 }

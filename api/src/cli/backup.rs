@@ -37,6 +37,7 @@ use cairn_core::log::backup::{
 use cairn_core::log::store::private_files;
 use cairn_core::log::{
     Cadence, EventLog, Head, LogConfig, LogReader, OpenError, SledStore, StoreError, VerifyOptions,
+    VerifyReport,
 };
 use cairn_core::{OsEntropy, SystemClock};
 
@@ -139,7 +140,7 @@ fn take_backup(args: &BackupArgs) -> Result<BackupSummary, CliError> {
                     Err(OpenError::Store(StoreError::InUse(_))) => {
                         from_server(&default_url(args.bind), &args.dir, Some(&master))?
                     }
-                    Err(error) => return Err(CliError::failure(error.to_string())),
+                    Err(error) => return Err(CliError::failed(error)),
                 }
             }
             None if secret_env::read(secret_env::TOKEN).is_some() => {
@@ -181,21 +182,21 @@ fn prepare_empty_dir(dir: &Path, what: &str) -> Result<(), CliError> {
             }
             // An empty directory given by the caller becomes private too.
             private_files::tighten(dir).map(|_| ()).map_err(|error| {
-                CliError::failure(format!("cannot restrict {}: {error}", dir.display()))
+                CliError::failure_because(format!("cannot restrict {}", dir.display()), error)
             })
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             private_files::create_dir_all(dir).map_err(|error| {
-                CliError::failure(format!("cannot create {}: {error}", dir.display()))
+                CliError::failure_because(format!("cannot create {}", dir.display()), error)
             })
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotADirectory => Err(CliError::usage(
             format!("{what} {} is not a directory", dir.display()),
         )),
-        Err(error) => Err(CliError::failure(format!(
-            "cannot read {}: {error}",
-            dir.display()
-        ))),
+        Err(error) => Err(CliError::failure_because(
+            format!("cannot read {}", dir.display()),
+            error,
+        )),
     }
 }
 
@@ -223,10 +224,10 @@ fn from_data_dir(log: &EventLog, dir: &Path) -> Result<BackupSummary, CliError> 
     let summary = log
         .reader()
         .write_backup(head, &mut out)
-        .map_err(|error| CliError::failure(error.to_string()))?;
+        .map_err(CliError::failed)?;
     finish_file(out, &path)?;
     log.close()
-        .map_err(|error| CliError::failure(format!("closing the log: {error}")))?;
+        .map_err(|error| CliError::failure_because("closing the log", error))?;
     Ok(summary)
 }
 
@@ -254,7 +255,7 @@ fn from_server(
         .timeout(None)
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()
-        .map_err(|error| CliError::failure(format!("cannot start an HTTP client: {error}")))?;
+        .map_err(|error| CliError::failure_because("cannot start an HTTP client", error))?;
     let mut response = client
         .get(format!("{base}/api/v1/admin/backup"))
         .bearer_auth(token.as_str())
@@ -285,42 +286,44 @@ fn from_server(
     let file = create_file(&path)?;
     let mut out = BufWriter::with_capacity(256 * 1024, file);
     std::io::copy(&mut response, &mut out)
-        .map_err(|error| CliError::failure(format!("the backup stream was cut: {error}")))?;
+        .map_err(|error| CliError::failure_because("the backup stream was cut", error))?;
     finish_file(out, &path)?;
     let mut input = BufReader::with_capacity(256 * 1024, open_file(&path)?);
     let key = master.map(backup_key);
     read_backup(&mut input, key.as_ref(), &mut |_, _, _| Ok(()))
-        .map_err(|error| CliError::failure(format!("the server's backup: {error}")))
+        .map_err(|error| CliError::failure_because("the server's backup", error))
 }
 
 fn create_file(path: &Path) -> Result<File, CliError> {
-    private_files::create_new_file(path)
-        .map_err(|error| CliError::failure(format!("cannot create {}: {error}", path.display())))
+    private_files::create_new_file(path).map_err(|error| {
+        CliError::failure_because(format!("cannot create {}", path.display()), error)
+    })
 }
 
 fn open_file(path: &Path) -> Result<File, CliError> {
-    File::open(path)
-        .map_err(|error| CliError::failure(format!("cannot open {}: {error}", path.display())))
+    File::open(path).map_err(|error| {
+        CliError::failure_because(format!("cannot open {}", path.display()), error)
+    })
 }
 
 fn finish_file(out: BufWriter<File>, path: &Path) -> Result<(), CliError> {
     out.into_inner()
         .map_err(|error| error.into_error())
         .and_then(|file| file.sync_all())
-        .map_err(|error| CliError::failure(format!("writing {}: {error}", path.display())))
+        .map_err(|error| CliError::failure_because(format!("writing {}", path.display()), error))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let mut file = create_file(path)?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
-        .map_err(|error| CliError::failure(format!("writing {}: {error}", path.display())))
+        .map_err(|error| CliError::failure_because(format!("writing {}", path.display()), error))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), CliError> {
     File::open(dir)
         .and_then(|handle| handle.sync_all())
-        .map_err(|error| CliError::failure(format!("syncing {}: {error}", dir.display())))
+        .map_err(|error| CliError::failure_because(format!("syncing {}", dir.display()), error))
 }
 
 fn manifest(summary: &BackupSummary) -> serde_json::Value {
@@ -344,9 +347,10 @@ pub(super) fn restore(args: RestoreArgs) -> Result<(), CliError> {
             manifest_path.display(),
             args.dir.display()
         ))
+        .with_cause(error)
     })?;
     let manifest: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
-        CliError::failure(format!("{} is not JSON: {error}", manifest_path.display()))
+        CliError::failure_because(format!("{} is not JSON", manifest_path.display()), error)
     })?;
     if manifest["format"] != MANIFEST_FORMAT {
         return Err(CliError::failure(format!(
@@ -422,7 +426,7 @@ fn kept_anchor(
     }
     anchor::Anchorer::new(&args.data.data_dir, master)
         .read_file(&path)
-        .map_err(|error| CliError::integrity(error.to_string()))
+        .map_err(CliError::violated)
 }
 
 /// The files a restore target may already hold: kept from the data dir
@@ -451,7 +455,7 @@ fn prepare_restore_target(dir: &Path) -> Result<(), CliError> {
     let mut found = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|error| {
-            CliError::failure(format!("cannot read {}: {error}", dir.display()))
+            CliError::failure_because(format!("cannot read {}", dir.display()), error)
         })?;
         let is_file = entry.file_type().is_ok_and(|kind| kind.is_file());
         found.push((entry.file_name().to_string_lossy().into_owned(), is_file));
@@ -480,8 +484,8 @@ fn with_erasures_reapplied(
     // A ledger that does not verify is an integrity violation; one that
     // cannot be read or written, a failure.
     let ledger_error = |error: LedgerError| match error {
-        LedgerError::Io { .. } | LedgerError::Store(_) => CliError::failure(error.to_string()),
-        other => CliError::integrity(other.to_string()),
+        LedgerError::Io { .. } | LedgerError::Store(_) => CliError::failed(error),
+        other => CliError::violated(other),
     };
     let mut ledger =
         ErasureLedger::open(&ledger_path(reader.dir()), master).map_err(ledger_error)?;
@@ -514,11 +518,40 @@ fn restore_into(
     master: &cairn_core::crypto::MasterKey,
     checks: &RestoreChecks,
 ) -> Result<(serde_json::Value, LogReader, Head), CliError> {
+    let summary = write_the_backup(dir, target, manifest, master)?;
+    let (reader, report) = verify_the_restored_log(target, master, checks, &summary)?;
+    let rolled_back_from = match &checks.kept_anchor {
+        Some(kept) => compare_with_kept_anchor(&reader, kept, &report.head, checks.allow_rollback)?,
+        None => None,
+    };
+    let cursors_clamped = crate::jobs::sinks::clamp_stored_cursors(reader.store(), report.head.seq)
+        .map_err(CliError::failed)?;
+    let line = json!({
+        "ok": true,
+        "data_dir": target.display().to_string(),
+        "head": {"seq": report.head.seq, "hash": hex::encode(report.head.hash)},
+        "checked": report.checked,
+        "checkpoints_verified": report.checkpoints_verified,
+        "anchored_through": report.anchored_through,
+        "outside_checkpoints": report.outside_checkpoints,
+        "rolled_back_from": rolled_back_from,
+        "sink_cursors_clamped": cursors_clamped,
+    });
+    Ok((line, reader, report.head))
+}
+
+/// Writes the backup in `dir` into a new store at `target`, and checks
+/// that what was written is what the manifest describes.
+fn write_the_backup(
+    dir: &Path,
+    target: &Path,
+    manifest: &serde_json::Value,
+    master: &cairn_core::crypto::MasterKey,
+) -> Result<BackupSummary, CliError> {
     let path = dir.join(BACKUP_FILE);
     let mut input = BufReader::with_capacity(256 * 1024, open_file(&path)?);
     let summary = {
-        let store =
-            SledStore::open(target, true).map_err(|error| CliError::failure(error.to_string()))?;
+        let store = SledStore::open(target, true).map_err(CliError::failed)?;
         restore_backup(
             &mut input as &mut dyn Read,
             &store,
@@ -537,6 +570,7 @@ fn restore_into(
                 path.display(),
                 manifest["head"]["seq"].as_u64().unwrap_or(0)
             ))
+            .with_cause(error)
         })?
     };
     let expected = (
@@ -557,14 +591,25 @@ fn restore_into(
             MANIFEST_FILE
         )));
     }
+    Ok(summary)
+}
+
+/// Opens the restored log and verifies its whole chain, which must end at
+/// the backup's head.
+fn verify_the_restored_log(
+    target: &Path,
+    master: &cairn_core::crypto::MasterKey,
+    checks: &RestoreChecks,
+    summary: &BackupSummary,
+) -> Result<(LogReader, VerifyReport), CliError> {
     let reader = LogReader::open(target, master).map_err(|error| match error {
         OpenError::WrongMasterKey => CliError::failure(
             "CAIRN_MASTER_KEY is not the key of the server the backup was taken from",
         ),
-        other => CliError::failure(other.to_string()),
+        other => CliError::failed(other),
     })?;
     // The restored data dir has no anchor of its own yet: it gets one
-    // below, once everything holds.
+    // once everything holds.
     let report = reader
         .verify(&VerifyOptions {
             cadence: checks.cadence,
@@ -572,7 +617,7 @@ fn restore_into(
             outside: checks.outside.clone(),
             ..VerifyOptions::default()
         })
-        .map_err(|error| CliError::failure(error.to_string()))?;
+        .map_err(CliError::failed)?;
     if let Some(bad) = &report.first_bad {
         return Err(CliError::integrity(format!(
             "the restored log does not verify: integrity violation at seq {}: {}",
@@ -585,24 +630,7 @@ fn restore_into(
             report.head.seq, summary.head_seq
         )));
     }
-    let rolled_back_from = match &checks.kept_anchor {
-        Some(kept) => compare_with_kept_anchor(&reader, kept, &report.head, checks.allow_rollback)?,
-        None => None,
-    };
-    let cursors_clamped = crate::jobs::sinks::clamp_stored_cursors(reader.store(), report.head.seq)
-        .map_err(|error| CliError::failure(error.to_string()))?;
-    let line = json!({
-        "ok": true,
-        "data_dir": target.display().to_string(),
-        "head": {"seq": report.head.seq, "hash": hex::encode(report.head.hash)},
-        "checked": report.checked,
-        "checkpoints_verified": report.checkpoints_verified,
-        "anchored_through": report.anchored_through,
-        "outside_checkpoints": report.outside_checkpoints,
-        "rolled_back_from": rolled_back_from,
-        "sink_cursors_clamped": cursors_clamped,
-    });
-    Ok((line, reader, report.head))
+    Ok((reader, report))
 }
 
 /// Anchors the restored log at its head: the backup's MAC proves the
@@ -611,7 +639,7 @@ fn anchor_restored(reader: &LogReader, head: Head) -> Result<(), CliError> {
     let checkpoint_seq = reader
         .store()
         .last_checkpoint()
-        .map_err(|error| CliError::failure(error.to_string()))?
+        .map_err(CliError::failed)?
         .map_or(0, |(seq, _)| seq + 1);
     reader
         .anchorer()
@@ -620,7 +648,7 @@ fn anchor_restored(reader: &LogReader, head: Head) -> Result<(), CliError> {
             checkpoint_seq,
             written_at: now_micros(),
         })
-        .map_err(|error| CliError::failure(error.to_string()))
+        .map_err(CliError::failed)
 }
 
 /// The restored log against the anchor of the data dir it replaces: one
@@ -635,7 +663,7 @@ fn compare_with_kept_anchor(
     let at_anchor = if kept.head.seq <= head.seq {
         reader
             .read(kept.head.seq)
-            .map_err(|error| CliError::failure(error.to_string()))?
+            .map_err(CliError::failed)?
             .map(|record| record.hash)
     } else {
         None

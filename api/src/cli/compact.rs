@@ -36,15 +36,16 @@ pub(super) fn run(args: CompactArgs) -> Result<(), CliError> {
             "the data dir {} is in use by a running cairn server: stop it first (or let the server compact: CAIRN_RETENTION_COMPACT=true)",
             dir.display()
         )),
-        other => CliError::failure(other.to_string()),
+        other => CliError::failed(other),
     })?;
     check_format(&store, false).map_err(|error| match error {
-        OpenError::Store(error) => CliError::failure(error.to_string()),
-        other => CliError::failure(other.to_string()),
+        OpenError::Store(error) => CliError::failed(error),
+        other => CliError::failed(other),
     })?;
-    let owed = compaction_owed(&store).map_err(|error| CliError::failure(error.to_string()))?;
-    let compaction = compact_store(&store)
-        .map_err(|error| CliError::failure(format!("compacting {}: {error}", dir.display())))?;
+    let owed = compaction_owed(&store).map_err(CliError::failed)?;
+    let compaction = compact_store(&store).map_err(|error| {
+        CliError::failure_because(format!("compacting {}", dir.display()), error)
+    })?;
     let report = json!({
         "compacted": true,
         "data_dir": dir.display().to_string(),

@@ -60,10 +60,7 @@ pub(super) fn run(command: EventsCommand) -> Result<(), CliError> {
         }
         EventsCommand::Tail(args) => {
             let (reader, _) = open(&args.data)?;
-            let head = reader
-                .stored_head()
-                .map_err(|error| CliError::failure(error.to_string()))?
-                .seq;
+            let head = reader.stored_head().map_err(CliError::failed)?.seq;
             drop(reader);
             let from = head.saturating_sub(args.lines).saturating_add(1);
             print_range(&args.data, from, head, args.raw)
@@ -86,9 +83,10 @@ fn print_range(data: &DataDirArgs, from: u64, to: u64, raw: bool) -> Result<(), 
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     for record in reader.records(from, to) {
-        let record = record.map_err(|error| CliError::failure(error.to_string()))?;
-        let personal = open_personal(&reader, &record)
-            .map_err(|error| CliError::failure(format!("record {}: {error}", record.header.seq)))?;
+        let record = record.map_err(CliError::failed)?;
+        let personal = open_personal(&reader, &record).map_err(|error| {
+            CliError::failure_because(format!("record {}", record.header.seq), error)
+        })?;
         let line = render_record(
             &RecordView {
                 record: &record,
@@ -109,6 +107,6 @@ fn write_error(error: std::io::Error) -> Result<(), CliError> {
     if error.kind() == std::io::ErrorKind::BrokenPipe {
         Ok(())
     } else {
-        Err(CliError::failure(format!("writing to stdout: {error}")))
+        Err(CliError::failure_because("writing to stdout", error))
     }
 }

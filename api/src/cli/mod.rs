@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use crate::cli_error::CliError;
 use crate::config::{DataDirArgs, ServeArgs};
 
 /// Cairn: an audit-first control plane for workflow platforms.
@@ -53,47 +54,6 @@ enum Command {
     /// Rewrite a stopped server's store so that no payload retention
     /// dropped stays readable in its files.
     Compact(compact::CompactArgs),
-}
-
-/// A failure with its exit code. The message is one line.
-#[derive(Debug)]
-pub struct CliError {
-    /// The process exit code.
-    pub code: u8,
-    /// What went wrong.
-    pub message: String,
-}
-
-impl CliError {
-    /// Exit 1: the command failed.
-    pub fn failure(message: impl Into<String>) -> CliError {
-        CliError {
-            code: 1,
-            message: message.into(),
-        }
-    }
-
-    /// Exit 2: the command was used wrongly.
-    pub fn usage(message: impl Into<String>) -> CliError {
-        CliError {
-            code: 2,
-            message: message.into(),
-        }
-    }
-
-    /// Exit 3: an integrity violation was found.
-    pub fn integrity(message: impl Into<String>) -> CliError {
-        CliError {
-            code: 3,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<anyhow::Error> for CliError {
-    fn from(error: anyhow::Error) -> Self {
-        CliError::failure(format!("{error:#}"))
-    }
 }
 
 /// Parses the command line (after loading `.env`) and runs the command.
@@ -163,6 +123,6 @@ pub(crate) fn open_reader(
             "the data dir {} is in use by a running cairn server: stop it first, or use the HTTP API",
             dir.display()
         )),
-        other => CliError::failure(other.to_string()),
+        other => CliError::failed(other),
     })
 }

@@ -217,10 +217,7 @@ struct Replay<'r> {
 
 impl<'r> Replay<'r> {
     fn new(reader: &'r LogReader, snapshots: Snapshots) -> Result<Replay<'r>, CliError> {
-        let head = reader
-            .stored_head()
-            .map_err(|error| CliError::failure(error.to_string()))?
-            .seq;
+        let head = reader.stored_head().map_err(CliError::failed)?.seq;
         Ok(Replay {
             reader,
             head,
@@ -264,7 +261,7 @@ impl<'r> Replay<'r> {
     fn fold_to(&mut self, seq: u64) -> Result<(), CliError> {
         self.start_from_snapshot(|record| record.header.seq <= seq);
         for record in self.reader.records(self.seq() + 1, seq) {
-            let record = record.map_err(|error| CliError::failure(error.to_string()))?;
+            let record = record.map_err(CliError::failed)?;
             self.apply(&record)?;
         }
         if self.seq() != seq {
@@ -281,7 +278,7 @@ impl<'r> Replay<'r> {
     fn fold_until(&mut self, until: i64) -> Result<(), CliError> {
         self.start_from_snapshot(|record| record.header.at <= until);
         for record in self.reader.records(self.seq() + 1, self.head) {
-            let record = record.map_err(|error| CliError::failure(error.to_string()))?;
+            let record = record.map_err(CliError::failed)?;
             if record.header.at > until {
                 if self.seq() == 0 {
                     return Err(CliError::usage(format!(
@@ -343,7 +340,7 @@ impl<'r> Replay<'r> {
         }
         self.views
             .apply(record, self.reader)
-            .map_err(|error| CliError::failure(error.to_string()))?;
+            .map_err(CliError::failed)?;
         self.last = Head {
             seq,
             hash: record.hash,
@@ -447,7 +444,7 @@ fn print(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(CliError::failure(format!("writing to stdout: {error}")))
+            Err(CliError::failure_because("writing to stdout", error))
         }
         _ => Ok(()),
     }

@@ -18,6 +18,7 @@ use cairn_schemas::{Action, Outcome, ResourceKind};
 
 use cairn_app::audit_export;
 use cairn_app::audit_log::{self, AuditQuery};
+use cairn_app::edge_records;
 use cairn_app::retention as app_retention;
 use cairn_app::{App, CommandError, Principal};
 
@@ -109,27 +110,15 @@ pub(super) fn audit_query_with(
 }
 
 /// `GET /api/v1/audit/events`.
-#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", security(("bearer" = []), ("cookie" = [])), params(("actor" = Option<uuid::Uuid>, Query), ("action" = Option<String>, Query), ("resource_type" = Option<String>, Query), ("resource_id" = Option<uuid::Uuid>, Query), ("outcome" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page"), ("limit" = Option<usize>, Query)), responses((status = 200, body = AuditEventsPage), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(("actor" = Option<uuid::Uuid>, Query), ("action" = Option<String>, Query), ("resource_type" = Option<String>, Query), ("resource_id" = Option<uuid::Uuid>, Query), ("outcome" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page"), ("limit" = Option<usize>, Query)), responses((status = 200, body = AuditEventsPage)))]
 pub async fn events(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<AuditEventsPage>, ApiError> {
     let query = audit_query(query.as_deref())?;
-    let scan = query.clone();
-    let (items, next) = off_runtime(&caller.app, &caller.principal, move |app, principal| {
-        audit_log::query_events(app, principal, &scan)
-    })
-    .await?;
-    audit_log::record_query(
-        &caller.app,
-        &caller.principal,
-        &query,
-        items.len(),
-        next,
-        &caller.origin,
-    )
-    .await?;
-    Ok(Json(audit_log::events_page(items, next)))
+    Ok(Json(
+        edge_records::audit_events(&caller.app, &caller.principal, query, &caller.origin).await?,
+    ))
 }
 
 /// Feeds an HTTP body from a blocking writer, chunk by chunk: the channel
@@ -151,7 +140,7 @@ impl std::io::Write for BodyWriter {
 
 /// `GET /api/v1/audit/export`: the audit trail as `jsonl`, `ocsf` or `cef`,
 /// streamed.
-#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", security(("bearer" = []), ("cookie" = [])), params(("format" = String, Query, description = "jsonl, ocsf or cef"), ("actor" = Option<uuid::Uuid>, Query), ("action" = Option<String>, Query), ("resource_type" = Option<String>, Query), ("resource_id" = Option<uuid::Uuid>, Query), ("outcome" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339")), responses((status = 200, description = "one event per line", content_type = "application/x-ndjson", body = String), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(("format" = String, Query, description = "jsonl, ocsf or cef"), ("actor" = Option<uuid::Uuid>, Query), ("action" = Option<String>, Query), ("resource_type" = Option<String>, Query), ("resource_id" = Option<uuid::Uuid>, Query), ("outcome" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339")), responses((status = 200, description = "one event per line", content_type = "application/x-ndjson", body = String)))]
 pub async fn export(caller: Caller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     let mut format = None;
     let query = audit_query_with(query.as_deref(), &mut |key, value| match key {
@@ -187,7 +176,7 @@ pub async fn export(caller: Caller, RawQuery(query): RawQuery) -> Result<Respons
             tracing::warn!(%error, "an audit export stopped before its end");
             // The body ends with an error: the client sees a cut transfer,
             // never a short file that looks complete.
-            let _ = failure.blocking_send(Err(std::io::Error::other(error.to_string())));
+            let _ = failure.blocking_send(Err(std::io::Error::other(error)));
         }
     });
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
@@ -207,7 +196,7 @@ pub async fn export(caller: Caller, RawQuery(query): RawQuery) -> Result<Respons
 }
 
 /// `GET /api/v1/audit/verify`.
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = VerifyBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = VerifyBody)))]
 pub async fn verify(caller: Caller) -> Result<Json<VerifyBody>, ApiError> {
     Ok(Json(
         off_runtime(&caller.app, &caller.principal, audit_log::verify).await?,
@@ -215,7 +204,7 @@ pub async fn verify(caller: Caller) -> Result<Json<VerifyBody>, ApiError> {
 }
 
 /// `GET /api/v1/audit/checkpoints`.
-#[utoipa::path(get, path = "/api/v1/audit/checkpoints", tag = "audit", security(("bearer" = []), ("cookie" = [])), params(("after" = Option<u64>, Query, description = "a seq"), ("limit" = Option<usize>, Query)), responses((status = 200, body = Page<CheckpointBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/audit/checkpoints", tag = "audit", params(("after" = Option<u64>, Query, description = "a seq"), ("limit" = Option<usize>, Query)), responses((status = 200, body = Page<CheckpointBody>)))]
 pub async fn checkpoints(
     caller: Caller,
     RawQuery(query): RawQuery,
@@ -244,20 +233,20 @@ pub async fn checkpoints(
 }
 
 /// `GET /api/v1/audit/public-key`.
-#[utoipa::path(get, path = "/api/v1/audit/public-key", tag = "audit", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = PublicKeyBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/audit/public-key", tag = "audit", responses((status = 200, body = PublicKeyBody)))]
 pub async fn public_key(caller: Caller) -> Result<Json<PublicKeyBody>, ApiError> {
     Ok(Json(audit_log::public_key(&caller.app, &caller.principal)?))
 }
 
 /// `GET /api/v1/audit/retention`: the policy in force and the last prune.
-#[utoipa::path(get, path = "/api/v1/audit/retention", tag = "audit", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = RetentionBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/audit/retention", tag = "audit", responses((status = 200, body = RetentionBody)))]
 pub async fn retention(caller: Caller) -> Result<Json<RetentionBody>, ApiError> {
     Ok(Json(app_retention::get(&caller.app, &caller.principal)?))
 }
 
 /// `PUT /api/v1/audit/retention`: sets the whole policy (superusers; a
 /// class below its floor is a 422 naming the member and the floor).
-#[utoipa::path(put, path = "/api/v1/audit/retention", tag = "audit", security(("bearer" = []), ("cookie" = [])), request_body = RetentionPolicyBody, responses((status = 200, body = RetentionBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid or below its floor", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(put, path = "/api/v1/audit/retention", tag = "audit", request_body = RetentionPolicyBody, responses((status = 200, body = RetentionBody), (status = 422, description = "a field is invalid or below its floor", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_retention(
     caller: Caller,
     JsonBody(request): JsonBody<RetentionPolicyBody>,

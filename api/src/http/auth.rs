@@ -85,7 +85,7 @@ pub async fn login(
 }
 
 /// `POST /api/v1/auth/logout`.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = []), ("cookie" = [])), responses((status = 204, description = "session ended"), (status = 400, description = "malformed request", body = Problem, content_type = "application/problem+json"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204, description = "session ended")))]
 pub async fn logout(
     State(state): State<ServerState>,
     caller: Caller,
@@ -103,7 +103,7 @@ pub async fn logout(
 }
 
 /// `GET /api/v1/auth/me`.
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = MeResponse), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = MeResponse)))]
 pub async fn me(caller: Caller) -> Result<Json<MeResponse>, ApiError> {
     let views = caller.app.views();
     let user = views
@@ -123,7 +123,7 @@ pub async fn me(caller: Caller) -> Result<Json<MeResponse>, ApiError> {
 }
 
 /// `POST /api/v1/auth/api-keys`.
-#[utoipa::path(post, path = "/api/v1/auth/api-keys", tag = "auth", security(("bearer" = []), ("cookie" = [])), request_body = CreateApiKeyRequest, responses((status = 201, body = CreatedApiKeyBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/auth/api-keys", tag = "auth", request_body = CreateApiKeyRequest, responses((status = 201, body = CreatedApiKeyBody)))]
 pub async fn create_api_key(
     caller: Caller,
     JsonBody(request): JsonBody<CreateApiKeyRequest>,
@@ -134,7 +134,7 @@ pub async fn create_api_key(
 }
 
 /// `GET /api/v1/auth/api-keys`.
-#[utoipa::path(get, path = "/api/v1/auth/api-keys", tag = "auth", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = Page<ApiKeyBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/auth/api-keys", tag = "auth", responses((status = 200, body = Page<ApiKeyBody>)))]
 pub async fn list_api_keys(caller: Caller) -> Json<Page<ApiKeyBody>> {
     Json(Page {
         items: api_keys::list_api_keys(&caller.app, &caller.principal),
@@ -143,7 +143,7 @@ pub async fn list_api_keys(caller: Caller) -> Json<Page<ApiKeyBody>> {
 }
 
 /// `DELETE /api/v1/auth/api-keys/{id}`.
-#[utoipa::path(delete, path = "/api/v1/auth/api-keys/{id}", tag = "auth", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "revoked"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/auth/api-keys/{id}", tag = "auth", params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "revoked")))]
 pub async fn revoke_api_key(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let id = *ids.first().ok_or_else(ApiError::not_found)?;
     api_keys::revoke_api_key(&caller.app, &caller.principal, id, &caller.origin).await?;

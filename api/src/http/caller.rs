@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, USER_AGENT};
+use axum::http::header::{AUTHORIZATION, HOST, ORIGIN, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 
@@ -23,6 +23,7 @@ use cairn_app::{App, CommandError, Origin};
 
 use super::ServerState;
 use super::client_ip::ClientIp;
+use super::cookies::cookie;
 use super::problem::ApiError;
 use super::request_id::RequestId;
 
@@ -83,18 +84,6 @@ impl FromRequestParts<ServerState> for Visitor {
     ) -> Result<Self, Self::Rejection> {
         visitor(parts, state).await
     }
-}
-
-/// The value of one cookie.
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_string())
 }
 
 /// Whether a cookie-authenticated write comes from an origin we serve.

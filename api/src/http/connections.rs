@@ -9,10 +9,10 @@ use cairn_app::connections;
 use super::caller::Caller;
 use super::json_body::JsonBody;
 use super::params::{ListParams, PathIds};
-use super::problem::{ApiError, Problem};
+use super::problem::ApiError;
 
 /// `POST /api/v1/connections`.
-#[utoipa::path(post, path = "/api/v1/connections", tag = "secrets", security(("bearer" = []), ("cookie" = [])), request_body = CreateConnectionRequest, responses((status = 201, body = ConnectionBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/connections", tag = "secrets", request_body = CreateConnectionRequest, responses((status = 201, body = ConnectionBody)))]
 pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<CreateConnectionRequest>,
@@ -24,7 +24,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/connections`.
-#[utoipa::path(get, path = "/api/v1/connections", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<ConnectionBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/connections", tag = "secrets", params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<ConnectionBody>)))]
 pub async fn list(caller: Caller, params: ListParams) -> Json<Page<ConnectionBody>> {
     let (items, next) =
         connections::list_connections(&caller.app, &caller.principal, params.after, params.limit);
@@ -35,7 +35,7 @@ pub async fn list(caller: Caller, params: ListParams) -> Json<Page<ConnectionBod
 }
 
 /// `GET /api/v1/connections/{id}`.
-#[utoipa::path(get, path = "/api/v1/connections/{id}", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = ConnectionBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/connections/{id}", tag = "secrets", params(("id" = uuid::Uuid, Path)), responses((status = 200, body = ConnectionBody)))]
 pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<ConnectionBody>, ApiError> {
     let id = super::params::first(&ids)?;
     Ok(Json(connections::get_connection(
@@ -46,7 +46,7 @@ pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<Connectio
 }
 
 /// `PATCH /api/v1/connections/{id}`.
-#[utoipa::path(patch, path = "/api/v1/connections/{id}", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body = UpdateConnectionRequest, responses((status = 200, body = ConnectionBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(patch, path = "/api/v1/connections/{id}", tag = "secrets", params(("id" = uuid::Uuid, Path)), request_body = UpdateConnectionRequest, responses((status = 200, body = ConnectionBody)))]
 pub async fn update(
     caller: Caller,
     PathIds(ids): PathIds,
@@ -60,7 +60,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/connections/{id}`.
-#[utoipa::path(delete, path = "/api/v1/connections/{id}", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its grants ended"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/connections/{id}", tag = "secrets", params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its grants ended")))]
 pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let id = super::params::first(&ids)?;
     connections::delete_connection(&caller.app, &caller.principal, id, &caller.origin).await?;

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_core::crypto::constant_time_eq;
 use cairn_core::entropy::Entropy;
 
-use super::caller::cookie;
+use super::cookies::cookie;
 use super::problem::ApiError;
 
 /// The cookie that holds the token.

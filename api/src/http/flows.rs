@@ -9,10 +9,10 @@ use cairn_app::flows;
 use super::caller::Caller;
 use super::json_body::JsonBody;
 use super::params::{ListParams, PathIds};
-use super::problem::{ApiError, Problem};
+use super::problem::ApiError;
 
 /// `POST /api/v1/flows`.
-#[utoipa::path(post, path = "/api/v1/flows", tag = "catalog", security(("bearer" = []), ("cookie" = [])), request_body = CreateFlowRequest, responses((status = 201, body = FlowBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/flows", tag = "catalog", request_body = CreateFlowRequest, responses((status = 201, body = FlowBody)))]
 pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<CreateFlowRequest>,
@@ -22,7 +22,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/flows`.
-#[utoipa::path(get, path = "/api/v1/flows", tag = "catalog", security(("bearer" = []), ("cookie" = [])), params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<FlowBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/flows", tag = "catalog", params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<FlowBody>)))]
 pub async fn list(caller: Caller, params: ListParams) -> Json<Page<FlowBody>> {
     let (items, next) =
         flows::list_flows(&caller.app, &caller.principal, params.after, params.limit);
@@ -33,14 +33,14 @@ pub async fn list(caller: Caller, params: ListParams) -> Json<Page<FlowBody>> {
 }
 
 /// `GET /api/v1/flows/{id}`.
-#[utoipa::path(get, path = "/api/v1/flows/{id}", tag = "catalog", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = FlowBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/flows/{id}", tag = "catalog", params(("id" = uuid::Uuid, Path)), responses((status = 200, body = FlowBody)))]
 pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<FlowBody>, ApiError> {
     let id = super::params::first(&ids)?;
     Ok(Json(flows::get_flow(&caller.app, &caller.principal, id)?))
 }
 
 /// `PUT /api/v1/flows/{id}`.
-#[utoipa::path(put, path = "/api/v1/flows/{id}", tag = "catalog", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body = UpdateFlowRequest, responses((status = 200, body = FlowBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(put, path = "/api/v1/flows/{id}", tag = "catalog", params(("id" = uuid::Uuid, Path)), request_body = UpdateFlowRequest, responses((status = 200, body = FlowBody)))]
 pub async fn update(
     caller: Caller,
     PathIds(ids): PathIds,
@@ -53,7 +53,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/flows/{id}`.
-#[utoipa::path(delete, path = "/api/v1/flows/{id}", tag = "catalog", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its grants ended"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/flows/{id}", tag = "catalog", params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its grants ended")))]
 pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let id = super::params::first(&ids)?;
     flows::delete_flow(&caller.app, &caller.principal, id, &caller.origin).await?;

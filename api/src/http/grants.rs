@@ -17,7 +17,7 @@ use super::params::{ListParams, PathIds};
 use super::problem::{ApiError, Problem};
 
 /// `POST /api/v1/grants`.
-#[utoipa::path(post, path = "/api/v1/grants", tag = "sharing", security(("bearer" = []), ("cookie" = [])), request_body = CreateGrantRequest, responses((status = 201, body = GrantBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/grants", tag = "sharing", request_body = CreateGrantRequest, responses((status = 201, body = GrantBody)))]
 pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<CreateGrantRequest>,
@@ -28,7 +28,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/grants`.
-#[utoipa::path(get, path = "/api/v1/grants", tag = "sharing", security(("bearer" = []), ("cookie" = [])), params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<GrantBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/grants", tag = "sharing", params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<GrantBody>)))]
 pub async fn list(caller: Caller, params: ListParams) -> Json<Page<GrantBody>> {
     let (items, next) =
         grants::list_grants(&caller.app, &caller.principal, params.after, params.limit);
@@ -39,7 +39,7 @@ pub async fn list(caller: Caller, params: ListParams) -> Json<Page<GrantBody>> {
 }
 
 /// `DELETE /api/v1/grants/{id}`.
-#[utoipa::path(delete, path = "/api/v1/grants/{id}", tag = "sharing", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "revoked; effective on the next request"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/grants/{id}", tag = "sharing", params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "revoked; effective on the next request")))]
 pub async fn revoke(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let id = super::params::first(&ids)?;
     grants::revoke_grant(&caller.app, &caller.principal, id, &caller.origin).await?;
@@ -106,7 +106,7 @@ fn explain_query(query: Option<&str>) -> Result<ExplainQuery, ApiError> {
 }
 
 /// `GET /api/v1/access/explain`.
-#[utoipa::path(get, path = "/api/v1/access/explain", tag = "sharing", security(("bearer" = []), ("cookie" = [])), params(("user_id" = Option<uuid::Uuid>, Query, description = "whose access (the caller when absent)"), ("resource_type" = String, Query), ("resource_id" = uuid::Uuid, Query), ("action" = String, Query, description = "read, run, edit, delete, share or reveal"), ("at_seq" = Option<u64>, Query, description = "as of this seq of the log")), responses((status = 200, body = ExplainBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found, not visible, or a question the caller may not ask", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json"), (status = 503, description = "too many past states being rebuilt; retry after the time given", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/access/explain", tag = "sharing", params(("user_id" = Option<uuid::Uuid>, Query, description = "whose access (the caller when absent)"), ("resource_type" = String, Query), ("resource_id" = uuid::Uuid, Query), ("action" = String, Query, description = "read, run, edit, delete, share or reveal"), ("at_seq" = Option<u64>, Query, description = "as of this seq of the log")), responses((status = 200, body = ExplainBody), (status = 404, description = "not found, not visible, or a question the caller may not ask", body = Problem, content_type = "application/problem+json"), (status = 503, description = "too many past states being rebuilt; retry after the time given", body = Problem, content_type = "application/problem+json")))]
 pub async fn explain(
     caller: Caller,
     RawQuery(query): RawQuery,

@@ -12,10 +12,10 @@ use cairn_app::groups;
 use super::caller::Caller;
 use super::json_body::JsonBody;
 use super::params::{ListParams, PathIds};
-use super::problem::{ApiError, Problem};
+use super::problem::ApiError;
 
 /// `POST /api/v1/groups`.
-#[utoipa::path(post, path = "/api/v1/groups", tag = "groups", security(("bearer" = []), ("cookie" = [])), request_body = CreateGroupRequest, responses((status = 201, body = GroupBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/groups", tag = "groups", request_body = CreateGroupRequest, responses((status = 201, body = GroupBody)))]
 pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<CreateGroupRequest>,
@@ -26,7 +26,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/groups`.
-#[utoipa::path(get, path = "/api/v1/groups", tag = "groups", security(("bearer" = []), ("cookie" = [])), params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<GroupBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/groups", tag = "groups", params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<GroupBody>)))]
 pub async fn list(caller: Caller, params: ListParams) -> Json<Page<GroupBody>> {
     let (items, next) =
         groups::list_groups(&caller.app, &caller.principal, params.after, params.limit);
@@ -37,14 +37,14 @@ pub async fn list(caller: Caller, params: ListParams) -> Json<Page<GroupBody>> {
 }
 
 /// `GET /api/v1/groups/{id}`.
-#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "groups", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = GroupBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = uuid::Uuid, Path)), responses((status = 200, body = GroupBody)))]
 pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<GroupBody>, ApiError> {
     let id = super::params::first(&ids)?;
     Ok(Json(groups::get_group(&caller.app, &caller.principal, id)?))
 }
 
 /// `DELETE /api/v1/groups/{id}`.
-#[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its memberships and grants ended"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its memberships and grants ended")))]
 pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let id = super::params::first(&ids)?;
     groups::delete_group(&caller.app, &caller.principal, id, &caller.origin).await?;
@@ -52,7 +52,7 @@ pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode,
 }
 
 /// `POST /api/v1/groups/{id}/members`.
-#[utoipa::path(post, path = "/api/v1/groups/{id}/members", tag = "groups", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body = AddGroupMemberRequest, responses((status = 201, body = GroupMemberBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/groups/{id}/members", tag = "groups", params(("id" = uuid::Uuid, Path)), request_body = AddGroupMemberRequest, responses((status = 201, body = GroupMemberBody)))]
 pub async fn add_member(
     caller: Caller,
     PathIds(ids): PathIds,
@@ -65,7 +65,7 @@ pub async fn add_member(
 }
 
 /// `PATCH /api/v1/groups/{id}/members/{user_id}`.
-#[utoipa::path(patch, path = "/api/v1/groups/{id}/members/{user_id}", tag = "groups", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), request_body = UpdateGroupMemberRequest, responses((status = 200, body = GroupMemberBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(patch, path = "/api/v1/groups/{id}/members/{user_id}", tag = "groups", params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), request_body = UpdateGroupMemberRequest, responses((status = 200, body = GroupMemberBody)))]
 pub async fn update_member(
     caller: Caller,
     PathIds(ids): PathIds,
@@ -86,7 +86,7 @@ pub async fn update_member(
 }
 
 /// `DELETE /api/v1/groups/{id}/members/{user_id}`.
-#[utoipa::path(delete, path = "/api/v1/groups/{id}/members/{user_id}", tag = "groups", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), responses((status = 204, description = "removed"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/groups/{id}/members/{user_id}", tag = "groups", params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), responses((status = 204, description = "removed")))]
 pub async fn remove_member(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let (id, user) = super::params::two(&ids)?;
     groups::remove_member(&caller.app, &caller.principal, id, user, &caller.origin).await?;

@@ -1,12 +1,14 @@
 //! The HTTP edge: the router and its handlers. Handlers parse, call the
 //! app, and map the result; they hold no logic of their own.
 //!
-//! Every route declares its access in [`ROUTES`]: `Public` routes take no
-//! credentials; `Authenticated` routes extract a [`caller::Caller`] first,
-//! so without credentials they answer 401 before the handler runs. A test
-//! checks the table against the router.
+//! Every route is written once, in [`routes::ROUTES`], with its access:
+//! `Public` routes take no credentials; the others extract a
+//! [`caller::Caller`] first, so without credentials they answer 401 before
+//! the handler runs. The router below and the OpenAPI document are built
+//! from that table.
 
 mod admin;
+mod api_document;
 mod audit;
 mod auth;
 pub mod caller;
@@ -14,6 +16,7 @@ pub mod client_ip;
 mod command_error;
 mod connections;
 mod console;
+mod cookies;
 pub mod cors;
 pub mod csrf;
 mod flows;
@@ -30,6 +33,7 @@ pub mod rate_limit;
 pub mod refusals;
 mod reports;
 pub mod request_id;
+pub mod routes;
 mod run_marker;
 mod runs;
 mod schedules;
@@ -42,124 +46,14 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{delete, get, patch, post, put};
 
 use cairn_app::App;
 
 use problem::ApiError;
+pub use routes::{Access, ROUTES};
 
 /// The largest request body the API accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Who may call a route.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone (health, login, the web console's static files).
-    Public,
-    /// An authenticated caller; the command checks the caller's role (and
-    /// answers only about the caller, their org, or what a superuser may
-    /// see).
-    Authenticated,
-    /// An authenticated caller, and the command asks `authorize` (or the
-    /// group rules) about the resource the request names: 404 when the
-    /// caller may not see it, 403 when they may see it but not do this.
-    Authorized,
-}
-
-/// Every route, with its access. The router below must match it.
-pub const ROUTES: &[(&str, &str, Access)] = &[
-    ("GET", "/health", Access::Public),
-    ("GET", "/openapi.json", Access::Public),
-    ("GET", "/", Access::Public),
-    ("GET", "/console/{asset}", Access::Public),
-    ("POST", "/api/v1/auth/login", Access::Public),
-    ("POST", "/api/v1/auth/logout", Access::Authenticated),
-    ("GET", "/api/v1/auth/me", Access::Authenticated),
-    ("POST", "/api/v1/auth/api-keys", Access::Authenticated),
-    ("GET", "/api/v1/auth/api-keys", Access::Authenticated),
-    (
-        "DELETE",
-        "/api/v1/auth/api-keys/{id}",
-        Access::Authenticated,
-    ),
-    ("POST", "/api/v1/users", Access::Authenticated),
-    ("GET", "/api/v1/users", Access::Authenticated),
-    ("GET", "/api/v1/users/{id}", Access::Authenticated),
-    ("PATCH", "/api/v1/users/{id}", Access::Authenticated),
-    ("DELETE", "/api/v1/users/{id}", Access::Authenticated),
-    ("POST", "/api/v1/users/{id}/erase", Access::Authenticated),
-    ("PUT", "/api/v1/users/me/password", Access::Authenticated),
-    ("POST", "/api/v1/orgs", Access::Authenticated),
-    ("GET", "/api/v1/orgs", Access::Authenticated),
-    ("POST", "/api/v1/orgs/{id}/members", Access::Authenticated),
-    (
-        "DELETE",
-        "/api/v1/orgs/{id}/members/{user_id}",
-        Access::Authenticated,
-    ),
-    ("POST", "/api/v1/groups", Access::Authenticated),
-    ("GET", "/api/v1/groups", Access::Authenticated),
-    ("GET", "/api/v1/groups/{id}", Access::Authorized),
-    ("DELETE", "/api/v1/groups/{id}", Access::Authorized),
-    ("POST", "/api/v1/groups/{id}/members", Access::Authorized),
-    (
-        "PATCH",
-        "/api/v1/groups/{id}/members/{user_id}",
-        Access::Authorized,
-    ),
-    (
-        "DELETE",
-        "/api/v1/groups/{id}/members/{user_id}",
-        Access::Authorized,
-    ),
-    ("POST", "/api/v1/namespaces", Access::Authorized),
-    ("GET", "/api/v1/namespaces", Access::Authorized),
-    ("GET", "/api/v1/namespaces/{id}", Access::Authorized),
-    ("PATCH", "/api/v1/namespaces/{id}", Access::Authorized),
-    ("DELETE", "/api/v1/namespaces/{id}", Access::Authorized),
-    ("POST", "/api/v1/flows", Access::Authorized),
-    ("GET", "/api/v1/flows", Access::Authorized),
-    ("GET", "/api/v1/flows/{id}", Access::Authorized),
-    ("PUT", "/api/v1/flows/{id}", Access::Authorized),
-    ("DELETE", "/api/v1/flows/{id}", Access::Authorized),
-    ("POST", "/api/v1/grants", Access::Authorized),
-    ("GET", "/api/v1/grants", Access::Authorized),
-    ("DELETE", "/api/v1/grants/{id}", Access::Authorized),
-    ("GET", "/api/v1/access/explain", Access::Authorized),
-    ("GET", "/api/v1/audit/events", Access::Authenticated),
-    ("GET", "/api/v1/audit/export", Access::Authenticated),
-    ("GET", "/api/v1/audit/verify", Access::Authenticated),
-    ("GET", "/api/v1/audit/checkpoints", Access::Authenticated),
-    ("GET", "/api/v1/audit/public-key", Access::Authenticated),
-    ("GET", "/api/v1/audit/retention", Access::Authenticated),
-    ("PUT", "/api/v1/audit/retention", Access::Authenticated),
-    (
-        "GET",
-        "/api/v1/reports/access-review",
-        Access::Authenticated,
-    ),
-    ("GET", "/api/v1/reports/activity", Access::Authenticated),
-    ("GET", "/api/v1/reports/secret-usage", Access::Authenticated),
-    ("GET", "/api/v1/admin/backup", Access::Authenticated),
-    ("POST", "/api/v1/secrets", Access::Authorized),
-    ("GET", "/api/v1/secrets", Access::Authorized),
-    ("GET", "/api/v1/secrets/{id}", Access::Authorized),
-    ("PUT", "/api/v1/secrets/{id}", Access::Authorized),
-    ("DELETE", "/api/v1/secrets/{id}", Access::Authorized),
-    ("POST", "/api/v1/secrets/{id}/reveal", Access::Authorized),
-    ("POST", "/api/v1/connections", Access::Authorized),
-    ("GET", "/api/v1/connections", Access::Authorized),
-    ("GET", "/api/v1/connections/{id}", Access::Authorized),
-    ("PATCH", "/api/v1/connections/{id}", Access::Authorized),
-    ("DELETE", "/api/v1/connections/{id}", Access::Authorized),
-    ("POST", "/api/v1/flows/{id}/runs", Access::Authorized),
-    ("GET", "/api/v1/runs", Access::Authorized),
-    ("GET", "/api/v1/runs/{id}", Access::Authorized),
-    ("POST", "/api/v1/schedules", Access::Authorized),
-    ("GET", "/api/v1/schedules", Access::Authorized),
-    ("DELETE", "/api/v1/schedules/{id}", Access::Authorized),
-    ("PATCH", "/api/v1/schedules/{id}", Access::Authorized),
-];
 
 /// How the edge behaves (from the configuration).
 #[derive(Clone, Debug)]
@@ -282,108 +176,18 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
     let general_limit = rate_limit::general_limiter(config.rate_limit_requests)
         .reporting_to(state.throttled.clone());
 
-    let auth = Router::new()
-        .route("/api/v1/auth/login", post(auth::login))
-        .route_layer(from_fn_with_state(auth_limit, rate_limit::limit));
-    let api = Router::new()
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/me", get(auth::me))
-        .route(
-            "/api/v1/auth/api-keys",
-            post(auth::create_api_key).get(auth::list_api_keys),
-        )
-        .route("/api/v1/auth/api-keys/{id}", delete(auth::revoke_api_key))
-        .route("/api/v1/users", post(users::create).get(users::list))
-        .route("/api/v1/users/me/password", put(users::change_own_password))
-        .route(
-            "/api/v1/users/{id}",
-            get(users::get).patch(users::update).delete(users::delete),
-        )
-        .route("/api/v1/users/{id}/erase", post(users::erase))
-        .route("/api/v1/orgs", post(orgs::create).get(orgs::list))
-        .route("/api/v1/orgs/{id}/members", post(orgs::add_member))
-        .route(
-            "/api/v1/orgs/{id}/members/{user_id}",
-            delete(orgs::remove_member),
-        )
-        .route("/api/v1/groups", post(groups::create).get(groups::list))
-        .route(
-            "/api/v1/groups/{id}",
-            get(groups::get).delete(groups::delete),
-        )
-        .route("/api/v1/groups/{id}/members", post(groups::add_member))
-        .route(
-            "/api/v1/groups/{id}/members/{user_id}",
-            patch(groups::update_member).delete(groups::remove_member),
-        )
-        .route(
-            "/api/v1/namespaces",
-            post(namespaces::create).get(namespaces::list),
-        )
-        .route(
-            "/api/v1/namespaces/{id}",
-            get(namespaces::get)
-                .patch(namespaces::update)
-                .delete(namespaces::delete),
-        )
-        .route("/api/v1/flows", post(flows::create).get(flows::list))
-        .route(
-            "/api/v1/flows/{id}",
-            get(flows::get).put(flows::update).delete(flows::delete),
-        )
-        .route("/api/v1/grants", post(grants::create).get(grants::list))
-        .route("/api/v1/grants/{id}", delete(grants::revoke))
-        .route("/api/v1/access/explain", get(grants::explain))
-        .route("/api/v1/audit/events", get(audit::events))
-        .route("/api/v1/audit/export", get(audit::export))
-        .route("/api/v1/audit/verify", get(audit::verify))
-        .route("/api/v1/audit/checkpoints", get(audit::checkpoints))
-        .route("/api/v1/audit/public-key", get(audit::public_key))
-        .route(
-            "/api/v1/audit/retention",
-            get(audit::retention).put(audit::set_retention),
-        )
-        .route("/api/v1/reports/access-review", get(reports::access_review))
-        .route("/api/v1/reports/activity", get(reports::activity))
-        .route("/api/v1/reports/secret-usage", get(reports::secret_usage))
-        .route("/api/v1/admin/backup", get(admin::backup))
-        .route("/api/v1/secrets", post(secrets::create).get(secrets::list))
-        .route(
-            "/api/v1/secrets/{id}",
-            get(secrets::get)
-                .put(secrets::rotate)
-                .delete(secrets::delete),
-        )
-        .route("/api/v1/secrets/{id}/reveal", post(secrets::reveal))
-        .route(
-            "/api/v1/connections",
-            post(connections::create).get(connections::list),
-        )
-        .route(
-            "/api/v1/connections/{id}",
-            get(connections::get)
-                .patch(connections::update)
-                .delete(connections::delete),
-        )
-        .route("/api/v1/flows/{id}/runs", post(runs::start))
-        .route("/api/v1/runs", get(runs::list))
-        .route("/api/v1/runs/{id}", get(runs::get))
-        .route(
-            "/api/v1/schedules",
-            post(schedules::create).get(schedules::list),
-        )
-        .route(
-            "/api/v1/schedules/{id}",
-            delete(schedules::delete).patch(schedules::update),
-        );
-
-    let mut router = Router::new()
-        .route("/health", get(health::health))
-        .route("/openapi.json", get(openapi::serve))
-        .route("/", get(console::index))
-        .route("/console/{asset}", get(console::asset))
-        .merge(auth)
-        .merge(api)
+    let mut router = Router::new();
+    for route in ROUTES {
+        let handler = (route.handler)();
+        let handler = match route.limit {
+            routes::Limit::General => handler,
+            routes::Limit::SignIn => {
+                handler.layer(from_fn_with_state(auth_limit.clone(), rate_limit::limit))
+            }
+        };
+        router = router.route(route.path, handler);
+    }
+    let mut router = router
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(json_body::body_limit(MAX_BODY_BYTES))
@@ -394,6 +198,9 @@ pub fn router(state: ServerState) -> Result<Router, RouterError> {
         // runs (inside the trusted proxies, which name the client).
         .layer(from_fn_with_state(general_limit, rate_limit::limit))
         .layer(axum::Extension(config.trusted_proxies.clone()))
+        .layer(axum::Extension(api_document::ApiDocument::new(
+            &openapi::document(),
+        )))
         .layer(security_headers::api_security_headers(
             config.tls_terminated,
         ));

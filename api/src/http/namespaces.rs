@@ -9,10 +9,10 @@ use cairn_app::namespaces;
 use super::caller::Caller;
 use super::json_body::JsonBody;
 use super::params::{ListParams, PathIds};
-use super::problem::{ApiError, Problem};
+use super::problem::ApiError;
 
 /// `POST /api/v1/namespaces`.
-#[utoipa::path(post, path = "/api/v1/namespaces", tag = "catalog", security(("bearer" = []), ("cookie" = [])), request_body = CreateNamespaceRequest, responses((status = 201, body = NamespaceBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/namespaces", tag = "catalog", request_body = CreateNamespaceRequest, responses((status = 201, body = NamespaceBody)))]
 pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<CreateNamespaceRequest>,
@@ -24,7 +24,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/namespaces`.
-#[utoipa::path(get, path = "/api/v1/namespaces", tag = "catalog", security(("bearer" = []), ("cookie" = [])), params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<NamespaceBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/namespaces", tag = "catalog", params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<NamespaceBody>)))]
 pub async fn list(caller: Caller, params: ListParams) -> Json<Page<NamespaceBody>> {
     let (items, next) =
         namespaces::list_namespaces(&caller.app, &caller.principal, params.after, params.limit);
@@ -35,7 +35,7 @@ pub async fn list(caller: Caller, params: ListParams) -> Json<Page<NamespaceBody
 }
 
 /// `GET /api/v1/namespaces/{id}`.
-#[utoipa::path(get, path = "/api/v1/namespaces/{id}", tag = "catalog", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = NamespaceBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/namespaces/{id}", tag = "catalog", params(("id" = uuid::Uuid, Path)), responses((status = 200, body = NamespaceBody)))]
 pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<NamespaceBody>, ApiError> {
     let id = super::params::first(&ids)?;
     Ok(Json(namespaces::get_namespace(
@@ -46,7 +46,7 @@ pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<Namespace
 }
 
 /// `PATCH /api/v1/namespaces/{id}`.
-#[utoipa::path(patch, path = "/api/v1/namespaces/{id}", tag = "catalog", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body = UpdateNamespaceRequest, responses((status = 200, body = NamespaceBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(patch, path = "/api/v1/namespaces/{id}", tag = "catalog", params(("id" = uuid::Uuid, Path)), request_body = UpdateNamespaceRequest, responses((status = 200, body = NamespaceBody)))]
 pub async fn update(
     caller: Caller,
     PathIds(ids): PathIds,
@@ -60,7 +60,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/namespaces/{id}`.
-#[utoipa::path(delete, path = "/api/v1/namespaces/{id}", tag = "catalog", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its grants ended"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/namespaces/{id}", tag = "catalog", params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its grants ended")))]
 pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let id = super::params::first(&ids)?;
     namespaces::delete_namespace(&caller.app, &caller.principal, id, &caller.origin).await?;

@@ -9,10 +9,10 @@ use cairn_app::orgs;
 use super::caller::Caller;
 use super::json_body::JsonBody;
 use super::params::PathIds;
-use super::problem::{ApiError, Problem};
+use super::problem::ApiError;
 
 /// `POST /api/v1/orgs`.
-#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", security(("bearer" = []), ("cookie" = [])), request_body = CreateOrgRequest, responses((status = 201, body = OrgBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = CreateOrgRequest, responses((status = 201, body = OrgBody)))]
 pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<CreateOrgRequest>,
@@ -22,7 +22,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/orgs`.
-#[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = Page<OrgBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", responses((status = 200, body = Page<OrgBody>)))]
 pub async fn list(caller: Caller) -> Json<Page<OrgBody>> {
     Json(Page {
         items: orgs::list_orgs(&caller.app, &caller.principal),
@@ -31,7 +31,7 @@ pub async fn list(caller: Caller) -> Json<Page<OrgBody>> {
 }
 
 /// `POST /api/v1/orgs/{id}/members`.
-#[utoipa::path(post, path = "/api/v1/orgs/{id}/members", tag = "orgs", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body = AddMemberRequest, responses((status = 201, body = MemberBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/orgs/{id}/members", tag = "orgs", params(("id" = uuid::Uuid, Path)), request_body = AddMemberRequest, responses((status = 201, body = MemberBody)))]
 pub async fn add_member(
     caller: Caller,
     PathIds(ids): PathIds,
@@ -44,7 +44,7 @@ pub async fn add_member(
 }
 
 /// `DELETE /api/v1/orgs/{id}/members/{user_id}`.
-#[utoipa::path(delete, path = "/api/v1/orgs/{id}/members/{user_id}", tag = "orgs", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), responses((status = 204, description = "removed"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/orgs/{id}/members/{user_id}", tag = "orgs", params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), responses((status = 204, description = "removed")))]
 pub async fn remove_member(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let (Some(org), Some(user)) = (ids.first().copied(), ids.get(1).copied()) else {
         return Err(ApiError::not_found());

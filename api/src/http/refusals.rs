@@ -1,4 +1,5 @@
-//! Every refusal is an event. A request answered with a 4xx appends one
+//! Every refusal is an event, recorded by the app's
+//! `edge_records::record_refusal` (this middleware only notices it). A request answered with a 4xx appends one
 //! event (and nothing else): `authz.denied` (outcome denied) for 401, 403
 //! and any answer `authorize` refused (a 404 for a resource the caller may
 //! not see included: the event names the resource and the reason, the
@@ -26,15 +27,12 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::USER_AGENT;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use cairn_core::log::NewEvent;
-use cairn_schemas::{
-    AccessDenied, Action, ActorKind, ActorRef, EventPayload, HttpRequest, Outcome, ResourceRef,
-};
+use cairn_schemas::ActorRef;
 use uuid::Uuid;
 
+use cairn_app::Origin;
+use cairn_app::edge_records::{self, RefusedRequest, RequestCaller};
 use cairn_app::error::Denial;
-use cairn_app::origin::anonymous_subject;
-use cairn_app::{CommandError, Origin};
 
 use super::ServerState;
 use super::request_id::RequestId;
@@ -42,17 +40,17 @@ use super::request_id::RequestId;
 /// Who made the request, filled in by the `Caller` extractor once it has
 /// authenticated them.
 #[derive(Clone, Debug, Default)]
-pub struct CallerSlot(Arc<Mutex<Option<(ActorRef, Uuid, Uuid)>>>);
+pub struct CallerSlot(Arc<Mutex<Option<RequestCaller>>>);
 
 impl CallerSlot {
     /// Records the authenticated actor, their user id and their org.
     pub fn fill(&self, actor: ActorRef, user: Uuid, org: Uuid) {
         if let Ok(mut slot) = self.0.lock() {
-            *slot = Some((actor, user, org));
+            *slot = Some(RequestCaller { actor, user, org });
         }
     }
 
-    fn take(&self) -> Option<(ActorRef, Uuid, Uuid)> {
+    fn take(&self) -> Option<RequestCaller> {
         self.0.lock().ok().and_then(|mut slot| slot.take())
     }
 }
@@ -95,63 +93,23 @@ pub async fn record_refusals(
     let Some(app) = state.app() else {
         return response;
     };
-    let caller = slot.take();
-    let origin = Origin {
-        ip,
-        user_agent,
-        request_id,
+    let refused = RefusedRequest {
+        method,
+        path,
+        status,
+        duration_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        caller: slot.take(),
+        origin: Origin {
+            ip,
+            user_agent,
+            request_id,
+        },
+        denial: response.extensions().get::<Denial>().cloned(),
     };
-    let denial = response.extensions().get::<Denial>().cloned();
-    let (action, outcome) = match (status, &denial) {
-        (_, Some(_)) | (401 | 403, None) => (Action::AuthzDenied, Outcome::Denied),
-        _ => (Action::HttpRequest, Outcome::Failure),
-    };
-    let (actor, subject) = match caller {
-        Some((actor, user, _)) => (actor, user),
-        None => (
-            ActorRef {
-                kind: ActorKind::Anonymous,
-                id: None,
-            },
-            anonymous_subject(app.now()),
-        ),
-    };
-    let (resource, payload) = match denial {
-        // An authorization refusal names the resource and the reason, also
-        // when the caller was answered 404.
-        Some(denial) => (
-            denial.resource,
-            EventPayload::AccessDenied(AccessDenied {
-                method,
-                path,
-                status,
-                action: denial.action,
-                reason: denial.reason,
-            }),
-        ),
-        None => (
-            ResourceRef::SYSTEM,
-            EventPayload::HttpRequest(HttpRequest {
-                method,
-                path,
-                status,
-                duration_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            }),
-        ),
-    };
-    let mut event = NewEvent::new(action, actor, resource, outcome)
-        .with_personal(subject, origin.personal())
-        .with_payload(payload);
-    if let Some((_, _, org)) = caller {
-        event = event.in_org(org);
-    }
-    if let Some(id) = &origin.request_id {
-        event = event.with_request_id(id.clone());
-    }
     // Like every answer, the refusal waits for its event to be on disk
     // (group commit shares the sync with everything else in flight).
-    match app.execute(|_| Ok::<_, CommandError>(vec![event])).await {
-        Ok(_) => response,
+    match edge_records::record_refusal(app, &refused).await {
+        Ok(()) => response,
         Err(error) => {
             tracing::error!(%error, "recording a refused request failed");
             super::problem::ApiError::internal().into_response()

@@ -1,7 +1,5 @@
 //! `/api/v1/reports`: reports for compliance reviewers.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::RawQuery;
 use axum::http::{HeaderMap, header};
@@ -9,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use cairn_schemas::api::AuditEventsPage;
 
-use cairn_app::audit_log;
+use cairn_app::edge_records;
 use cairn_app::reports::{self, AccessReview, SecretUsage};
 
 use super::audit::audit_query_with;
@@ -19,7 +17,7 @@ use super::problem::{ApiError, Problem};
 
 /// `GET /api/v1/reports/access-review`: who can reach what in the org, and
 /// through which path; JSON, or CSV with `Accept: text/csv`.
-#[utoipa::path(get, path = "/api/v1/reports/access-review", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("at_seq" = Option<u64>, Query, description = "as of this seq (now when absent)"), ("org_id" = Option<uuid::Uuid>, Query, description = "another org (superusers)")), responses((status = 200, body = AccessReview, description = "JSON, or text/csv when asked"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json"), (status = 503, description = "too many past states being rebuilt; retry after the time given", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/reports/access-review", tag = "reports", params(("at_seq" = Option<u64>, Query, description = "as of this seq (now when absent)"), ("org_id" = Option<uuid::Uuid>, Query, description = "another org (superusers)")), responses((status = 200, body = AccessReview, description = "JSON, or text/csv when asked"), (status = 503, description = "too many past states being rebuilt; retry after the time given", body = Problem, content_type = "application/problem+json")))]
 pub async fn access_review(
     caller: Caller,
     headers: HeaderMap,
@@ -56,7 +54,7 @@ pub async fn access_review(
 
 /// `GET /api/v1/reports/activity`: the events a user is the actor of, in
 /// the caller's org, filtered by time and paged like the audit events.
-#[utoipa::path(get, path = "/api/v1/reports/activity", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("user_id" = uuid::Uuid, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page"), ("limit" = Option<usize>, Query)), responses((status = 200, body = AuditEventsPage), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/reports/activity", tag = "reports", params(("user_id" = uuid::Uuid, Query), ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page"), ("limit" = Option<usize>, Query)), responses((status = 200, body = AuditEventsPage)))]
 pub async fn activity(
     caller: Caller,
     RawQuery(query): RawQuery,
@@ -74,29 +72,14 @@ pub async fn activity(
         _ => Ok(false),
     })?;
     query.actor = Some(user.ok_or_else(|| ApiError::validation("user_id", "is required"))?);
-    let scan = query.clone();
-    let app = Arc::clone(&caller.app);
-    let principal = caller.principal.clone();
-    let (items, next) =
-        tokio::task::spawn_blocking(move || reports::activity(&app, &principal, &scan))
-            .await
-            .map_err(|_| ApiError::internal())?
-            .map_err(ApiError::from)?;
-    audit_log::record_query(
-        &caller.app,
-        &caller.principal,
-        &query,
-        items.len(),
-        next,
-        &caller.origin,
-    )
-    .await?;
-    Ok(Json(audit_log::events_page(items, next)))
+    Ok(Json(
+        edge_records::activity(&caller.app, &caller.principal, query, &caller.origin).await?,
+    ))
 }
 
 /// `GET /api/v1/reports/secret-usage`: who resolved a secret, in which run,
 /// when (every `secret.resolved` event of it).
-#[utoipa::path(get, path = "/api/v1/reports/secret-usage", tag = "reports", security(("bearer" = []), ("cookie" = [])), params(("secret_id" = uuid::Uuid, Query), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page")), responses((status = 200, body = SecretUsage), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/reports/secret-usage", tag = "reports", params(("secret_id" = uuid::Uuid, Query), ("after" = Option<u64>, Query, description = "a seq: the `next` of the previous page")), responses((status = 200, body = SecretUsage)))]
 pub async fn secret_usage(
     caller: Caller,
     RawQuery(query): RawQuery,
@@ -115,26 +98,14 @@ pub async fn secret_usage(
         }
     }
     let secret = secret.ok_or_else(|| ApiError::validation("secret_id", "is required"))?;
-    let app = Arc::clone(&caller.app);
-    let principal = caller.principal.clone();
-    let usage =
-        tokio::task::spawn_blocking(move || reports::secret_usage(&app, &principal, secret, after))
-            .await
-            .map_err(|_| ApiError::internal())?
-            .map_err(ApiError::from)?;
-    let recorded = audit_log::AuditQuery {
-        text: format!("secret-usage secret_id={secret} after={after}"),
-        ..audit_log::AuditQuery::default()
-    };
-    let next = usage.next.as_deref().and_then(|next| next.parse().ok());
-    audit_log::record_query(
-        &caller.app,
-        &caller.principal,
-        &recorded,
-        usage.items.len(),
-        next,
-        &caller.origin,
-    )
-    .await?;
-    Ok(Json(usage))
+    Ok(Json(
+        edge_records::secret_usage(
+            &caller.app,
+            &caller.principal,
+            secret,
+            after,
+            &caller.origin,
+        )
+        .await?,
+    ))
 }

@@ -12,7 +12,7 @@ use super::params::{ListParams, PathIds};
 use super::problem::{ApiError, Problem};
 
 /// `POST /api/v1/schedules`.
-#[utoipa::path(post, path = "/api/v1/schedules", tag = "runs", security(("bearer" = []), ("cookie" = [])), request_body = CreateScheduleRequest, responses((status = 201, body = ScheduleBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "the flow is not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "the caller owns as many schedules as `CAIRN_SCHEDULES_PER_USER` allows", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid (an invalid cron expression, or one that comes due more often than `CAIRN_SCHEDULE_MIN_INTERVAL` allows, names `cron`)", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/schedules", tag = "runs", request_body = CreateScheduleRequest, responses((status = 201, body = ScheduleBody), (status = 404, description = "the flow is not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "the caller owns as many schedules as `CAIRN_SCHEDULES_PER_USER` allows", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid (an invalid cron expression, or one that comes due more often than `CAIRN_SCHEDULE_MIN_INTERVAL` allows, names `cron`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<CreateScheduleRequest>,
@@ -23,7 +23,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/schedules`.
-#[utoipa::path(get, path = "/api/v1/schedules", tag = "runs", security(("bearer" = []), ("cookie" = [])), params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<ScheduleBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "runs", params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<ScheduleBody>)))]
 pub async fn list(caller: Caller, params: ListParams) -> Json<Page<ScheduleBody>> {
     let (items, next) =
         schedules::list_schedules(&caller.app, &caller.principal, params.after, params.limit);
@@ -34,7 +34,7 @@ pub async fn list(caller: Caller, params: ListParams) -> Json<Page<ScheduleBody>
 }
 
 /// `DELETE /api/v1/schedules/{id}`.
-#[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "runs", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "runs", params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted")))]
 pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let id = super::params::first(&ids)?;
     schedules::delete_schedule(&caller.app, &caller.principal, id, &caller.origin).await?;
@@ -44,7 +44,7 @@ pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode,
 /// `PATCH /api/v1/schedules/{id}`: `{"enabled":true}` re-enables it pinned
 /// to the flow's current definition, `{"enabled":false}` pauses it; only
 /// its owner may (it runs as them).
-#[utoipa::path(patch, path = "/api/v1/schedules/{id}", tag = "runs", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body = UpdateScheduleRequest, responses((status = 200, body = ScheduleBody), (status = 400, description = "the body is not valid JSON", body = Problem, content_type = "application/problem+json"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not its owner", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(patch, path = "/api/v1/schedules/{id}", tag = "runs", params(("id" = uuid::Uuid, Path)), request_body = UpdateScheduleRequest, responses((status = 200, body = ScheduleBody), (status = 400, description = "the body is not valid JSON", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not its owner", body = Problem, content_type = "application/problem+json")))]
 pub async fn update(
     caller: Caller,
     PathIds(ids): PathIds,

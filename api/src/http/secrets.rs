@@ -13,10 +13,10 @@ use cairn_app::secrets;
 use super::caller::Caller;
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::params::{ListParams, PathIds};
-use super::problem::{ApiError, Problem};
+use super::problem::ApiError;
 
 /// `POST /api/v1/secrets`.
-#[utoipa::path(post, path = "/api/v1/secrets", tag = "secrets", security(("bearer" = []), ("cookie" = [])), request_body = CreateSecretRequest, responses((status = 201, body = SecretBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/secrets", tag = "secrets", request_body = CreateSecretRequest, responses((status = 201, body = SecretBody)))]
 pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<CreateSecretRequest>,
@@ -27,7 +27,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/secrets`.
-#[utoipa::path(get, path = "/api/v1/secrets", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<SecretBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/secrets", tag = "secrets", params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<SecretBody>)))]
 pub async fn list(caller: Caller, params: ListParams) -> Json<Page<SecretBody>> {
     let (items, next) =
         secrets::list_secrets(&caller.app, &caller.principal, params.after, params.limit);
@@ -38,7 +38,7 @@ pub async fn list(caller: Caller, params: ListParams) -> Json<Page<SecretBody>> 
 }
 
 /// `GET /api/v1/secrets/{id}`.
-#[utoipa::path(get, path = "/api/v1/secrets/{id}", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = SecretBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/secrets/{id}", tag = "secrets", params(("id" = uuid::Uuid, Path)), responses((status = 200, body = SecretBody)))]
 pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<SecretBody>, ApiError> {
     let id = super::params::first(&ids)?;
     Ok(Json(secrets::get_secret(
@@ -49,7 +49,7 @@ pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<SecretBod
 }
 
 /// `PUT /api/v1/secrets/{id}`: rotate.
-#[utoipa::path(put, path = "/api/v1/secrets/{id}", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body = RotateSecretRequest, responses((status = 200, body = SecretBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(put, path = "/api/v1/secrets/{id}", tag = "secrets", params(("id" = uuid::Uuid, Path)), request_body = RotateSecretRequest, responses((status = 200, body = SecretBody)))]
 pub async fn rotate(
     caller: Caller,
     PathIds(ids): PathIds,
@@ -62,7 +62,7 @@ pub async fn rotate(
 }
 
 /// `DELETE /api/v1/secrets/{id}`.
-#[utoipa::path(delete, path = "/api/v1/secrets/{id}", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its grants ended"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/secrets/{id}", tag = "secrets", params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted; its grants ended")))]
 pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     let id = super::params::first(&ids)?;
     secrets::delete_secret(&caller.app, &caller.principal, id, &caller.origin).await?;
@@ -70,7 +70,7 @@ pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode,
 }
 
 /// `POST /api/v1/secrets/{id}/reveal`: the owner's alone, audited.
-#[utoipa::path(post, path = "/api/v1/secrets/{id}/reveal", tag = "secrets", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body(content = Option<RevealSecretRequest>, description = "no body, or `{}`"), responses((status = 200, body = RevealedSecretBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/secrets/{id}/reveal", tag = "secrets", params(("id" = uuid::Uuid, Path)), request_body(content = Option<RevealSecretRequest>, description = "no body, or `{}`"), responses((status = 200, body = RevealedSecretBody)))]
 pub async fn reveal(
     caller: Caller,
     PathIds(ids): PathIds,

@@ -18,7 +18,7 @@ fn first(ids: &[uuid::Uuid]) -> Result<uuid::Uuid, ApiError> {
 }
 
 /// `POST /api/v1/users`.
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = []), ("cookie" = [])), request_body = CreateUserRequest, responses((status = 201, body = UserBody), (status = 400, description = "malformed request", body = Problem, content_type = "application/problem+json"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest, responses((status = 201, body = UserBody)))]
 pub async fn create(
     caller: Caller,
     JsonBody(request): JsonBody<CreateUserRequest>,
@@ -28,7 +28,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/users`.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = []), ("cookie" = [])), params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<UserBody>), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(("limit" = Option<usize>, Query), ("after" = Option<uuid::Uuid>, Query)), responses((status = 200, body = Page<UserBody>)))]
 pub async fn list(caller: Caller, params: ListParams) -> Result<Json<Page<UserBody>>, ApiError> {
     let (items, next) =
         users::list_users(&caller.app, &caller.principal, params.after, params.limit)?;
@@ -39,7 +39,7 @@ pub async fn list(caller: Caller, params: ListParams) -> Result<Json<Page<UserBo
 }
 
 /// `GET /api/v1/users/{id}`.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = UserBody), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)), responses((status = 200, body = UserBody)))]
 pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<UserBody>, ApiError> {
     Ok(Json(users::get_user(
         &caller.app,
@@ -49,7 +49,7 @@ pub async fn get(caller: Caller, PathIds(ids): PathIds) -> Result<Json<UserBody>
 }
 
 /// `PATCH /api/v1/users/{id}`.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body = UpdateUserRequest, responses((status = 200, body = UserBody), (status = 400, description = "malformed request", body = Problem, content_type = "application/problem+json"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)), request_body = UpdateUserRequest, responses((status = 200, body = UserBody)))]
 pub async fn update(
     caller: Caller,
     PathIds(ids): PathIds,
@@ -68,14 +68,14 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/users/{id}`.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 404, description = "not found or not visible", body = Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted")))]
 pub async fn delete(caller: Caller, PathIds(ids): PathIds) -> Result<StatusCode, ApiError> {
     users::delete_user(&caller.app, &caller.principal, first(&ids)?, &caller.origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/users/{id}/erase`.
-#[utoipa::path(post, path = "/api/v1/users/{id}/erase", tag = "users", security(("bearer" = []), ("cookie" = [])), params(("id" = uuid::Uuid, Path)), request_body(content = Option<EraseUserRequest>, description = "no body, or `{}`"), responses((status = 400, description = "malformed request", body = Problem, content_type = "application/problem+json"), (status = 204, description = "erased: the user's personal data reads as erased everywhere; the chain still verifies"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not a superuser", body = Problem, content_type = "application/problem+json"), (status = 404, description = "no deleted user with this id", body = Problem, content_type = "application/problem+json"), (status = 409, description = "the user still exists, or was already erased", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/users/{id}/erase", tag = "users", params(("id" = uuid::Uuid, Path)), request_body(content = Option<EraseUserRequest>, description = "no body, or `{}`"), responses((status = 204, description = "erased: the user's personal data reads as erased everywhere; the chain still verifies"), (status = 403, description = "not a superuser", body = Problem, content_type = "application/problem+json"), (status = 404, description = "no deleted user with this id", body = Problem, content_type = "application/problem+json"), (status = 409, description = "the user still exists, or was already erased", body = Problem, content_type = "application/problem+json")))]
 pub async fn erase(
     caller: Caller,
     PathIds(ids): PathIds,
@@ -86,7 +86,7 @@ pub async fn erase(
 }
 
 /// `PUT /api/v1/users/me/password`.
-#[utoipa::path(put, path = "/api/v1/users/me/password", tag = "users", security(("bearer" = []), ("cookie" = [])), request_body = ChangePasswordRequest, responses((status = 204, description = "changed; every session of the user ended"), (status = 401, description = "no valid credentials", body = Problem, content_type = "application/problem+json"), (status = 403, description = "not allowed", body = Problem, content_type = "application/problem+json"), (status = 422, description = "a field is invalid", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(put, path = "/api/v1/users/me/password", tag = "users", request_body = ChangePasswordRequest, responses((status = 204, description = "changed; every session of the user ended")))]
 pub async fn change_own_password(
     caller: Caller,
     JsonBody(request): JsonBody<ChangePasswordRequest>,

@@ -13,14 +13,21 @@ use cairn_app::runs::execute_run;
 use crate::config::secret_env::ProcessEnv;
 use crate::step_runner::http_client;
 
+/// Why the workers could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkersError {
+    /// The client the runs' steps are sent with.
+    #[error("cannot build the runs' HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
 /// Starts the workers. Empty when they were started already (the queue's
 /// receiving end is taken once).
-pub fn start(app: &Arc<App>) -> Result<Vec<JoinHandle<()>>, String> {
+pub fn start(app: &Arc<App>) -> Result<Vec<JoinHandle<()>>, WorkersError> {
     if !app.run_queue().claim_workers() {
         return Ok(Vec::new());
     }
-    let client = http_client(app.settings().run_egress.clone())
-        .map_err(|error| format!("cannot build the runs' HTTP client: {error}"))?;
+    let client = http_client(app.settings().run_egress.clone()).map_err(WorkersError::Client)?;
     let workers = app.settings().run_workers.max(1);
     Ok((0..workers)
         .map(|_| {

@@ -8,8 +8,8 @@ use cairn_core::entropy::SeededEntropy;
 use cairn_core::log::NewEvent;
 use cairn_projections::access::Who;
 use cairn_schemas::{
-    Action, ActorRef, EventPayload, GrantLevel, GrantRevoked, OrgRole, Outcome, ResourceKind,
-    ResourceRef, RunStatus, SecretCreated,
+    Action, ActorRef, EventPayload, GrantLevel, OrgRole, Outcome, ResourceKind, ResourceRef,
+    RunStatus, SecretCreated,
 };
 use serde_json::{Value, json};
 
@@ -100,19 +100,7 @@ fn given() -> Given {
 }
 
 fn revoked(grant: u128) -> NewEvent {
-    NewEvent::new(
-        Action::GrantRevoked,
-        ActorRef::SYSTEM,
-        ResourceRef {
-            kind: ResourceKind::Grant,
-            id: Some(id(grant)),
-        },
-        Outcome::Success,
-    )
-    .in_org(id(ORG))
-    .with_payload(EventPayload::GrantRevoked(GrantRevoked {
-        grant_id: id(grant),
-    }))
+    run_facts::grant_revoked(id(grant), id(ORG))
 }
 
 const ENV_ALLOW: &[&str] = &["REGION"];
@@ -128,7 +116,7 @@ fn request(
     room: bool,
 ) -> crate::testing::Then<uuid::Uuid> {
     let caller = principal(given.views(), id(by), id(org));
-    given.when(|views, ids| {
+    given.when_repeated(|views, ids| {
         decide_request(
             views,
             ids,

@@ -217,6 +217,67 @@ pub(super) fn resolve_and_record(
     }
 }
 
+/// Executes a resolved step within what remains of the run's time: a
+/// step that cannot start before the deadline sends nothing, and one cut
+/// short fails naming `CAIRN_RUN_TIMEOUT` and the step.
+async fn send_within(
+    runner: &dyn super::steps::StepRunner,
+    step: &Value,
+    masker: &Masker,
+    (deadline, limit_secs): (tokio::time::Instant, u64),
+    step_id: &str,
+) -> super::steps::StepOutcome {
+    let timed = if tokio::time::Instant::now() >= deadline {
+        None
+    } else {
+        tokio::time::timeout_at(deadline, execute_step(runner, step, masker))
+            .await
+            .ok()
+    };
+    timed.unwrap_or_else(|| {
+        let reason = run_timeout_reason(limit_secs, step_id);
+        super::steps::StepOutcome {
+            status: StepStatus::Failed,
+            output: serde_json::json!({ "error": reason }),
+            error: Some(reason),
+        }
+    })
+}
+
+/// What a step's outcome records: `run.step_finished`, and when it
+/// failed, the run's `run.finished` failed with the step's masked reason
+/// (then the run has ended: the second value is true).
+fn step_recorded(
+    outcome: &super::steps::StepOutcome,
+    masker: &Masker,
+    (run_id, org_id): (Uuid, Uuid),
+    (index, step_id): (usize, &str),
+) -> (Vec<NewEvent>, bool) {
+    let mut events = vec![step_event(
+        run_id,
+        org_id,
+        index,
+        step_id,
+        outcome.status,
+        &outcome.output,
+    )];
+    if outcome.status != StepStatus::Failed {
+        return (events, false);
+    }
+    let error = masker.mask(&format!(
+        "step {step_id} failed: {}",
+        outcome.error.as_deref().unwrap_or("no reason given")
+    ));
+    events.push(finished_event(
+        run_actor(run_id),
+        run_id,
+        org_id,
+        RunStatus::Failed,
+        Some(error),
+    ));
+    (events, true)
+}
+
 async fn execute(
     app: &App,
     runner: &dyn super::steps::StepRunner,
@@ -262,25 +323,8 @@ async fn execute(
             .map_err(CommandError::internal)?;
         let outcome = match resolved {
             Ok(resolved) => {
-                let timed = if tokio::time::Instant::now() >= deadline {
-                    // Out of time before the step began: it sends nothing.
-                    None
-                } else {
-                    tokio::time::timeout_at(deadline, execute_step(runner, &resolved.step, &masker))
-                        .await
-                        .ok()
-                };
-                match timed {
-                    Some(outcome) => outcome,
-                    None => {
-                        let reason = run_timeout_reason(limit_secs, &step_id);
-                        super::steps::StepOutcome {
-                            status: StepStatus::Failed,
-                            output: serde_json::json!({ "error": reason }),
-                            error: Some(reason),
-                        }
-                    }
-                }
+                let bound = (deadline, limit_secs);
+                send_within(runner, &resolved.step, &masker, bound, &step_id).await
             }
             Err(message) => super::steps::StepOutcome {
                 status: StepStatus::Failed,
@@ -288,30 +332,12 @@ async fn execute(
                 error: Some(masker.mask(&message)),
             },
         };
-        let mut events = vec![step_event(
-            run_id,
-            plan.org_id,
-            index,
-            &step_id,
-            outcome.status,
-            &outcome.output,
-        )];
-        if outcome.status == StepStatus::Failed {
-            let error = masker.mask(&format!(
-                "step {step_id} failed: {}",
-                outcome.error.as_deref().unwrap_or("no reason given")
-            ));
-            events.push(finished_event(
-                run_actor(run_id),
-                run_id,
-                plan.org_id,
-                RunStatus::Failed,
-                Some(error),
-            ));
-            app.commit(events).await.map_err(CommandError::internal)?;
+        let (events, ended) =
+            step_recorded(&outcome, &masker, (run_id, plan.org_id), (index, &step_id));
+        app.commit(events).await.map_err(CommandError::internal)?;
+        if ended {
             return Ok(());
         }
-        app.commit(events).await.map_err(CommandError::internal)?;
     }
     app.commit(vec![finished_event(
         run_actor(run_id),
@@ -346,6 +372,38 @@ mod tests {
         // A flow without a definition, or a run without a pin, never runs
         assert!(definition_mismatch(Some(PINNED), None).is_some());
         assert!(definition_mismatch(None, Some(PINNED)).is_some());
+    }
+
+    #[test]
+    fn given_a_failed_step_when_recorded_then_the_run_ends_failed_with_its_reason_masked() {
+        let mut masker = Masker::new();
+        masker.add("hunter2");
+        let failed = super::super::steps::StepOutcome {
+            status: StepStatus::Failed,
+            output: serde_json::json!({"error": "***"}),
+            error: Some("refused hunter2".into()),
+        };
+        let ids = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (events, ended) = step_recorded(&failed, &masker, ids, (0, "call"));
+        assert!(ended);
+        let actions: Vec<Action> = events.iter().map(|event| event.action).collect();
+        assert_eq!(actions, vec![Action::RunStepFinished, Action::RunFinished]);
+        let Some(EventPayload::RunFinished(finished)) = events[1].payload.clone() else {
+            panic!("not finished");
+        };
+        assert_eq!(
+            finished.error.as_deref(),
+            Some("step call failed: refused ***")
+        );
+        // A step that succeeded records itself and the run goes on
+        let ok = super::super::steps::StepOutcome {
+            status: StepStatus::Succeeded,
+            output: serde_json::json!({}),
+            error: None,
+        };
+        let (events, ended) = step_recorded(&ok, &masker, ids, (1, "note"));
+        assert!(!ended);
+        assert_eq!(events.len(), 1);
     }
 
     #[test]

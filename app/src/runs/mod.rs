@@ -20,8 +20,8 @@ pub mod steps;
 #[cfg(test)]
 mod decisions_tests;
 
-use cairn_audit::time_format::rfc3339_micros;
 use cairn_core::log::NewEvent;
+use cairn_core::time_format::rfc3339_micros;
 use cairn_projections::Views;
 use cairn_projections::access::{Target, Who, authorize, role_allows};
 use cairn_projections::activity::RunRecord;

@@ -28,7 +28,8 @@ use super::pinning::fire_refusal;
 use super::schedule_ref;
 use crate::runs::queue::Place;
 use crate::runs::{finished_event, run_ref, unfinished_cap_reached};
-use crate::{App, CommandError};
+use crate::{App, CommandError, Decided};
+use cairn_core::IdSource;
 
 /// Schedules decided in one append (each adds at most four events).
 const SCHEDULES_PER_BATCH: usize = 200;
@@ -125,17 +126,27 @@ fn suspended_event(views: &Views, schedule: &ScheduleRecord, reason: String) -> 
     }))
 }
 
-/// The events of one schedule's plan; a fired run's place in the queue
-/// goes to `places`; `pending` counts the runs this batch queued per
-/// member (not in the views yet).
-fn decide<'q>(
-    app: &'q App,
+/// What firing is held to and may use: `CAIRN_RUNS_QUEUED_PER_USER`, and
+/// whether a place in the run queue was reserved for the schedule.
+#[derive(Clone, Copy, Debug)]
+pub struct FireLimits {
+    /// Runs one member may have queued or running.
+    pub queued_per_user: usize,
+    /// A place in the run queue is held for this schedule's run.
+    pub room: bool,
+}
+
+/// The events of one schedule's plan, and the id of the run it queued (if
+/// any); `pending` counts the runs this batch queued per member (not in
+/// the views yet).
+fn decide_one(
     views: &Views,
+    ids: &IdSource,
     schedule: &ScheduleRecord,
     due: DuePlan,
-    places: &mut Vec<(Place<'q>, Uuid)>,
+    limits: FireLimits,
     pending: &mut HashMap<Uuid, usize>,
-) -> Vec<NewEvent> {
+) -> (Vec<NewEvent>, Option<Uuid>) {
     let mut events = Vec::new();
     // A flow that is gone is the authorization's business (denied, below).
     let current = views
@@ -148,7 +159,7 @@ fn decide<'q>(
     {
         tracing::warn!(schedule_id = %schedule.id, "a due time found the flow's definition not the pinned one: the schedule is suspended");
         events.push(suspended_event(views, schedule, reason));
-        return events;
+        return (events, None);
     }
     if let Some(missed) = due.missed {
         tracing::warn!(schedule_id = %schedule.id, count = missed.count, "due times missed while the server was down");
@@ -161,9 +172,26 @@ fn decide<'q>(
         ));
     }
     let Some(due_at) = due.fire else {
-        return events;
+        return (events, None);
     };
-    let run_id = app.new_id();
+    let (fired, run) = fire_run(views, ids, schedule, due_at, limits, pending);
+    events.extend(fired);
+    (events, run)
+}
+
+/// A due time that fires: the run it requests as the schedule's member,
+/// denied when they may no longer run the flow, failed past the cap or
+/// without a place in the queue; its id when it is queued.
+fn fire_run(
+    views: &Views,
+    ids: &IdSource,
+    schedule: &ScheduleRecord,
+    due_at: i64,
+    limits: FireLimits,
+    pending: &mut HashMap<Uuid, usize>,
+) -> (Vec<NewEvent>, Option<Uuid>) {
+    let mut events = Vec::new();
+    let run_id = ids.new_id();
     let member = Who {
         user_id: schedule.owner_id,
         org_id: schedule.org_id,
@@ -195,7 +223,7 @@ fn decide<'q>(
             RunStatus::Denied,
             Some(reason),
         ));
-        return events;
+        return (events, None);
     }
     events.push(fired_event(
         schedule,
@@ -207,10 +235,11 @@ fn decide<'q>(
     events.push(requested_event(schedule, run_id));
     events.push(definition_event(schedule, run_id));
     let queued = pending.entry(schedule.owner_id).or_default();
-    let cap = app.settings().runs_queued_per_user;
-    if let Some(refusal) =
-        unfinished_cap_reached(views.runs.unfinished_of(schedule.owner_id), *queued, cap)
-    {
+    if let Some(refusal) = unfinished_cap_reached(
+        views.runs.unfinished_of(schedule.owner_id),
+        *queued,
+        limits.queued_per_user,
+    ) {
         events.push(finished_event(
             schedule_actor(schedule.id),
             run_id,
@@ -218,22 +247,56 @@ fn decide<'q>(
             RunStatus::Failed,
             Some(refusal),
         ));
-        return events;
+        return (events, None);
     }
-    match app.run_queue().reserve(schedule.owner_id) {
-        Ok(place) => {
-            *queued += 1;
-            places.push((place, run_id));
-        }
-        Err(_) => events.push(finished_event(
+    if !limits.room {
+        events.push(finished_event(
             schedule_actor(schedule.id),
             run_id,
             schedule.org_id,
             RunStatus::Failed,
             Some("the run queue was full".into()),
-        )),
+        ));
+        return (events, None);
     }
-    events
+    *queued += 1;
+    (events, Some(run_id))
+}
+
+/// Decides a batch of due schedules (as planned from a snapshot of the
+/// views) on the views now: their events, and for each schedule (by its
+/// place in `batch`) the run it queued. `room[i]` says whether a place in
+/// the run queue is held for `batch[i]`. A schedule deleted or suspended
+/// since the snapshot fires nothing; its pin is read again too.
+pub fn decide_fire(
+    views: &Views,
+    ids: &IdSource,
+    batch: &[(ScheduleRecord, DuePlan)],
+    room: &[bool],
+    queued_per_user: usize,
+) -> Decided<Vec<(usize, Uuid)>> {
+    let mut events = Vec::new();
+    let mut queued = Vec::new();
+    let mut pending = HashMap::new();
+    for (index, (snapshot, plan)) in batch.iter().enumerate() {
+        let Some(schedule) = views
+            .schedules
+            .get(&snapshot.id)
+            .filter(|schedule| schedule.enabled())
+        else {
+            continue;
+        };
+        let limits = FireLimits {
+            queued_per_user,
+            room: room.get(index).copied().unwrap_or(false),
+        };
+        let (more, run) = decide_one(views, ids, schedule, *plan, limits, &mut pending);
+        events.extend(more);
+        if let Some(run_id) = run {
+            queued.push((index, run_id));
+        }
+    }
+    Decided::new(events, queued)
 }
 
 /// Due times after this (micros) are looked at: after its creation or
@@ -266,36 +329,27 @@ pub async fn fire_due(app: &App) -> Result<usize, CommandError> {
             })
             .collect()
     };
+    let cap = app.settings().runs_queued_per_user;
     for batch in due.chunks(SCHEDULES_PER_BATCH) {
-        let mut places = Vec::new();
-        app.execute(|views| {
-            let mut events = Vec::new();
-            let mut pending = HashMap::new();
-            for (snapshot, plan) in batch {
-                // Deleted or suspended since the snapshot: nothing to fire;
-                // the pin is read again too (re-enabled meanwhile).
-                let Some(schedule) = views
-                    .schedules
-                    .get(&snapshot.id)
-                    .filter(|schedule| schedule.enabled())
-                else {
-                    continue;
-                };
-                events.extend(decide(
-                    app,
-                    views,
-                    schedule,
-                    *plan,
-                    &mut places,
-                    &mut pending,
-                ));
-            }
-            Ok::<_, CommandError>(events)
-        })
-        .await?;
+        // Places are reserved before deciding, outside the lock, for the
+        // schedules with a due time to fire; those the decision does not
+        // use go back when they drop.
+        let mut places: Vec<Option<Place<'_>>> = batch
+            .iter()
+            .map(|(schedule, plan)| {
+                plan.fire
+                    .and_then(|_| app.run_queue().reserve(schedule.owner_id).ok())
+            })
+            .collect();
+        let room: Vec<bool> = places.iter().map(Option::is_some).collect();
+        let queued = app
+            .decide(|views, ids| Ok::<_, CommandError>(decide_fire(views, ids, batch, &room, cap)))
+            .await?;
         // Durable now: the runs may start.
-        for (place, run_id) in places {
-            place.send(run_id);
+        for (index, run_id) in queued {
+            if let Some(place) = places.get_mut(index).and_then(Option::take) {
+                place.send(run_id);
+            }
         }
     }
     Ok(due.len())

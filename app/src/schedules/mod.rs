@@ -10,8 +10,11 @@ pub mod due;
 pub mod fire;
 pub mod pinning;
 
-use cairn_audit::time_format::rfc3339_micros;
+#[cfg(test)]
+mod decisions_tests;
+
 use cairn_core::log::NewEvent;
+use cairn_core::time_format::rfc3339_micros;
 use cairn_projections::Views;
 use cairn_projections::access::authorize_create;
 use cairn_projections::activity::ScheduleRecord;
@@ -25,7 +28,8 @@ use uuid::Uuid;
 
 use super::access::{act_on, require, role_denied, who};
 use super::namespaces::list_kind;
-use super::{App, CommandError, Origin, Principal};
+use super::{App, CommandError, Decided, Origin, Principal};
+use cairn_core::IdSource;
 
 pub use fire::fire_due;
 
@@ -74,6 +78,16 @@ fn body_of(views: &Views, entry: &CatalogEntry, now: i64) -> Result<ScheduleBody
         .ok_or_else(|| CommandError::internal(format!("schedule {} is not in the views", entry.id)))
 }
 
+/// What creating a schedule is held to: `CAIRN_SCHEDULE_MIN_INTERVAL`
+/// and `CAIRN_SCHEDULES_PER_USER`.
+#[derive(Clone, Copy, Debug)]
+pub struct ScheduleLimits {
+    /// The shortest interval between due times, in seconds.
+    pub min_interval_secs: u64,
+    /// Schedules one member may own.
+    pub per_user: usize,
+}
+
 /// `POST /api/v1/schedules`.
 pub async fn create_schedule(
     app: &App,
@@ -81,83 +95,100 @@ pub async fn create_schedule(
     request: CreateScheduleRequest,
     origin: &Origin,
 ) -> Result<ScheduleBody, CommandError> {
-    let cron_text = request.cron.trim().to_string();
-    let cron =
-        due::parse_cron(&cron_text).map_err(|message| CommandError::invalid("cron", message))?;
-    if due::next_after(&cron, app.now()).is_none() {
-        return Err(CommandError::invalid("cron", "never comes due"));
-    }
-    if let Some(refusal) =
-        due::interval_refusal(&cron, app.now(), app.settings().schedule_min_interval_secs)
-    {
-        return Err(CommandError::invalid("cron", refusal));
-    }
-    let cap = app.settings().schedules_per_user;
-    let schedule_id = app.new_id();
-    let flow_id = request.flow_id;
-    app.execute(|views| {
-        let flow = require(
-            views,
-            principal,
-            AccessAction::Run,
-            ResourceKind::Flow,
-            flow_id,
-        )?;
-        let org_id = flow.org_id;
-        if !authorize_create(views, who(principal), ResourceKind::Schedule, None).allowed {
-            return Err(role_denied(
-                ResourceRef {
-                    kind: ResourceKind::Schedule,
-                    id: None,
-                },
-                format!(
-                    "org role {} does not allow creating a schedule",
-                    principal.role
-                ),
-            ));
-        }
-        let owned = views.schedules.owned_by(principal.user_id);
-        if owned >= cap {
-            return Err(CommandError::Conflict(format!(
-                "you own {owned} schedules; at most {cap} are allowed (CAIRN_SCHEDULES_PER_USER)"
-            )));
-        }
-        let version = crate::runs::current_version(views, flow_id)?;
-        Ok(vec![
-            principal.event(
-                Action::ScheduleCreated,
-                schedule_ref(schedule_id),
-                org_id,
-                origin,
-                EventPayload::ScheduleCreated(ScheduleCreated {
-                    schedule_id,
-                    org_id,
-                    flow_id,
-                    owner_id: principal.user_id,
-                    cron: cron_text.clone(),
-                }),
-            ),
-            principal.event(
-                Action::SchedulePinned,
-                schedule_ref(schedule_id),
-                org_id,
-                origin,
-                EventPayload::SchedulePinned(SchedulePinned {
-                    schedule_id,
-                    flow_id,
-                    digest: version.digest,
-                    author_id: version.author_id,
-                }),
-            ),
-        ])
-    })
-    .await?;
+    let limits = ScheduleLimits {
+        min_interval_secs: app.settings().schedule_min_interval_secs,
+        per_user: app.settings().schedules_per_user,
+    };
+    let now = app.now();
+    let schedule_id = app
+        .decide(|views, ids| decide_create(views, ids, principal, &request, origin, (now, limits)))
+        .await?;
     let views = app.views();
     let entry = views
         .catalog
         .get_kind(ResourceKind::Schedule, &schedule_id)
-        .ok_or_else(|| CommandError::Internal("a created schedule is missing".into()))?;
+        .ok_or_else(|| CommandError::internal("a created schedule is missing"))?;
     body_of(&views, entry, app.now())
+}
+
+/// Whether `principal` may schedule the flow with this cron at `now`:
+/// `schedule.created` and `schedule.pinned` (the definition it will run)
+/// and the new schedule's id, or why not.
+pub fn decide_create(
+    views: &Views,
+    ids: &IdSource,
+    principal: &Principal,
+    request: &CreateScheduleRequest,
+    origin: &Origin,
+    (now, limits): (i64, ScheduleLimits),
+) -> Result<Decided<Uuid>, CommandError> {
+    let cron_text = request.cron.trim().to_string();
+    let cron =
+        due::parse_cron(&cron_text).map_err(|message| CommandError::invalid("cron", message))?;
+    if due::next_after(&cron, now).is_none() {
+        return Err(CommandError::invalid("cron", "never comes due"));
+    }
+    if let Some(refusal) = due::interval_refusal(&cron, now, limits.min_interval_secs) {
+        return Err(CommandError::invalid("cron", refusal));
+    }
+    let flow_id = request.flow_id;
+    let flow = require(
+        views,
+        principal,
+        AccessAction::Run,
+        ResourceKind::Flow,
+        flow_id,
+    )?;
+    let org_id = flow.org_id;
+    if !authorize_create(views, who(principal), ResourceKind::Schedule, None).allowed {
+        return Err(role_denied(
+            ResourceRef {
+                kind: ResourceKind::Schedule,
+                id: None,
+            },
+            format!(
+                "org role {} does not allow creating a schedule",
+                principal.role
+            ),
+        ));
+    }
+    let owned = views.schedules.owned_by(principal.user_id);
+    let cap = limits.per_user;
+    if owned >= cap {
+        return Err(CommandError::Conflict(format!(
+            "you own {owned} schedules; at most {cap} are allowed (CAIRN_SCHEDULES_PER_USER)"
+        )));
+    }
+    let version = crate::runs::current_version(views, flow_id)?;
+    let schedule_id = ids.new_id();
+    let events = vec![
+        principal.event(
+            Action::ScheduleCreated,
+            schedule_ref(schedule_id),
+            org_id,
+            origin,
+            EventPayload::ScheduleCreated(ScheduleCreated {
+                schedule_id,
+                org_id,
+                flow_id,
+                owner_id: principal.user_id,
+                cron: cron_text,
+            }),
+        ),
+        principal.event(
+            Action::SchedulePinned,
+            schedule_ref(schedule_id),
+            org_id,
+            origin,
+            EventPayload::SchedulePinned(SchedulePinned {
+                schedule_id,
+                flow_id,
+                digest: version.digest,
+                author_id: version.author_id,
+            }),
+        ),
+    ];
+    Ok(Decided::new(events, schedule_id))
 }
 
 /// `GET /api/v1/schedules`: the caller's own, and for admins their org's.
@@ -215,31 +246,52 @@ pub async fn update_schedule(
     request: UpdateScheduleRequest,
     origin: &Origin,
 ) -> Result<ScheduleBody, CommandError> {
-    app.execute(|views| {
-        let entry = require(
-            views,
-            principal,
-            AccessAction::Read,
-            ResourceKind::Schedule,
-            id,
-        )?;
-        let org_id = entry.org_id;
-        let record = views
-            .schedules
-            .get(&id)
-            .ok_or_else(|| CommandError::internal(format!("schedule {id} is not in the views")))?;
-        if record.owner_id != principal.user_id {
-            return Err(role_denied(
-                schedule_ref(id),
-                "only the schedule's owner may pause or re-enable it: it runs as them",
-            ));
+    app.decide(|views, _| decide_update(views, principal, id, &request, origin))
+        .await?;
+    let views = app.views();
+    views
+        .schedules
+        .get(&id)
+        .map(|record| schedule_body(record, app.now()))
+        .ok_or_else(|| CommandError::internal(format!("schedule {id} is not in the views")))
+}
+
+/// Whether `principal` may pause or re-enable schedule `id` as asked:
+/// `schedule.suspended` (paused by its owner) or `schedule.resumed`
+/// (pinned to the flow's definition now), nothing when it is already
+/// paused, or why not.
+pub fn decide_update(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    request: &UpdateScheduleRequest,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
+    let entry = require(
+        views,
+        principal,
+        AccessAction::Read,
+        ResourceKind::Schedule,
+        id,
+    )?;
+    let org_id = entry.org_id;
+    let record = views
+        .schedules
+        .get(&id)
+        .ok_or_else(|| CommandError::internal(format!("schedule {id} is not in the views")))?;
+    if record.owner_id != principal.user_id {
+        return Err(role_denied(
+            schedule_ref(id),
+            "only the schedule's owner may pause or re-enable it: it runs as them",
+        ));
+    }
+    if !request.enabled {
+        if !record.enabled() {
+            return Ok(Decided::nothing(()));
         }
-        if !request.enabled {
-            if !record.enabled() {
-                return Ok(Vec::new());
-            }
-            let pinned = record.pinned_digest.clone().unwrap_or_default();
-            return Ok(vec![principal.event(
+        let pinned = record.pinned_digest.clone().unwrap_or_default();
+        return Ok(Decided::new(
+            vec![principal.event(
                 Action::ScheduleSuspended,
                 schedule_ref(id),
                 org_id,
@@ -252,18 +304,21 @@ pub async fn update_schedule(
                     new_digest: pinned,
                     reason: pinning::PAUSED_BY_OWNER.into(),
                 }),
-            )]);
-        }
-        // The owner must still be able to run the flow to take it on.
-        require(
-            views,
-            principal,
-            AccessAction::Run,
-            ResourceKind::Flow,
-            record.flow_id,
-        )?;
-        let version = crate::runs::current_version(views, record.flow_id)?;
-        Ok::<_, CommandError>(vec![principal.event(
+            )],
+            (),
+        ));
+    }
+    // The owner must still be able to run the flow to take it on.
+    require(
+        views,
+        principal,
+        AccessAction::Run,
+        ResourceKind::Flow,
+        record.flow_id,
+    )?;
+    let version = crate::runs::current_version(views, record.flow_id)?;
+    Ok(Decided::new(
+        vec![principal.event(
             Action::ScheduleResumed,
             schedule_ref(id),
             org_id,
@@ -274,15 +329,9 @@ pub async fn update_schedule(
                 digest: version.digest,
                 author_id: version.author_id,
             }),
-        )])
-    })
-    .await?;
-    let views = app.views();
-    views
-        .schedules
-        .get(&id)
-        .map(|record| schedule_body(record, app.now()))
-        .ok_or_else(|| CommandError::internal(format!("schedule {id} is not in the views")))
+        )],
+        (),
+    ))
 }
 
 /// The events a change of `flow`'s definition from `old_digest` to

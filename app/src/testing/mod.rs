@@ -115,6 +115,25 @@ impl Given {
         Then(decide(&self.views, &self.ids))
     }
 
+    /// Runs a decision twice on the same views, each time with ids from
+    /// the same fresh source, and checks it answers the same both times:
+    /// what a later multi-instance store relies on when it decides again
+    /// after catching up. Returns the answer.
+    pub fn when_repeated<R: std::fmt::Debug>(
+        &self,
+        decide: impl Fn(&Views, &IdSource) -> Result<Decided<R>, CommandError>,
+    ) -> Then<R> {
+        let fresh = || IdSource::new(self.clock.clone(), Arc::new(SeededEntropy::new(61)));
+        let first = decide(&self.views, &fresh());
+        let second = decide(&self.views, &fresh());
+        assert_eq!(
+            format!("{first:?}"),
+            format!("{second:?}"),
+            "the same decision on the same state answered differently"
+        );
+        Then(first)
+    }
+
     /// Runs a decision and folds the events it returns (it must succeed).
     pub fn after<R>(
         &mut self,

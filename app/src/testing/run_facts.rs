@@ -105,3 +105,17 @@ pub fn grant(
         granted_by,
     }))
 }
+
+/// `grant.revoked`.
+pub fn grant_revoked(grant_id: Uuid, org_id: Uuid) -> NewEvent {
+    NewEvent::new(
+        Action::GrantRevoked,
+        ActorRef::SYSTEM,
+        on(ResourceKind::Grant, grant_id),
+        Outcome::Success,
+    )
+    .in_org(org_id)
+    .with_payload(EventPayload::GrantRevoked(cairn_schemas::GrantRevoked {
+        grant_id,
+    }))
+}

@@ -1,5 +1,6 @@
 //! Issue 14's adversarial matrix, generated from the route table: every
-//! route of `ROUTES` (read from api/src/http/mod.rs, so a new route joins
+//! route of the API (read from schemas/openapi.json, which cairn-api builds
+//! from its route table, so a new route joins
 //! the matrix or fails it) × every kind of caller (anonymous, each org
 //! role, a member of two orgs with different roles logged into either, an
 //! admin of another org, an API key, a grantee at `use` and at `manage`,
@@ -16,7 +17,6 @@ mod oracle;
 mod world;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -25,32 +25,11 @@ use crate::api_client::Answer;
 use oracle::{Op, forbidden, only_in_a, op_of, targets};
 use world::{CALLERS, Caller, Kind, PASSWORD, Target, World};
 
-/// The route table, as written in api/src/http/mod.rs.
+/// The API's routes (method, path), as its OpenAPI document lists them.
 fn route_table() -> Vec<(String, String)> {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/http/mod.rs");
-    let source: String = std::fs::read_to_string(&file)
-        .expect("read api/src/http/mod.rs")
-        .lines()
-        .map(|line| line.split("//").next().unwrap_or_default())
-        .flat_map(str::chars)
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let start = source
-        .find("pubconstROUTES:&[(&str,&str,Access)]=&[")
-        .expect("ROUTES in api/src/http/mod.rs");
-    let table = &source[start..];
-    let table = &table[table.find("=&[").expect("table") + 3..table.find("];").expect("end")];
-    table
-        .split("),")
-        .map(|entry| entry.trim_start_matches('(').trim_end_matches([')', ',']))
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            let parts: Vec<&str> = entry.split(',').collect();
-            (
-                parts[0].trim_matches('"').to_string(),
-                parts[1].trim_matches('"').to_string(),
-            )
-        })
+    crate::identity_api::ROUTES
+        .iter()
+        .map(|(method, path, _)| (method.to_string(), path.to_string()))
         .collect()
 }
 

@@ -399,12 +399,10 @@ fn a_syslog_sink_resumes_after_the_receiver_and_cairn_are_killed_mid_stream() {
     );
     std::thread::sleep(Duration::from_millis(700));
     receiver.kill();
-    std::thread::sleep(Duration::from_millis(700));
-    let stalled = health(&api);
-    assert!(
-        stalled["sinks"][0]["lag"].as_u64() > Some(0),
-        "the outage shows as lag: {stalled}"
-    );
+    // The outage shows as lag.
+    crate::support::wait_until("the outage to show as lag", Duration::from_secs(30), || {
+        health(&api)["sinks"][0]["lag"].as_u64() > Some(0)
+    });
     receiver.restart();
     std::thread::sleep(Duration::from_millis(1500));
 

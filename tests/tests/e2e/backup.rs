@@ -7,12 +7,12 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::api_client::{ADMIN_PASSWORD, ADMIN_USER, AdminServer, call};
-use crate::support::{Server, assert_one_error_line, cairn, events, run, texts};
+use crate::support::{Server, assert_one_error_line, cairn, events, run, texts, wait_until};
 
 fn backup_command(data_dir: &Path, dir: &Path, key: &str) -> std::process::Command {
     let mut command = cairn(data_dir);
@@ -38,14 +38,6 @@ fn hash_at(data_dir: &Path, key: &str, seq: u64) -> String {
         .find(|event| event["seq"] == seq)
         .and_then(|event| event["hash"].as_str().map(str::to_string))
         .unwrap_or_else(|| panic!("no record {seq} in {}", data_dir.display()))
-}
-
-fn wait_until(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while !done() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -12,27 +12,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::api_client::{AdminServer, expect_status as ok};
-use crate::support::{assert_one_error_line, cairn, events_dump, run, texts};
+use crate::support::{assert_one_error_line, cairn, events_dump, run, texts, wait_for};
 
 const RETENTION: &str = "/api/v1/audit/retention";
-
-/// Polls `probe` until it answers, for at most a minute.
-fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Every file under `dir`, with its bytes.
 fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -138,7 +126,7 @@ fn prune(data: &Path, extra: &[(&str, &str)]) -> (AdminServer, u64) {
         "operational": {"cadence_secs": 60, "max_age_days": 1, "max_count": 100},
     });
     ok(&api, 200, "PUT", RETENTION, &root, Some(policy));
-    let horizon = wait_for(|| {
+    let horizon = wait_for("the compaction", Duration::from_secs(60), || {
         let status = ok(&api, 200, "GET", RETENTION, &root, None).json;
         if status["last_prune"].is_null() {
             return None;
@@ -202,7 +190,7 @@ fn retention_leaves_no_dropped_payload_in_the_store_files_after_its_compaction()
     let payloads = log_with_requests(&data, &[]);
     let (api, horizon) = prune(&data, &[]);
     // The pass compacts after the prune, and says so in the server's log.
-    wait_for(|| {
+    wait_for("the compaction", Duration::from_secs(60), || {
         api.server
             .stderr_lines()
             .iter()
@@ -240,7 +228,7 @@ fn cairn_compact_removes_what_a_prune_dropped_from_a_stopped_data_dir() {
     let off = [("CAIRN_RETENTION_COMPACT", "false")];
     let payloads = log_with_requests(&data, &off);
     let (api, horizon) = prune(&data, &off);
-    wait_for(|| {
+    wait_for("the compaction", Duration::from_secs(60), || {
         api.server
             .stderr_lines()
             .iter()

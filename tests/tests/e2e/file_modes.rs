@@ -6,19 +6,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::api_client::AdminServer;
-use crate::support::{cairn, run, texts};
-
-/// Polls `probe` until it holds, for at most a minute.
-fn wait_until(mut probe: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !probe() {
-        assert!(Instant::now() < deadline, "gave up waiting");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use crate::support::{cairn, run, texts, wait_until};
 
 /// Every entry under `root` (itself included) whose mode is not 0700 for
 /// a directory or 0600 for a file, with its mode.
@@ -84,7 +75,7 @@ fn the_data_dir_snapshots_and_backups_are_private_whatever_the_umask() {
         assert_eq!(api.call("GET", &missing, Some(&root), None).status, 404);
     }
     // A snapshot of the views is written every 100 events.
-    wait_until(|| {
+    wait_until("the data dir to settle", Duration::from_secs(60), || {
         std::fs::read_dir(data.join("snapshots"))
             .map(|entries| {
                 entries

@@ -1,7 +1,8 @@
 //! The identity API through the real `cairn` binary (issue "Identity and
 //! authentication", Must show 1 and 6). What is proven:
 //!
-//! - Every route of the `ROUTES` table answers its happy path: login, me,
+//! - Every route of the API (`ROUTES`, read from schemas/openapi.json,
+//!   which cairn-api builds from its route table) answers its happy path: login, me,
 //!   logout, API keys (shown once, listed by prefix, usable, revocable),
 //!   users (create, paginated list, get, activate, deactivate, role, reset,
 //!   delete), changing one's own password, orgs and their members.
@@ -28,117 +29,59 @@
 
 use std::cell::RefCell;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::api_client::{ADMIN_PASSWORD, ADMIN_USER, AdminServer, Answer};
 
-/// Who may call a route (mirrors `cairn_api::http::Access`).
+/// Who may call a route, as the OpenAPI document says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Access {
+pub(crate) enum Access {
+    /// No security requirement: anyone.
     Public,
+    /// Credentials required (the API's `Authenticated` and `Authorized`
+    /// routes).
     Authenticated,
-    Authorized,
 }
 
-/// A copy of `cairn_api::http::ROUTES`: cairn-tests cannot depend on
-/// cairn-api, so `the_routes_copy_matches_the_api_source` parses the
-/// original and fails when the two drift.
-const ROUTES: &[(&str, &str, Access)] = &[
-    ("GET", "/health", Access::Public),
-    ("GET", "/openapi.json", Access::Public),
-    ("GET", "/", Access::Public),
-    ("GET", "/console/{asset}", Access::Public),
-    ("POST", "/api/v1/auth/login", Access::Public),
-    ("POST", "/api/v1/auth/logout", Access::Authenticated),
-    ("GET", "/api/v1/auth/me", Access::Authenticated),
-    ("POST", "/api/v1/auth/api-keys", Access::Authenticated),
-    ("GET", "/api/v1/auth/api-keys", Access::Authenticated),
-    (
-        "DELETE",
-        "/api/v1/auth/api-keys/{id}",
-        Access::Authenticated,
-    ),
-    ("POST", "/api/v1/users", Access::Authenticated),
-    ("GET", "/api/v1/users", Access::Authenticated),
-    ("GET", "/api/v1/users/{id}", Access::Authenticated),
-    ("PATCH", "/api/v1/users/{id}", Access::Authenticated),
-    ("DELETE", "/api/v1/users/{id}", Access::Authenticated),
-    ("POST", "/api/v1/users/{id}/erase", Access::Authenticated),
-    ("PUT", "/api/v1/users/me/password", Access::Authenticated),
-    ("POST", "/api/v1/orgs", Access::Authenticated),
-    ("GET", "/api/v1/orgs", Access::Authenticated),
-    ("POST", "/api/v1/orgs/{id}/members", Access::Authenticated),
-    (
-        "DELETE",
-        "/api/v1/orgs/{id}/members/{user_id}",
-        Access::Authenticated,
-    ),
-    ("POST", "/api/v1/groups", Access::Authenticated),
-    ("GET", "/api/v1/groups", Access::Authenticated),
-    ("GET", "/api/v1/groups/{id}", Access::Authorized),
-    ("DELETE", "/api/v1/groups/{id}", Access::Authorized),
-    ("POST", "/api/v1/groups/{id}/members", Access::Authorized),
-    (
-        "PATCH",
-        "/api/v1/groups/{id}/members/{user_id}",
-        Access::Authorized,
-    ),
-    (
-        "DELETE",
-        "/api/v1/groups/{id}/members/{user_id}",
-        Access::Authorized,
-    ),
-    ("POST", "/api/v1/namespaces", Access::Authorized),
-    ("GET", "/api/v1/namespaces", Access::Authorized),
-    ("GET", "/api/v1/namespaces/{id}", Access::Authorized),
-    ("PATCH", "/api/v1/namespaces/{id}", Access::Authorized),
-    ("DELETE", "/api/v1/namespaces/{id}", Access::Authorized),
-    ("POST", "/api/v1/flows", Access::Authorized),
-    ("GET", "/api/v1/flows", Access::Authorized),
-    ("GET", "/api/v1/flows/{id}", Access::Authorized),
-    ("PUT", "/api/v1/flows/{id}", Access::Authorized),
-    ("DELETE", "/api/v1/flows/{id}", Access::Authorized),
-    ("POST", "/api/v1/grants", Access::Authorized),
-    ("GET", "/api/v1/grants", Access::Authorized),
-    ("DELETE", "/api/v1/grants/{id}", Access::Authorized),
-    ("GET", "/api/v1/access/explain", Access::Authorized),
-    ("GET", "/api/v1/audit/events", Access::Authenticated),
-    ("GET", "/api/v1/audit/export", Access::Authenticated),
-    ("GET", "/api/v1/audit/verify", Access::Authenticated),
-    ("GET", "/api/v1/audit/checkpoints", Access::Authenticated),
-    ("GET", "/api/v1/audit/public-key", Access::Authenticated),
-    ("GET", "/api/v1/audit/retention", Access::Authenticated),
-    ("PUT", "/api/v1/audit/retention", Access::Authenticated),
-    (
-        "GET",
-        "/api/v1/reports/access-review",
-        Access::Authenticated,
-    ),
-    ("GET", "/api/v1/reports/activity", Access::Authenticated),
-    ("GET", "/api/v1/reports/secret-usage", Access::Authenticated),
-    ("GET", "/api/v1/admin/backup", Access::Authenticated),
-    ("POST", "/api/v1/secrets", Access::Authorized),
-    ("GET", "/api/v1/secrets", Access::Authorized),
-    ("GET", "/api/v1/secrets/{id}", Access::Authorized),
-    ("PUT", "/api/v1/secrets/{id}", Access::Authorized),
-    ("DELETE", "/api/v1/secrets/{id}", Access::Authorized),
-    ("POST", "/api/v1/secrets/{id}/reveal", Access::Authorized),
-    ("POST", "/api/v1/connections", Access::Authorized),
-    ("GET", "/api/v1/connections", Access::Authorized),
-    ("GET", "/api/v1/connections/{id}", Access::Authorized),
-    ("PATCH", "/api/v1/connections/{id}", Access::Authorized),
-    ("DELETE", "/api/v1/connections/{id}", Access::Authorized),
-    ("POST", "/api/v1/flows/{id}/runs", Access::Authorized),
-    ("GET", "/api/v1/runs", Access::Authorized),
-    ("GET", "/api/v1/runs/{id}", Access::Authorized),
-    ("POST", "/api/v1/schedules", Access::Authorized),
-    ("GET", "/api/v1/schedules", Access::Authorized),
-    ("DELETE", "/api/v1/schedules/{id}", Access::Authorized),
-    ("PATCH", "/api/v1/schedules/{id}", Access::Authorized),
-];
+/// The API's OpenAPI document as committed: cairn-api builds it from its
+/// route table and a unit test there keeps this file equal to it
+/// (cairn-tests cannot depend on cairn-api).
+static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/openapi.json");
+    serde_json::from_str(&std::fs::read_to_string(&file).expect("read schemas/openapi.json"))
+        .expect("schemas/openapi.json is JSON")
+});
+
+/// Every route of the API (method, path, access), read from the OpenAPI
+/// document, so a new route joins every test that walks the routes.
+pub(crate) static ROUTES: LazyLock<Vec<(&'static str, &'static str, Access)>> =
+    LazyLock::new(|| {
+        let mut routes = Vec::new();
+        let paths = DOCUMENT["paths"].as_object().expect("paths");
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().expect("a path item") {
+                let method = match method.as_str() {
+                    "get" => "GET",
+                    "put" => "PUT",
+                    "post" => "POST",
+                    "delete" => "DELETE",
+                    "patch" => "PATCH",
+                    other => panic!("{other} {path}: an unexpected method"),
+                };
+                let access = if operation["security"].is_array() {
+                    Access::Authenticated
+                } else {
+                    Access::Public
+                };
+                routes.push((method, path.as_str(), access));
+            }
+        }
+        assert!(routes.len() > 60, "{} routes in the document", routes.len());
+        routes
+    });
 
 /// The request body limit (`cairn_api::http::MAX_BODY_BYTES`).
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -1132,75 +1075,6 @@ fn no_password_token_or_api_key_leaks_anywhere() {
     }
 }
 
-// ---------------------------------------------------- the routes table copy
-
-/// `source` without `//` comments and whitespace.
-fn compact(source: &str) -> String {
-    source
-        .lines()
-        .map(|line| line.split("//").next().unwrap_or_default())
-        .flat_map(str::chars)
-        .filter(|c| !c.is_whitespace())
-        .collect()
-}
-
-#[test]
-fn the_routes_copy_matches_the_api_source() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/http/mod.rs");
-    let source = compact(&std::fs::read_to_string(&file).expect("read api/src/http/mod.rs"));
-    let ours: Vec<(String, String, String)> = ROUTES
-        .iter()
-        .map(|(method, path, access)| (method.to_string(), path.to_string(), format!("{access:?}")))
-        .collect();
-
-    // The table, as written.
-    let start = source
-        .find("pubconstROUTES:&[(&str,&str,Access)]=&[")
-        .expect("ROUTES in mod.rs");
-    let table = &source[start..];
-    let table = &table[table.find("=&[").expect("table") + 3..table.find("];").expect("end")];
-    let theirs: Vec<(String, String, String)> = table
-        .split("),")
-        .map(|entry| entry.trim_start_matches('(').trim_end_matches([')', ',']))
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            let parts: Vec<&str> = entry.split(',').collect();
-            assert_eq!(parts.len(), 3, "an entry of ROUTES: {entry}");
-            let access = parts[2].strip_prefix("Access::").expect("Access::");
-            (
-                parts[0].trim_matches('"').to_string(),
-                parts[1].trim_matches('"').to_string(),
-                access.to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        theirs, ours,
-        "ROUTES in api/src/http/mod.rs changed: copy it into identity_api.rs"
-    );
-
-    // And the router registers exactly those methods and paths.
-    let mut routed: Vec<(String, String)> = Vec::new();
-    for piece in source.split(".route(\"").skip(1) {
-        let (path, handlers) = piece.split_once("\",").expect("a route");
-        let handlers = handlers.split(".route").next().unwrap_or_default();
-        for method in ["get", "post", "put", "patch", "delete"] {
-            if handlers.starts_with(&format!("{method}("))
-                || handlers.contains(&format!(".{method}("))
-            {
-                routed.push((method.to_uppercase(), path.to_string()));
-            }
-        }
-    }
-    routed.sort();
-    let mut listed: Vec<(String, String)> = ours
-        .into_iter()
-        .map(|(method, path, _)| (method, path))
-        .collect();
-    listed.sort();
-    assert_eq!(routed, listed, "the router and ROUTES differ");
-}
-
 // ------------------------------------------------------------- refusals
 
 #[test]
@@ -1218,7 +1092,7 @@ fn every_authenticated_route_without_valid_credentials_is_401() {
     ];
     let mut checked = 0;
     let before = api.mark();
-    for (method, path, access) in ROUTES {
+    for (method, path, access) in ROUTES.iter() {
         if *access == Access::Public {
             continue;
         }
@@ -1472,7 +1346,7 @@ fn a_json_array_is_never_taken_for_a_body() {
     let id = random_id();
     let array = json!([ADMIN_USER, ADMIN_PASSWORD]);
     let mut accepted = Vec::new();
-    for (method, path, access) in ROUTES {
+    for (method, path, access) in ROUTES.iter() {
         if !matches!(*method, "POST" | "PUT" | "PATCH") || path.ends_with("/logout") {
             continue;
         }

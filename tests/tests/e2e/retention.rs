@@ -6,12 +6,12 @@
 //! longer be rebuilt (4xx, exit 2), `cairn audit verify` passing, and a
 //! restart that rebuilds the same state from the snapshot.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::api_client::{ADMIN_PASSWORD, AdminServer, expect_status as ok};
-use crate::support::{assert_one_error_line, cairn, run, texts};
+use crate::support::{assert_one_error_line, cairn, run, texts, wait_for};
 
 const PASSWORD: &str = "retention-Pw#84hq";
 const SECRET_CANARY: &str = "canary-snapshot-3f9d1c7ab2e4";
@@ -22,18 +22,6 @@ fn policy(operational: Value) -> Value {
         "activity": {"cadence_secs": 86400, "max_age_days": 90, "max_count": null},
         "operational": operational,
     })
-}
-
-/// Polls `probe` until it answers, for at most `limit`.
-fn wait_for<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -132,7 +120,7 @@ fn a_count_limit_prunes_requests_and_the_restart_rebuilds_from_the_snapshot() {
     }
     // A snapshot is written every 100 events.
     let snapshots = data.join("snapshots");
-    wait_for(Duration::from_secs(30), || {
+    wait_for("the prune pass", Duration::from_secs(30), || {
         std::fs::read_dir(&snapshots)
             .ok()
             .and_then(|mut entries| entries.next())
@@ -155,7 +143,7 @@ fn a_count_limit_prunes_requests_and_the_restart_rebuilds_from_the_snapshot() {
     let set = ok(&api, 200, "PUT", path, &root, Some(wanted.clone())).json;
     assert_eq!(set["default"], false);
     assert_eq!(set["policy"]["operational"]["max_count"], 100);
-    let after = wait_for(Duration::from_secs(30), || {
+    let after = wait_for("the prune pass", Duration::from_secs(30), || {
         let answer = ok(&api, 200, "GET", path, &audrey, None).json;
         (!answer["last_prune"].is_null()).then_some(answer)
     });

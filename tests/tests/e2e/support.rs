@@ -369,3 +369,22 @@ pub fn run_python_peer(script: &str, request: &serde_json::Value) -> serde_json:
         )
     })
 }
+
+/// Polls `probe` every 20 ms until it answers, for at most `limit`; the
+/// panic names `what` was awaited. Tests wait with this, never with a
+/// bare sleep.
+pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// [`wait_for`] a condition.
+pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    wait_for(what, limit, || done().then_some(()));
+}

@@ -146,121 +146,32 @@ pub fn sinks_from(read: impl Fn(&str) -> Option<String>) -> Result<Vec<SinkSpec>
 }
 
 fn sink(name: &str, read: &impl Fn(&str) -> Option<String>) -> Result<SinkSpec, String> {
-    let prefix = format!("CAIRN_SINK_{}_", name.to_ascii_uppercase());
-    let var = |suffix: &str| format!("{prefix}{suffix}");
-    let get = |suffix: &str| read(&var(suffix)).filter(|value| !value.trim().is_empty());
-
-    let url_var = var("URL");
-    let text = get("URL").ok_or_else(|| format!("{url_var} is required for sink {name:?}"))?;
-    // The URL may hold credentials: errors never repeat it.
-    let url =
-        Url::parse(text.trim()).map_err(|error| format!("{url_var} is not a URL: {error}"))?;
-    let target = match url.scheme() {
-        "syslog+tcp" | "syslog+tls" => {
-            let host = url
-                .host_str()
-                .filter(|host| !host.is_empty())
-                .ok_or_else(|| format!("{url_var} has no host"))?;
-            let port = url.port().ok_or_else(|| {
-                format!("{url_var} needs a port (e.g. :6514 for syslog over TLS)")
-            })?;
-            SinkTarget::Syslog {
-                host: host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_string(),
-                port,
-                tls: url.scheme() == "syslog+tls",
-            }
-        }
-        "http" | "https" => {
-            if url.host_str().is_none() {
-                return Err(format!("{url_var} has no host"));
-            }
-            SinkTarget::Http { url }
-        }
-        other => {
-            return Err(format!(
-                "{url_var}: scheme {other:?} is not one of syslog+tcp, syslog+tls, http, https"
-            ));
-        }
+    let vars = SinkVars {
+        name,
+        prefix: format!("CAIRN_SINK_{}_", name.to_ascii_uppercase()),
+        read,
     };
-    let format = match get("FORMAT") {
+    let target = target(&vars)?;
+    let format = match vars.get("FORMAT") {
         Some(text) => ExportFormat::parse(text.trim())
-            .ok_or_else(|| format!("{}: must be ocsf, jsonl or cef", var("FORMAT")))?,
+            .ok_or_else(|| format!("{}: must be ocsf, jsonl or cef", vars.var("FORMAT")))?,
         None => match target {
             SinkTarget::Syslog { .. } => ExportFormat::Ocsf,
             SinkTarget::Http { .. } => ExportFormat::Jsonl,
         },
     };
-    let hec_token = get("HEC_TOKEN").map(Zeroizing::new);
-    if hec_token.is_some() && !matches!(target, SinkTarget::Http { .. }) {
-        return Err(format!(
-            "{}: only an http(s) sink takes a HEC token",
-            var("HEC_TOKEN")
-        ));
-    }
-    if hec_token.is_some() && format == ExportFormat::Cef {
-        return Err(format!(
-            "{}: the HEC envelope carries JSON: use ocsf or jsonl",
-            var("FORMAT")
-        ));
-    }
-    let insecure = match get("INSECURE").as_deref().map(str::trim) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(format!("{}: must be true or false", var("INSECURE"))),
-    };
-    let token_in_clear = hec_token.is_some()
-        && matches!(&target, SinkTarget::Http { url } if url.scheme() == "http");
-    if token_in_clear && !insecure {
-        return Err(format!(
-            "{url_var} is plain http:// and {} is set: the token would cross the network \
-             unencrypted; use https://, or set {}=true to accept that",
-            var("HEC_TOKEN"),
-            var("INSECURE")
-        ));
-    }
-    if insecure && !token_in_clear {
-        return Err(format!(
-            "{}: only an http:// sink with a HEC token is marked insecure",
-            var("INSECURE")
-        ));
-    }
-    let ca_file = get("CA_FILE").map(PathBuf::from);
+    let (hec_token, insecure) = hec_token(&vars, &target, format)?;
+    let ca_file = vars.get("CA_FILE").map(PathBuf::from);
     if let Some(path) = &ca_file
         && !path.is_file()
     {
         return Err(format!(
             "{}: {} is not a readable file",
-            var("CA_FILE"),
+            vars.var("CA_FILE"),
             path.display()
         ));
     }
-    let batch = match get("BATCH") {
-        Some(text) => text
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|batch| (1..=MAX_BATCH).contains(batch))
-            .ok_or_else(|| format!("{}: must be a number from 1 to {MAX_BATCH}", var("BATCH")))?,
-        None => DEFAULT_BATCH,
-    };
-    let confirm_after = match get("CONFIRM_AFTER_MS") {
-        Some(text) => text
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|ms| *ms <= 600_000)
-            .map(Duration::from_millis)
-            .ok_or_else(|| {
-                format!(
-                    "{}: must be milliseconds from 0 to 600000",
-                    var("CONFIRM_AFTER_MS")
-                )
-            })?,
-        None => DEFAULT_CONFIRM_AFTER,
-    };
+    let (batch, confirm_after) = pacing(&vars)?;
     Ok(SinkSpec {
         name: name.to_string(),
         target,
@@ -271,6 +182,146 @@ fn sink(name: &str, read: &impl Fn(&str) -> Option<String>) -> Result<SinkSpec, 
         confirm_after,
         insecure,
     })
+}
+
+/// The variables of one sink (`CAIRN_SINK_<NAME>_*`).
+struct SinkVars<'a, R: Fn(&str) -> Option<String>> {
+    name: &'a str,
+    prefix: String,
+    read: &'a R,
+}
+
+impl<R: Fn(&str) -> Option<String>> SinkVars<'_, R> {
+    /// The full name of the variable `suffix`.
+    fn var(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.prefix)
+    }
+
+    /// Its value, when set and not blank.
+    fn get(&self, suffix: &str) -> Option<String> {
+        (self.read)(&self.var(suffix)).filter(|value| !value.trim().is_empty())
+    }
+}
+
+/// Where the sink delivers (`_URL`). The URL may hold credentials: errors
+/// never repeat it.
+fn target<R: Fn(&str) -> Option<String>>(vars: &SinkVars<'_, R>) -> Result<SinkTarget, String> {
+    let url_var = vars.var("URL");
+    let text = vars
+        .get("URL")
+        .ok_or_else(|| format!("{url_var} is required for sink {:?}", vars.name))?;
+    let url =
+        Url::parse(text.trim()).map_err(|error| format!("{url_var} is not a URL: {error}"))?;
+    match url.scheme() {
+        "syslog+tcp" | "syslog+tls" => {
+            let host = url
+                .host_str()
+                .filter(|host| !host.is_empty())
+                .ok_or_else(|| format!("{url_var} has no host"))?;
+            let port = url.port().ok_or_else(|| {
+                format!("{url_var} needs a port (e.g. :6514 for syslog over TLS)")
+            })?;
+            Ok(SinkTarget::Syslog {
+                host: host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+                port,
+                tls: url.scheme() == "syslog+tls",
+            })
+        }
+        "http" | "https" => {
+            if url.host_str().is_none() {
+                return Err(format!("{url_var} has no host"));
+            }
+            Ok(SinkTarget::Http { url })
+        }
+        other => Err(format!(
+            "{url_var}: scheme {other:?} is not one of syslog+tcp, syslog+tls, http, https"
+        )),
+    }
+}
+
+/// The HEC token (`_HEC_TOKEN`) and whether sending it in clear was
+/// accepted (`_INSECURE`).
+fn hec_token<R: Fn(&str) -> Option<String>>(
+    vars: &SinkVars<'_, R>,
+    target: &SinkTarget,
+    format: ExportFormat,
+) -> Result<(Option<Zeroizing<String>>, bool), String> {
+    let hec_token = vars.get("HEC_TOKEN").map(Zeroizing::new);
+    if hec_token.is_some() && !matches!(target, SinkTarget::Http { .. }) {
+        return Err(format!(
+            "{}: only an http(s) sink takes a HEC token",
+            vars.var("HEC_TOKEN")
+        ));
+    }
+    if hec_token.is_some() && format == ExportFormat::Cef {
+        return Err(format!(
+            "{}: the HEC envelope carries JSON: use ocsf or jsonl",
+            vars.var("FORMAT")
+        ));
+    }
+    let insecure = match vars.get("INSECURE").as_deref().map(str::trim) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(format!("{}: must be true or false", vars.var("INSECURE"))),
+    };
+    let token_in_clear =
+        hec_token.is_some() && matches!(target, SinkTarget::Http { url } if url.scheme() == "http");
+    if token_in_clear && !insecure {
+        return Err(format!(
+            "{} is plain http:// and {} is set: the token would cross the network \
+             unencrypted; use https://, or set {}=true to accept that",
+            vars.var("URL"),
+            vars.var("HEC_TOKEN"),
+            vars.var("INSECURE")
+        ));
+    }
+    if insecure && !token_in_clear {
+        return Err(format!(
+            "{}: only an http:// sink with a HEC token is marked insecure",
+            vars.var("INSECURE")
+        ));
+    }
+    Ok((hec_token, insecure))
+}
+
+/// How many events a batch holds (`_BATCH`) and how long delivery waits
+/// for a confirmation (`_CONFIRM_AFTER_MS`).
+fn pacing<R: Fn(&str) -> Option<String>>(
+    vars: &SinkVars<'_, R>,
+) -> Result<(usize, Duration), String> {
+    let batch = match vars.get("BATCH") {
+        Some(text) => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|batch| (1..=MAX_BATCH).contains(batch))
+            .ok_or_else(|| {
+                format!(
+                    "{}: must be a number from 1 to {MAX_BATCH}",
+                    vars.var("BATCH")
+                )
+            })?,
+        None => DEFAULT_BATCH,
+    };
+    let confirm_after = match vars.get("CONFIRM_AFTER_MS") {
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms <= 600_000)
+            .map(Duration::from_millis)
+            .ok_or_else(|| {
+                format!(
+                    "{}: must be milliseconds from 0 to 600000",
+                    vars.var("CONFIRM_AFTER_MS")
+                )
+            })?,
+        None => DEFAULT_CONFIRM_AFTER,
+    };
+    Ok((batch, confirm_after))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use super::SinkStatus;
 use super::config::{SinkSpec, SinkTarget};
 use super::cursor::clamp_cursor;
 use super::render::{host_name, render_batch};
-use super::transport::{self, Peer, RECEIVER_SENDS_DATA, SyslogConnection};
+use super::transport::{self, Peer, RECEIVER_SENDS_DATA, SinkError, SyslogConnection};
 use cairn_app::App;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -40,7 +40,7 @@ pub(super) enum Wire {
 
 impl Wire {
     /// Builds the wire of a sink, checking its settings.
-    pub(super) fn prepare(spec: &SinkSpec) -> Result<Wire, String> {
+    pub(super) fn prepare(spec: &SinkSpec) -> Result<Wire, SinkError> {
         Ok(match &spec.target {
             SinkTarget::Syslog { tls, .. } => Wire::Syslog {
                 tls: if *tls {
@@ -74,135 +74,191 @@ struct Progress {
 
 /// Runs one sink until the server stops.
 pub(super) async fn run(app: Arc<App>, spec: SinkSpec, status: Arc<SinkStatus>) {
-    let mut wire = match Wire::prepare(&spec) {
-        Ok(wire) => wire,
-        Err(error) => {
-            tracing::error!(sink = %spec.name, %error, "sink not started");
-            status.update(|state| state.last_error = Some(error));
-            return;
-        }
+    let Some(mut sink) = Delivery::start(app, spec, status) else {
+        return;
     };
-    let stored = match app.log().reader().store().export_cursor_get(&spec.name) {
-        Ok(cursor) => cursor.unwrap_or(0),
-        Err(error) => {
-            tracing::error!(sink = %spec.name, %error, "sink not started: its cursor cannot be read");
-            status.update(|state| state.last_error = Some(error.to_string()));
-            return;
-        }
-    };
-    let head = app.log().durable_seq();
-    let check = clamp_cursor(stored, head);
-    if let Some(beyond) = check.beyond_head {
-        tracing::warn!(sink = %spec.name, stored = beyond, head, "the sink's cursor is beyond the head of the log: set back to the head");
-        store_cursor(&app, &spec, &status, check.cursor);
-        status.update(|state| state.cursor_beyond_head = Some(beyond));
-    }
-    let delivered = check.cursor;
-    tracing::info!(sink = %spec.name, target = %spec.target_text(), from = delivered + 1, "sink started");
-    let mut progress = Progress {
-        delivered,
-        sent: delivered,
-        unconfirmed: VecDeque::new(),
-    };
-    status.update(|state| {
-        state.delivered = delivered;
-        state.sent = delivered;
-    });
-    let host = host_name();
-    let mut backoff = FIRST_BACKOFF;
-    let mut durable = app.log().durable_changes();
+    let mut durable = sink.app.log().durable_changes();
     loop {
-        if let Wire::Syslog { connection, .. } = &mut wire {
-            match connection
-                .as_mut()
-                .map_or(Peer::Open, SyslogConnection::peer)
-            {
-                Peer::Open => {}
-                Peer::Closed => {
-                    *connection = None;
-                    rewind(
-                        &mut progress,
-                        &status,
-                        "the receiver closed the connection".into(),
-                    );
-                }
-                // A receiver that talks is failing, not merely gone: back
-                // off before connecting again, as after any failure.
-                Peer::Misbehaving => {
-                    *connection = None;
-                    rewind(&mut progress, &status, RECEIVER_SENDS_DATA.into());
-                    failed(&status, &mut backoff, &spec, RECEIVER_SENDS_DATA.into()).await;
-                }
-            }
-            if confirm(&app, &spec, &status, &mut progress, connection.is_some()) {
-                // Only a confirmed write shows a syslog receiver works.
-                backoff = FIRST_BACKOFF;
-                status.update(|state| state.last_error = None);
-            }
-        }
-        let head = app.log().durable_seq();
-        if progress.sent >= head {
+        sink.watch_the_receiver().await;
+        let head = sink.app.log().durable_seq();
+        if sink.progress.sent >= head {
             tokio::select! {
                 _ = durable.changed() => {}
                 () = tokio::time::sleep(IDLE_TICK) => {}
             }
             continue;
         }
-        let from = progress.sent + 1;
-        let to = head.min(progress.sent.saturating_add(spec.batch as u64));
-        let rendered = {
-            let app = Arc::clone(&app);
-            let spec = spec.clone();
-            let host = host.clone();
-            tokio::task::spawn_blocking(move || render_batch(&app, &spec, from, to, &host)).await
-        };
-        let batch = match rendered {
-            Ok(Ok(batch)) => batch,
-            Ok(Err(error)) => {
-                failed(&status, &mut backoff, &spec, error).await;
-                continue;
-            }
+        let from = sink.progress.sent + 1;
+        let to = head.min(sink.progress.sent.saturating_add(sink.spec.batch as u64));
+        let batch = match sink.render(from, to).await {
+            Ok(batch) => batch,
             Err(error) => {
-                failed(&status, &mut backoff, &spec, error.to_string()).await;
+                failed(&sink.status, &mut sink.backoff, &sink.spec, error).await;
                 continue;
             }
         };
-        match send(&mut wire, &spec, batch.bytes).await {
-            Ok(()) => {
-                progress.sent = batch.last;
-                // An HTTP answer is an acknowledgement; a syslog write is
-                // not (the bytes are only in the kernel): that sink stays
-                // failing, and backing off, until a write is confirmed.
-                let acknowledged = matches!(wire, Wire::Http(_));
-                if acknowledged {
-                    backoff = FIRST_BACKOFF;
-                    progress.delivered = batch.last;
-                    store_cursor(&app, &spec, &status, batch.last);
-                } else {
-                    progress.unconfirmed.push_back((Instant::now(), batch.last));
-                }
-                let connected = wire.connected();
-                status.update(|state| {
-                    state.sent = batch.last;
-                    state.connected = connected;
-                    if acknowledged {
-                        state.last_error = None;
-                    }
-                });
-            }
+        match send(&mut sink.wire, &sink.spec, batch.bytes).await {
+            Ok(()) => sink.sent(batch.last),
             Err(error) => {
-                if let Wire::Syslog { connection, .. } = &mut wire {
+                if let Wire::Syslog { connection, .. } = &mut sink.wire {
                     *connection = None;
                 }
-                rewind(&mut progress, &status, error.clone());
-                failed(&status, &mut backoff, &spec, error).await;
+                // The sink's status keeps the text; the log line says it.
+                let error = error.to_string();
+                rewind(&mut sink.progress, &sink.status, error.clone());
+                failed(&sink.status, &mut sink.backoff, &sink.spec, error).await;
             }
         }
     }
 }
 
+/// One sink's delivery: its wire, where it stands and its back-off.
+struct Delivery {
+    app: Arc<App>,
+    spec: SinkSpec,
+    status: Arc<SinkStatus>,
+    wire: Wire,
+    progress: Progress,
+    backoff: Duration,
+    host: String,
+}
+
+impl Delivery {
+    /// Prepares the wire and reads the stored cursor (set back to the head
+    /// when beyond it). `None`, with the reason on the sink's status, when
+    /// the sink cannot start.
+    fn start(app: Arc<App>, spec: SinkSpec, status: Arc<SinkStatus>) -> Option<Delivery> {
+        let wire = match Wire::prepare(&spec) {
+            Ok(wire) => wire,
+            Err(error) => {
+                tracing::error!(sink = %spec.name, %error, "sink not started");
+                status.update(|state| state.last_error = Some(error.to_string()));
+                return None;
+            }
+        };
+        let stored = match app.log().reader().store().export_cursor_get(&spec.name) {
+            Ok(cursor) => cursor.unwrap_or(0),
+            Err(error) => {
+                tracing::error!(sink = %spec.name, %error, "sink not started: its cursor cannot be read");
+                status.update(|state| state.last_error = Some(error.to_string()));
+                return None;
+            }
+        };
+        let head = app.log().durable_seq();
+        let check = clamp_cursor(stored, head);
+        if let Some(beyond) = check.beyond_head {
+            tracing::warn!(sink = %spec.name, stored = beyond, head, "the sink's cursor is beyond the head of the log: set back to the head");
+            store_cursor(&app, &spec, &status, check.cursor);
+            status.update(|state| state.cursor_beyond_head = Some(beyond));
+        }
+        let delivered = check.cursor;
+        tracing::info!(sink = %spec.name, target = %spec.target_text(), from = delivered + 1, "sink started");
+        status.update(|state| {
+            state.delivered = delivered;
+            state.sent = delivered;
+        });
+        Some(Delivery {
+            app,
+            spec,
+            status,
+            wire,
+            progress: Progress {
+                delivered,
+                sent: delivered,
+                unconfirmed: VecDeque::new(),
+            },
+            backoff: FIRST_BACKOFF,
+            host: host_name(),
+        })
+    }
+
+    /// A syslog sink: notices a receiver that closed the connection or
+    /// talks (everything unconfirmed is sent again), and confirms the
+    /// writes the open connection has outlived.
+    async fn watch_the_receiver(&mut self) {
+        let Wire::Syslog { connection, .. } = &mut self.wire else {
+            return;
+        };
+        match connection
+            .as_mut()
+            .map_or(Peer::Open, SyslogConnection::peer)
+        {
+            Peer::Open => {}
+            Peer::Closed => {
+                *connection = None;
+                rewind(
+                    &mut self.progress,
+                    &self.status,
+                    "the receiver closed the connection".into(),
+                );
+            }
+            // A receiver that talks is failing, not merely gone: back
+            // off before connecting again, as after any failure.
+            Peer::Misbehaving => {
+                *connection = None;
+                rewind(&mut self.progress, &self.status, RECEIVER_SENDS_DATA.into());
+                failed(
+                    &self.status,
+                    &mut self.backoff,
+                    &self.spec,
+                    RECEIVER_SENDS_DATA.into(),
+                )
+                .await;
+            }
+        }
+        let connected = connection.is_some();
+        if confirm(
+            &self.app,
+            &self.spec,
+            &self.status,
+            &mut self.progress,
+            connected,
+        ) {
+            // Only a confirmed write shows a syslog receiver works.
+            self.backoff = FIRST_BACKOFF;
+            self.status.update(|state| state.last_error = None);
+        }
+    }
+
+    /// Renders the events `from..=to` off the async runtime.
+    async fn render(&self, from: u64, to: u64) -> Result<super::render::Batch, String> {
+        let app = Arc::clone(&self.app);
+        let spec = self.spec.clone();
+        let host = self.host.clone();
+        match tokio::task::spawn_blocking(move || render_batch(&app, &spec, from, to, &host)).await
+        {
+            Ok(rendered) => rendered,
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// A batch up to `last` was written: delivered at once over HTTP (an
+    /// answer is an acknowledgement); over syslog only once confirmed (the
+    /// bytes are only in the kernel), so that sink stays failing, and
+    /// backing off, until a write is confirmed.
+    fn sent(&mut self, last: u64) {
+        self.progress.sent = last;
+        let acknowledged = matches!(self.wire, Wire::Http(_));
+        if acknowledged {
+            self.backoff = FIRST_BACKOFF;
+            self.progress.delivered = last;
+            store_cursor(&self.app, &self.spec, &self.status, last);
+        } else {
+            self.progress.unconfirmed.push_back((Instant::now(), last));
+        }
+        let connected = self.wire.connected();
+        self.status.update(|state| {
+            state.sent = last;
+            state.connected = connected;
+            if acknowledged {
+                state.last_error = None;
+            }
+        });
+    }
+}
+
 /// Sends a batch, connecting first when needed.
-async fn send(wire: &mut Wire, spec: &SinkSpec, bytes: Vec<u8>) -> Result<(), String> {
+async fn send(wire: &mut Wire, spec: &SinkSpec, bytes: Vec<u8>) -> Result<(), SinkError> {
     match wire {
         Wire::Syslog { tls, connection } => {
             if connection.is_none() {
@@ -210,7 +266,7 @@ async fn send(wire: &mut Wire, spec: &SinkSpec, bytes: Vec<u8>) -> Result<(), St
             }
             match connection {
                 Some(open) => open.send(&bytes).await,
-                None => Err("not connected".into()),
+                None => Err(SinkError::NotConnected),
             }
         }
         Wire::Http(client) => transport::post_batch(client, spec, bytes).await,

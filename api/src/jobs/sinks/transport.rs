@@ -15,6 +15,80 @@ use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use super::config::{SinkSpec, SinkTarget};
 
+/// Why a sink's wire could not be prepared, or a batch not delivered.
+/// The text is what the server log and the sink's status show; the error
+/// underneath is kept as the source, except reqwest's (it may repeat the
+/// URL, which can hold credentials: only its kind is kept).
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Writing to the syslog connection failed.
+    #[error("writing: {0}")]
+    Write(#[source] std::io::Error),
+    /// Writing to the syslog connection took too long.
+    #[error("writing timed out")]
+    WriteTimedOut,
+    /// The CA file cannot be read or parsed.
+    #[error("reading {}: {source}", path.display())]
+    ReadCaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The CA file holds no certificate.
+    #[error("{} holds no certificate", .0.display())]
+    NoCertificate(std::path::PathBuf),
+    /// A certificate of the CA file is not acceptable.
+    #[error("{}: {source}", path.display())]
+    BadCertificate {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The TLS settings cannot be built.
+    #[error("TLS settings: {0}")]
+    TlsSettings(#[source] tokio_rustls::rustls::Error),
+    /// A syslog connection was asked of another kind of sink.
+    #[error("not a syslog sink")]
+    NotSyslog,
+    /// An HTTP post was asked of another kind of sink.
+    #[error("not an http sink")]
+    NotHttp,
+    /// The TCP connection failed.
+    #[error("connecting: {0}")]
+    Connect(#[source] std::io::Error),
+    /// The host is not a name TLS can check.
+    #[error("{0:?} is not a valid TLS server name")]
+    ServerName(String),
+    /// The TLS handshake failed.
+    #[error("TLS handshake: {0}")]
+    Handshake(#[source] std::io::Error),
+    /// Connecting took too long.
+    #[error("connecting timed out")]
+    ConnectTimedOut,
+    /// The HTTP client cannot be built.
+    #[error("HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
+    /// The HTTP request took too long.
+    #[error("the request timed out")]
+    RequestTimedOut,
+    /// The HTTP connection failed.
+    #[error("connecting failed")]
+    ConnectFailed,
+    /// The HTTP request failed otherwise.
+    #[error("the request failed")]
+    RequestFailed,
+    /// The receiver answered something else than 2xx.
+    #[error("the receiver answered {0}")]
+    Answered(reqwest::StatusCode),
+    /// A batch was to be written without a connection.
+    #[error("not connected")]
+    NotConnected,
+}
+
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one write or request may take.
@@ -78,7 +152,7 @@ impl SyslogConnection {
     }
 
     /// Writes framed messages.
-    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
         let written = async {
             match &mut self.stream {
                 SyslogStream::Tcp(stream) => {
@@ -93,8 +167,8 @@ impl SyslogConnection {
         };
         match tokio::time::timeout(SEND_TIMEOUT, written).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(format!("writing: {error}")),
-            Err(_) => Err("writing timed out".into()),
+            Ok(Err(error)) => Err(SinkError::Write(error)),
+            Err(_) => Err(SinkError::WriteTimedOut),
         }
     }
 
@@ -120,21 +194,24 @@ impl SyslogConnection {
     }
 }
 
-fn root_store(spec: &SinkSpec) -> Result<RootCertStore, String> {
+fn root_store(spec: &SinkSpec) -> Result<RootCertStore, SinkError> {
     let mut roots = RootCertStore::empty();
     match &spec.ca_file {
         Some(path) => {
             let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|error| format!("reading {}: {error}", path.display()))?
+                .map_err(|error| read_ca_file(path, error))?
                 .collect::<Result<_, _>>()
-                .map_err(|error| format!("reading {}: {error}", path.display()))?;
+                .map_err(|error| read_ca_file(path, error))?;
             if certificates.is_empty() {
-                return Err(format!("{} holds no certificate", path.display()));
+                return Err(SinkError::NoCertificate(path.clone()));
             }
             for certificate in certificates {
                 roots
                     .add(certificate)
-                    .map_err(|error| format!("{}: {error}", path.display()))?;
+                    .map_err(|error| SinkError::BadCertificate {
+                        path: path.clone(),
+                        source: Box::new(error),
+                    })?;
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -142,12 +219,23 @@ fn root_store(spec: &SinkSpec) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
+/// A CA file that cannot be read.
+fn read_ca_file(
+    path: &std::path::Path,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> SinkError {
+    SinkError::ReadCaFile {
+        path: path.to_path_buf(),
+        source: Box::new(error),
+    }
+}
+
 /// The TLS client settings of a sink (checked at start-up).
-pub fn tls_connector(spec: &SinkSpec) -> Result<TlsConnector, String> {
+pub fn tls_connector(spec: &SinkSpec) -> Result<TlsConnector, SinkError> {
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|error| format!("TLS settings: {error}"))?
+        .map_err(SinkError::TlsSettings)?
         .with_root_certificates(root_store(spec)?)
         .with_no_client_auth();
     Ok(TlsConnector::from(Arc::new(config)))
@@ -157,52 +245,53 @@ pub fn tls_connector(spec: &SinkSpec) -> Result<TlsConnector, String> {
 pub async fn connect_syslog(
     spec: &SinkSpec,
     tls: Option<&TlsConnector>,
-) -> Result<SyslogConnection, String> {
+) -> Result<SyslogConnection, SinkError> {
     let SinkTarget::Syslog { host, port, .. } = &spec.target else {
-        return Err("not a syslog sink".into());
+        return Err(SinkError::NotSyslog);
     };
     let connect = async {
         let stream = TcpStream::connect((host.as_str(), *port))
             .await
-            .map_err(|error| format!("connecting: {error}"))?;
+            .map_err(SinkError::Connect)?;
         let _ = stream.set_nodelay(true);
         match tls {
             None => Ok(SyslogConnection::new(SyslogStream::Tcp(stream))),
             Some(connector) => {
                 let name = ServerName::try_from(host.clone())
-                    .map_err(|_| format!("{host:?} is not a valid TLS server name"))?;
+                    .map_err(|_| SinkError::ServerName(host.clone()))?;
                 let stream = connector
                     .connect(name, stream)
                     .await
-                    .map_err(|error| format!("TLS handshake: {error}"))?;
+                    .map_err(SinkError::Handshake)?;
                 Ok(SyslogConnection::new(SyslogStream::Tls(Box::new(stream))))
             }
         }
     };
     tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
-        .map_err(|_| "connecting timed out".to_string())?
+        .map_err(|_| SinkError::ConnectTimedOut)?
 }
 
 /// The HTTP client of an http(s) sink (checked at start-up).
-pub fn http_client(spec: &SinkSpec) -> Result<reqwest::Client, String> {
+pub fn http_client(spec: &SinkSpec) -> Result<reqwest::Client, SinkError> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(SEND_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none());
     if let Some(path) = &spec.ca_file {
-        let pem =
-            std::fs::read(path).map_err(|error| format!("reading {}: {error}", path.display()))?;
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|error| format!("{}: {error}", path.display()))?;
+        let pem = std::fs::read(path).map_err(|error| read_ca_file(path, error))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
+            SinkError::BadCertificate {
+                path: path.clone(),
+                source: Box::new(error),
+            }
+        })?;
         builder = builder.tls_built_in_root_certs(false);
         for certificate in certificates {
             builder = builder.add_root_certificate(certificate);
         }
     }
-    builder
-        .build()
-        .map_err(|error| format!("HTTP client: {error}"))
+    builder.build().map_err(SinkError::HttpClient)
 }
 
 /// POSTs one batch; any status but 2xx is a failure.
@@ -210,9 +299,9 @@ pub async fn post_batch(
     client: &reqwest::Client,
     spec: &SinkSpec,
     body: Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), SinkError> {
     let SinkTarget::Http { url } = &spec.target else {
-        return Err("not an http sink".into());
+        return Err(SinkError::NotHttp);
     };
     let mut request = client
         .post(url.clone())
@@ -227,18 +316,18 @@ pub async fn post_batch(
     // reqwest's errors may repeat the URL; only the kind is kept.
     let response = request.send().await.map_err(|error| {
         if error.is_timeout() {
-            "the request timed out".to_string()
+            SinkError::RequestTimedOut
         } else if error.is_connect() {
-            "connecting failed".to_string()
+            SinkError::ConnectFailed
         } else {
-            "the request failed".to_string()
+            SinkError::RequestFailed
         }
     })?;
     let status = response.status();
     if status.is_success() {
         Ok(())
     } else {
-        Err(format!("the receiver answered {status}"))
+        Err(SinkError::Answered(status))
     }
 }
 
