@@ -14,7 +14,7 @@ use cairn_schemas::{AccessAction, Action, EventPayload, OrgRole, ResourceKind, R
 use uuid::Uuid;
 
 use super::error::Denial;
-use super::{App, CommandError, Principal};
+use super::{App, CommandError, Decided, Origin, Principal};
 
 /// The principal as `authorize` sees it: a user acting in an org.
 pub fn who(principal: &Principal) -> Who {
@@ -60,33 +60,55 @@ pub fn require<'v>(
     }
 }
 
-/// The one shape of a command on an existing catalog resource: authorize
-/// `action` on it, let `decide` check what else it must and build the
-/// payload, and record `event` in the resource's org, durably.
-#[allow(clippy::too_many_arguments)]
-pub async fn act_on(
+/// A command on an existing catalog resource: who does what to which
+/// resource, and the event that records it.
+#[derive(Clone, Copy, Debug)]
+pub struct ActOn<'a> {
+    /// The caller.
+    pub principal: &'a Principal,
+    /// What they must be allowed to do to the resource.
+    pub action: AccessAction,
+    /// The resource's kind.
+    pub kind: ResourceKind,
+    /// The resource.
+    pub id: Uuid,
+    /// The event recorded when it goes ahead.
+    pub event: Action,
+    /// Where the request came from.
+    pub origin: &'a Origin,
+}
+
+/// The one shape of a decision on an existing catalog resource: authorize
+/// `act.action` on it, let `decide` check what else it must and build the
+/// payload, and record `act.event` in the resource's org.
+pub fn decide_act_on(
+    views: &Views,
+    act: &ActOn<'_>,
+    decide: impl FnOnce(&Views, &CatalogEntry) -> Result<EventPayload, CommandError>,
+) -> Result<Decided<()>, CommandError> {
+    let entry = require(views, act.principal, act.action, act.kind, act.id)?;
+    let payload = decide(views, entry)?;
+    let event = act.principal.event(
+        act.event,
+        ResourceRef {
+            kind: act.kind,
+            id: Some(act.id),
+        },
+        entry.org_id,
+        act.origin,
+        payload,
+    );
+    Ok(Decided::new(vec![event], ()))
+}
+
+/// Runs [`decide_act_on`] and waits until its event is durable.
+pub async fn act(
     app: &App,
-    principal: &Principal,
-    action: AccessAction,
-    kind: ResourceKind,
-    id: Uuid,
-    event: Action,
-    origin: &super::Origin,
+    act: &ActOn<'_>,
     decide: impl FnOnce(&Views, &CatalogEntry) -> Result<EventPayload, CommandError>,
 ) -> Result<(), CommandError> {
-    app.execute(|views| {
-        let entry = require(views, principal, action, kind, id)?;
-        let payload = decide(views, entry)?;
-        Ok::<_, CommandError>(vec![principal.event(
-            event,
-            ResourceRef { kind, id: Some(id) },
-            entry.org_id,
-            origin,
-            payload,
-        )])
-    })
-    .await?;
-    Ok(())
+    app.decide(|views, _| decide_act_on(views, act, decide))
+        .await
 }
 
 /// May `principal` create an owned, org-level resource of `kind` (a
@@ -394,5 +416,151 @@ mod tests {
         root.is_superuser = true;
         assert!(may_explain(&root, MEMBER, true).is_ok());
         assert!(!refusal(may_explain(&root, STRANGER, false)).0);
+    }
+
+    mod given_the_catalog {
+        use super::super::*;
+        use crate::testing::catalog_facts::cast::*;
+        use crate::testing::id;
+
+        fn origin() -> Origin {
+            Origin::local("t")
+        }
+
+        fn act<'a>(principal: &'a Principal, origin: &'a Origin, id: Uuid) -> ActOn<'a> {
+            ActOn {
+                principal,
+                action: AccessAction::Delete,
+                kind: ResourceKind::Flow,
+                id,
+                event: Action::FlowDeleted,
+                origin,
+            }
+        }
+
+        #[test]
+        fn given_a_resource_when_acted_on_then_the_event_is_in_its_org_and_refusals_come_first() {
+            let given = given();
+            let origin = origin();
+            let edna = session(&given, EDNA, ORG);
+            let payload = || {
+                Ok(EventPayload::FlowDeleted(cairn_schemas::FlowDeleted {
+                    flow_id: id(FLOW),
+                }))
+            };
+            let decided = decide_act_on(given.views(), &act(&edna, &origin, id(FLOW)), |_, _| {
+                payload()
+            })
+            .expect("allowed");
+            assert_eq!(decided.events[0].org, Some(id(ORG)));
+            assert_eq!(decided.events[0].action, Action::FlowDeleted);
+            // The payload's own refusal comes through, nothing recorded
+            let refused = decide_act_on(given.views(), &act(&edna, &origin, id(FLOW)), |_, _| {
+                Err(CommandError::Conflict("no".into()))
+            });
+            assert!(matches!(refused, Err(CommandError::Conflict(_))));
+            // Authorization is asked before the payload is built
+            let xavier = session(&given, XAVIER, ORG);
+            let eve = session(&given, EVE, OTHER);
+            for (caller, visible) in [(&xavier, true), (&eve, false)] {
+                let refused =
+                    decide_act_on(given.views(), &act(caller, &origin, id(FLOW)), |_, _| {
+                        panic!("decided before authorizing")
+                    });
+                match refused {
+                    Err(CommandError::Denied(denial)) => {
+                        assert_eq!(denial.visible, visible);
+                        assert_eq!(denial.action, Some(AccessAction::Delete));
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+
+        #[test]
+        fn given_a_grant_through_a_group_when_explained_then_the_path_names_the_grant_and_group() {
+            let given = given();
+            let xavier = session(&given, XAVIER, ORG);
+            let query = ExplainQuery {
+                user_id: None,
+                kind: ResourceKind::Flow,
+                id: id(FLOW),
+                action: AccessAction::Run,
+                at_seq: None,
+            };
+            let answer = explain_in(given.views(), &xavier, query);
+            assert!(answer.allowed, "{answer:?}");
+            assert_eq!(answer.path.as_deref(), Some("grant"));
+            assert_eq!(answer.grant_id, Some(id(0x160)));
+            assert_eq!(answer.via_group, Some(id(GROUP)));
+            // Asked by the superuser acting elsewhere: as of the flow's org
+            let root = root_in(OTHER);
+            let about_xavier = ExplainQuery {
+                user_id: Some(id(XAVIER)),
+                ..query
+            };
+            assert!(explain_in(given.views(), &root, about_xavier).allowed);
+            // Edit is more than the grant gives
+            let edit = ExplainQuery {
+                action: AccessAction::Edit,
+                ..query
+            };
+            assert!(!explain_in(given.views(), &xavier, edit).allowed);
+        }
+
+        #[test]
+        fn given_someone_asked_about_when_the_subject_is_sized_up_then_strangers_are_unknown() {
+            let given = given();
+            let ada = session(&given, ADA, ORG);
+            let ask = |user: Option<u128>| ExplainQuery {
+                user_id: user.map(id),
+                kind: ResourceKind::Flow,
+                id: id(FLOW),
+                action: AccessAction::Read,
+                at_seq: None,
+            };
+            assert_eq!(
+                subject_of(given.views(), &ada, &ask(None)),
+                ExplainSubject::Caller
+            );
+            assert_eq!(
+                subject_of(given.views(), &ada, &ask(Some(ADA))),
+                ExplainSubject::Caller
+            );
+            assert_eq!(
+                subject_of(given.views(), &ada, &ask(Some(EDNA))),
+                ExplainSubject::Other {
+                    user: id(EDNA),
+                    known: true
+                }
+            );
+            // Another tenant's user is unknown to an org admin, not to a superuser
+            assert_eq!(
+                subject_of(given.views(), &ada, &ask(Some(EVE))),
+                ExplainSubject::Other {
+                    user: id(EVE),
+                    known: false
+                }
+            );
+            assert_eq!(
+                subject_of(given.views(), &root_in(ORG), &ask(Some(EVE))),
+                ExplainSubject::Other {
+                    user: id(EVE),
+                    known: true
+                }
+            );
+        }
+
+        #[test]
+        fn given_each_path_when_named_then_the_name_is_stable() {
+            use cairn_projections::access::AccessPath;
+            assert_eq!(path_fields(None), (None, None, None));
+            for (path, name) in [
+                (AccessPath::Owner, "owner"),
+                (AccessPath::Superuser, "superuser"),
+            ] {
+                assert_eq!(path_fields(Some(path)).0.as_deref(), Some(name));
+            }
+        }
     }
 }

@@ -189,7 +189,7 @@ async fn off_runtime<T: Send + 'static>(
     let principal = principal.clone();
     tokio::task::spawn_blocking(move || work(&app, &principal))
         .await
-        .map_err(|error| CommandError::Internal(format!("reading the log stopped: {error}")))?
+        .map_err(CommandError::internal)?
 }
 
 #[cfg(test)]

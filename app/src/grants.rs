@@ -97,7 +97,7 @@ pub async fn create_grant(
         .grants
         .get(&grant_id)
         .map(grant_body)
-        .ok_or_else(|| CommandError::Internal("the new grant is not in the view".into()))
+        .ok_or_else(|| CommandError::internal("the new grant is not in the view"))
 }
 
 /// Whether `principal` may make the grant `request` asks for: the

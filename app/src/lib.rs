@@ -346,7 +346,7 @@ impl App {
                 CommandError::internal(detail)
             }
             past_views::PastError::Stopped => {
-                CommandError::Internal("rebuilding a past state stopped".into())
+                CommandError::internal("rebuilding a past state stopped")
             }
         })
     }

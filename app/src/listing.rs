@@ -68,4 +68,43 @@ mod tests {
         assert_eq!(last, ids[4..]);
         assert_eq!(next, None);
     }
+
+    #[test]
+    fn given_a_limit_of_zero_when_paging_then_nothing_and_no_cursor() {
+        let ids: Vec<Uuid> = (1..=3u128).map(Uuid::from_u128).collect();
+        let (page, next) = paginate(ids.iter().map(|id| (*id, *id)), None, 0);
+        assert!(page.is_empty());
+        assert_eq!(next, None);
+        let (page, next) = paginate(ids.iter().map(|id| (*id, *id)), None, 3);
+        assert_eq!((page.len(), next), (3, None));
+    }
+
+    #[test]
+    fn given_an_unknown_name_when_parsed_then_422_lists_the_known_ones() {
+        let all = ["use", "manage"];
+        assert_eq!(
+            parse_named("level", "use", &all, |name| name).expect("known"),
+            "use"
+        );
+        let refused = parse_named("level", "own", &all, |name| name).expect_err("refused");
+        let CommandError::Invalid { field, message } = refused else {
+            panic!("not a field error");
+        };
+        assert_eq!(field, "level");
+        assert_eq!(message, "must be one of use, manage");
+    }
+
+    #[test]
+    fn given_names_when_checked_then_trimmed_and_bounded_and_printable() {
+        assert_eq!(check_name("name", "  ops  ", 5).expect("valid"), "ops");
+        for name in ["", "   ", "toolong", "a\u{7}b"] {
+            assert!(
+                matches!(
+                    check_name("name", name, 5),
+                    Err(CommandError::Invalid { field: "name", .. })
+                ),
+                "{name:?}"
+            );
+        }
+    }
 }

@@ -68,7 +68,7 @@ impl PasswordPool {
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
-            .map_err(|_| CommandError::Internal("the hashing pool is closed".into()))?;
+            .map_err(|_| CommandError::internal("the hashing pool is closed"))?;
         drop(waiting);
         let pool = Arc::clone(&self.memory);
         let concurrency = self.concurrency;

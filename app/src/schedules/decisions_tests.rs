@@ -426,3 +426,23 @@ mod firing {
         assert!(decided.events.is_empty());
     }
 }
+
+#[test]
+fn given_a_schedule_when_deleted_then_its_owner_or_an_admin_may_and_nobody_else() {
+    let mut given = given();
+    let schedule = scheduled(&mut given);
+    for (by, allowed) in [(DAN, false), (BOB, true), (ADA, true)] {
+        let caller = principal(given.views(), id(by), id(ORG));
+        let then = given
+            .when(|views, _| super::decide_delete(views, &caller, schedule, &Origin::local("t")));
+        if allowed {
+            assert_eq!(then.actions(), vec![Action::ScheduleDeleted], "{by}");
+        } else {
+            let refused = then.refused();
+            assert!(
+                matches!(refused, CommandError::Denied(_) | CommandError::NotFound),
+                "{refused:?}"
+            );
+        }
+    }
+}

@@ -26,7 +26,7 @@ use cairn_schemas::{
 };
 use uuid::Uuid;
 
-use super::access::{act_on, require, role_denied, who};
+use super::access::{ActOn, decide_act_on, require, role_denied, who};
 use super::namespaces::list_kind;
 use super::{App, CommandError, Decided, Origin, Principal};
 use cairn_core::IdSource;
@@ -217,23 +217,31 @@ pub async fn delete_schedule(
     id: Uuid,
     origin: &Origin,
 ) -> Result<(), CommandError> {
-    let kind = ResourceKind::Schedule;
-    let action = Action::ScheduleDeleted;
-    act_on(
-        app,
+    app.decide(|views, _| decide_delete(views, principal, id, origin))
+        .await
+}
+
+/// Whether `principal` may delete schedule `id` (its owner or an admin):
+/// `schedule.deleted`, or why not.
+pub fn decide_delete(
+    views: &Views,
+    principal: &Principal,
+    id: Uuid,
+    origin: &Origin,
+) -> Result<Decided<()>, CommandError> {
+    let act = ActOn {
         principal,
-        AccessAction::Delete,
-        kind,
+        action: AccessAction::Delete,
+        kind: ResourceKind::Schedule,
         id,
-        action,
+        event: Action::ScheduleDeleted,
         origin,
-        |_, _| {
-            Ok(EventPayload::ScheduleDeleted(ScheduleDeleted {
-                schedule_id: id,
-            }))
-        },
-    )
-    .await
+    };
+    decide_act_on(views, &act, |_, _| {
+        Ok(EventPayload::ScheduleDeleted(ScheduleDeleted {
+            schedule_id: id,
+        }))
+    })
 }
 
 /// `PATCH /api/v1/schedules/{id}`: only its owner may pause it or
