@@ -25,7 +25,7 @@ use super::{App, CommandError, Origin};
 /// filled by then ends early, and `next` continues the scan.
 pub const MAX_SCANNED: u64 = 50_000;
 
-/// The filters of `GET /api/v1/audit/events` (DESIGN.md section 7).
+/// The filters of `GET /api/v1/audit/events` (docs/api.md, "The audit trail").
 #[derive(Clone, Debug, Default)]
 pub struct AuditQuery {
     /// The actor's id.

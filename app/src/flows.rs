@@ -1,4 +1,4 @@
-//! Flows: step definitions (DESIGN.md section 6) in a namespace, private to
+//! Flows: step definitions (docs/contract.md section 6) in a namespace, private to
 //! their owner until shared; they inherit their namespace's grants. A
 //! change of the definition re-pins its editor's own schedules and
 //! suspends everyone else's, in the same command.

@@ -1,5 +1,5 @@
 //! Grants: sharing a resource at `use` or `manage` with a user or a group
-//! (DESIGN.md section 4). The rules live in
+//! (docs/contract.md section 4). The rules live in
 //! `cairn_projections::access::check_grant`; this module turns its answer
 //! into events and refusals. Revocation takes effect on the next request,
 //! since every request authorizes against the views.

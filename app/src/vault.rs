@@ -1,5 +1,5 @@
 //! Sealing and opening secret values (`$cairn$1$<owner_id>$…`) under the
-//! owner's key derived from the master key (DESIGN.md section 5). The only
+//! owner's key derived from the master key (docs/contract.md section 5). The only
 //! place in the server that holds the master key after start-up; it never
 //! prints.
 

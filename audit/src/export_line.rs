@@ -1,4 +1,4 @@
-//! The exported form of one record (DESIGN.md section 3,
+//! The exported form of one record (docs/contract.md section 3,
 //! `schemas/events.schema.json`): what `jsonl` exports write, and what the
 //! OCSF and CEF renderings are made from.
 //!

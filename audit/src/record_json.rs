@@ -1,4 +1,4 @@
-//! One record as one JSON object, in the exported form of DESIGN.md
+//! One record as one JSON object, in the exported form of docs/contract.md
 //! section 3, with the personal data opened (or marked erased).
 //!
 //! `raw` adds what is stored for debugging: the payload digest, the sealed

@@ -1,5 +1,5 @@
 //! Every action, rendered as OCSF, validates against the official OCSF
-//! 1.8.0 JSON schema of its class (DESIGN.md section 3), and lands in the
+//! 1.8.0 JSON schema of its class (docs/contract.md section 3), and lands in the
 //! class and activity `schemas/ocsf-mapping.md` gives it.
 //!
 //! One synthetic record per `Action` (with a representative payload where

@@ -1,10 +1,10 @@
-//! `authorize` against a reference model of DESIGN.md section 4 (as
+//! `authorize` against a reference model of docs/contract.md section 4 (as
 //! implemented), and the rules of `check_grant`.
 //!
 //! The model below is written from the rules, not from the code: it keeps
 //! plain lists of users, resources, groups and grants, ends memberships and
 //! grants eagerly when the rules say they end, and answers "allowed?" and
-//! "visible?" by walking the rules in the order DESIGN.md states them. The
+//! "visible?" by walking the rules in the order the contract states them. The
 //! property applies random sequences of sharing events (groups, members,
 //! grants, users leaving orgs or being deleted, resources deleted) to both
 //! the real `Views` and the model, and after every event compares their
@@ -270,7 +270,7 @@ const ALLOWED: Expected = Expected {
     visible: true,
 };
 
-/// The role table for namespaces and flows, restated from DESIGN.md
+/// The role table for namespaces and flows, restated from docs/contract.md
 /// section 4 (and the brief of issue 4), not read from `roles.rs`.
 fn model_role_allows(role: OrgRole, action: AccessAction) -> bool {
     use AccessAction::{Read, Run};
@@ -309,7 +309,7 @@ impl Model {
         }
     }
 
-    /// The rules, in DESIGN.md's order.
+    /// The rules, in the contract's order.
     fn expect(&self, user: usize, org: usize, resource: usize, action: AccessAction) -> Expected {
         let who = &self.users[user];
         if who.deleted || !who.active {
@@ -1263,7 +1263,7 @@ mod grants {
     }
 }
 
-/// DESIGN.md section 4: "A superuser (global admin) sees and manages
+/// docs/contract.md section 4: "A superuser (global admin) sees and manages
 /// everything", whatever their role in the org and whether or not they own
 /// the resource.
 mod superuser {

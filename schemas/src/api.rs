@@ -1,4 +1,4 @@
-//! Request and response bodies of the HTTP API (DESIGN.md section 7).
+//! Request and response bodies of the HTTP API (docs/contract.md section 7).
 //! Requests refuse unknown fields; passwords arrive as [`Password`], which
 //! never prints and never serializes.
 
@@ -314,7 +314,7 @@ pub struct CreateFlowRequest {
     pub name: String,
     /// The namespace to create it in.
     pub namespace_id: Uuid,
-    /// `{"steps":[…]}` (DESIGN.md section 6).
+    /// `{"steps":[…]}` (docs/contract.md section 6).
     #[schema(value_type = Object)]
     pub definition: serde_json::Value,
 }
@@ -637,7 +637,7 @@ pub struct RevealSecretRequest {}
 #[serde(deny_unknown_fields)]
 pub struct EraseUserRequest {}
 
-/// `GET /api/v1/audit/events`: events in the exported form (DESIGN.md
+/// `GET /api/v1/audit/events`: events in the exported form (docs/contract.md
 /// section 3), oldest first.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEventsPage {

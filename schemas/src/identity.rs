@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::record::Sealed;
 
 crate::named_enum! {
-    /// A member's role in an organization (DESIGN.md section 4).
+    /// A member's role in an organization (docs/contract.md section 4).
     OrgRole {
         /// Everything in the org.
         Admin => "admin",

@@ -1,4 +1,4 @@
-//! Run and schedule events (DESIGN.md section 6). Step outputs are stored
+//! Run and schedule events (docs/contract.md section 6). Step outputs are stored
 //! after masking: every resolved secret or environment value is `***`.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Secret and connection events (DESIGN.md sections 4 and 5). A value is
+//! Secret and connection events (docs/contract.md sections 4 and 5). A value is
 //! only ever here sealed (`$cairn$1$<owner_id>$…`, XSalsa20-Poly1305 under
 //! the owner's derived key) and as an HMAC fingerprint, so that exports can
 //! correlate two records about the same value without revealing it.

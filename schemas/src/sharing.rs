@@ -1,5 +1,5 @@
 //! Sharing events: groups and their members, the catalog (namespaces and
-//! flows) and grants (DESIGN.md section 4). Names of groups, namespaces and
+//! flows) and grants (docs/contract.md section 4). Names of groups, namespaces and
 //! flows are not personal data; who did it is in the header.
 
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,7 @@ crate::named_enum! {
 }
 
 crate::named_enum! {
-    /// What a caller wants to do with a resource (DESIGN.md section 4).
+    /// What a caller wants to do with a resource (docs/contract.md section 4).
     AccessAction {
         /// See it and its metadata.
         Read => "read",

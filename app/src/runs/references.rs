@@ -1,4 +1,4 @@
-//! Resolving a flow's references as its invoker (DESIGN.md section 6).
+//! Resolving a flow's references as its invoker (docs/contract.md section 6).
 //!
 //! `$secret.NAME` is the invoker's own secret of that name in the flow's
 //! org, else one shared with them (by a grant to them or to a group they

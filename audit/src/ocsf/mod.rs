@@ -1,6 +1,6 @@
 //! OCSF 1.8.0 rendering of exported records: one OCSF event per exported
 //! line (`crate::export_line`), the canonical interchange form for SIEMs
-//! (DESIGN.md section 3).
+//! (docs/contract.md section 3).
 //!
 //! `schemas/ocsf-mapping.md` is the specification: which class and
 //! activity each action becomes, and which OCSF attribute carries which

@@ -1,4 +1,4 @@
-//! The step schema of a flow definition (DESIGN.md section 6), checked when
+//! The step schema of a flow definition (docs/contract.md section 6), checked when
 //! a flow is saved so that a bad definition is a 422 naming the offending
 //! member, never a failure at run time.
 //!

@@ -1,4 +1,4 @@
-//! The retention policy's defaults and floors (DESIGN.md section 3).
+//! The retention policy's defaults and floors (docs/contract.md section 3).
 //!
 //! Each class has a protected age: no payload younger than it is ever
 //! dropped, whatever the policy's count limit says, so the floor holds for

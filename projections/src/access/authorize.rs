@@ -242,7 +242,7 @@ pub enum GrantRefusal {
 }
 
 /// May `who` grant `level` on `target` to the grantee? The rules of
-/// DESIGN.md section 4, in the order a caller should hear them.
+/// docs/contract.md section 4, in the order a caller should hear them.
 pub fn check_grant(
     views: &Views,
     who: Who,

@@ -1,5 +1,5 @@
 //! What each org role allows, whatever the access to the resource
-//! (DESIGN.md section 4's role table). A request needs both: a role that
+//! (the role table of docs/contract.md section 4). A request needs both: a role that
 //! allows the kind of action, and access to the resource.
 
 use cairn_schemas::{AccessAction, OrgRole, ResourceKind};
