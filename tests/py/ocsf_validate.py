@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Validates OCSF events, one JSON object per line, against the official
-OCSF 1.8.0 JSON schema of each event's class (DESIGN.md section 3: every
+OCSF 1.8.0 JSON schema of each event's class (docs/contract.md section 3: every
 exported OCSF event must validate).
 
 Usage: ocsf_validate.py [FILE]   (no FILE, or "-": standard input)

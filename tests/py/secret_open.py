@@ -1,6 +1,6 @@
 """Opens a secret value Cairn stored, independently: the key is derived
 from the master key and the owner id with HKDF-SHA256 (`cryptography`) and
-the value opened with XSalsa20-Poly1305 (PyNaCl), as DESIGN.md section 5
+the value opened with XSalsa20-Poly1305 (PyNaCl), as docs/contract.md section 5
 specifies. The same ciphertext moved to another owner's id must not open.
 
 Reads {"master_key", "sealed": {"stored", "owner_id", "plaintext_hex"}} as

@@ -13,7 +13,7 @@ use crate::api_client::{AdminServer, Answer};
 const PASSWORD: &str = "enumeration-e2e-Pw-4Rt9#k";
 const WRONG_PASSWORD: &str = "enumeration-e2e-Pw-4Rt9#K";
 
-/// Failed logins that lock a username (DESIGN §7).
+/// Failed logins that lock a username (docs/contract.md section 7).
 const LOCK_AFTER: usize = 5;
 
 fn login(server: &AdminServer, username: &str, password: &str) -> Answer {

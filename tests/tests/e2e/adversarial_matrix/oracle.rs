@@ -3,7 +3,7 @@
 //! it. Only refusals are asserted ("no unexpected 2xx"); a cell the rules
 //! allow is counted but not sent, so the world stays intact.
 //!
-//! The rules are docs' (DESIGN section 4 and issue 14): nothing crosses
+//! The rules are docs/contract.md section 4's (and issue 14's): nothing crosses
 //! orgs; an org role allows a kind of action and a resource needs
 //! ownership or a grant (admins need none inside their org); `use` reads
 //! and runs, `manage` adds edit, delete and re-sharing at `use` to groups;
