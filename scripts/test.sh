@@ -19,7 +19,7 @@ if ! cmp -s "$requirements" "$stamp"; then
 fi
 export CAIRN_TEST_PYTHON="$PWD/$venv/bin/python"
 
-# The web console's browser test (tests/tests/e2e/console.rs) drives
+# The web console's browser test (tests/tests/e2e/server/console.rs) drives
 # Debian's /usr/bin/chromium with playwright-core, pinned by
 # tests/browser/package-lock.json (no browser download); Node.js >= 20.
 browser=tests/browser
@@ -32,6 +32,6 @@ fi
 # The timing test (unknown user vs wrong password, medians within 10%)
 # measures latencies: it runs alone, after everything else, so the other
 # tests' load on this 2-core machine does not skew it.
-timing_test="enumeration::unknown_users_and_wrong_passwords_look_and_cost_the_same"
+timing_test="identity::enumeration::unknown_users_and_wrong_passwords_look_and_cost_the_same"
 cargo test --workspace "$@" -- --skip "$timing_test"
 cargo test -p cairn-tests --test e2e "$@" -- --exact "$timing_test"

@@ -22,7 +22,7 @@
 //! as `..redacted..`; no error message or `Debug` output of this module
 //! contains key, secret or plaintext bytes. Compatibility with independent
 //! implementations (PyNaCl, `cryptography`, argon2-cffi) is checked by
-//! `tests/tests/e2e/crypto_interop.rs`.
+//! `tests/tests/e2e/log/crypto_interop.rs`.
 
 pub mod base64url;
 pub mod compare;

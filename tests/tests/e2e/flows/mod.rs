@@ -1,0 +1,6 @@
+//! Flows run: runs and schedules, egress, masking, pinning.
+
+pub(crate) mod egress;
+pub(crate) mod masking;
+pub(crate) mod runs;
+pub(crate) mod schedule_attacks;
