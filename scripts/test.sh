@@ -35,3 +35,13 @@ fi
 timing_test="identity::enumeration::unknown_users_and_wrong_passwords_look_and_cost_the_same"
 cargo test --workspace "$@" -- --skip "$timing_test"
 cargo test -p cairn-tests --test e2e "$@" -- --exact "$timing_test"
+
+# The application layer's rules are covered by its own tests, below HTTP
+# (issue 16): at least 85% of cairn-app's lines, measured by cargo-llvm-cov
+# (installed here when missing, with the LLVM tools it needs).
+if ! cargo llvm-cov --version >/dev/null 2>&1; then
+  rustup component add llvm-tools
+  cargo install cargo-llvm-cov --locked --version 0.9.1
+fi
+cargo llvm-cov -p cairn-app --summary-only --fail-under-lines 85
+

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server::api_client::{ADMIN_PASSWORD, AdminServer, Answer, expect_status as ok, id_of as id};
+use crate::server::api_client::{
+    ADMIN_PASSWORD, AdminServer, Answer, expect_status as ok, id_of as id,
+};
 use crate::support::{self, cairn, py_dir, python, run, texts};
 
 const PASSWORD: &str = "export-test-Pw#71xq";

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server::api_client::{AdminServer, Answer};
 use crate::audit::rsyslog::Rsyslog;
+use crate::server::api_client::{AdminServer, Answer};
 
 const PASSWORD: &str = "sink-test-Pw#52mz";
 const HEC_TOKEN: &str = "hec-token-canary-0b9e71c3";

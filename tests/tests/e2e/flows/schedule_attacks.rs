@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server::api_client::{AdminServer, Answer};
 use crate::flows::runs::{Echo, finished, id_of, ok, user, wait_for_listed_run};
+use crate::server::api_client::{AdminServer, Answer};
 use crate::support::events;
 
 /// How long a test waits for something to happen before it gives up.

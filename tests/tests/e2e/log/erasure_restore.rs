@@ -16,7 +16,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::server::api_client::{ADMIN_PASSWORD, ADMIN_USER, AdminServer, expect_status as ok, id_of};
+use crate::server::api_client::{
+    ADMIN_PASSWORD, ADMIN_USER, AdminServer, expect_status as ok, id_of,
+};
 use crate::support::{assert_one_error_line, cairn, events, events_dump, run, texts};
 
 const PASSWORD: &str = "erase-restore-Pw#64kd";

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server::api_client::{ADMIN_PASSWORD, ADMIN_USER, AdminServer};
 use crate::flows::runs::Echo;
+use crate::server::api_client::{ADMIN_PASSWORD, ADMIN_USER, AdminServer};
 
 /// How long the browser may take for the whole walk-through.
 const BROWSER_PATIENCE: Duration = Duration::from_secs(300);

@@ -17,8 +17,8 @@
 
 use serde_json::{Value, json};
 
-use crate::server::api_client::{AdminServer, Answer};
 use crate::identity::identity_api::files_as_text;
+use crate::server::api_client::{AdminServer, Answer};
 use crate::support::{events, events_dump, run_python_peer};
 
 const PASSWORD: &str = "secrets-test-Pw#71xq";
