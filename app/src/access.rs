@@ -78,6 +78,26 @@ pub struct ActOn<'a> {
     pub origin: &'a Origin,
 }
 
+impl<'a> ActOn<'a> {
+    /// Deleting resource `id` of `kind`, recorded as `event`: the one
+    /// shape every catalog kind's deletion shares.
+    pub fn delete(
+        principal: &'a Principal,
+        (kind, id): (ResourceKind, Uuid),
+        event: Action,
+        origin: &'a Origin,
+    ) -> ActOn<'a> {
+        ActOn {
+            principal,
+            action: AccessAction::Delete,
+            kind,
+            id,
+            event,
+            origin,
+        }
+    }
+}
+
 /// The one shape of a decision on an existing catalog resource: authorize
 /// `act.action` on it, let `decide` check what else it must and build the
 /// payload, and record `act.event` in the resource's org.

@@ -360,14 +360,12 @@ pub fn decide_delete(
     id: Uuid,
     origin: &Origin,
 ) -> Result<Decided<()>, CommandError> {
-    let act = ActOn {
+    let act = ActOn::delete(
         principal,
-        action: AccessAction::Delete,
-        kind: ResourceKind::Connection,
-        id,
-        event: Action::ConnectionDeleted,
+        (ResourceKind::Connection, id),
+        Action::ConnectionDeleted,
         origin,
-    };
+    );
     decide_act_on(views, &act, |_, _| {
         Ok(EventPayload::ConnectionDeleted(SecretRef { secret_id: id }))
     })

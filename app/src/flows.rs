@@ -300,14 +300,12 @@ pub fn decide_delete(
     id: Uuid,
     origin: &Origin,
 ) -> Result<Decided<()>, CommandError> {
-    let act = ActOn {
+    let act = ActOn::delete(
         principal,
-        action: AccessAction::Delete,
-        kind: ResourceKind::Flow,
-        id,
-        event: Action::FlowDeleted,
+        (ResourceKind::Flow, id),
+        Action::FlowDeleted,
         origin,
-    };
+    );
     decide_act_on(views, &act, |_, _| {
         Ok(EventPayload::FlowDeleted(FlowDeleted { flow_id: id }))
     })

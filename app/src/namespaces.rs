@@ -376,14 +376,12 @@ pub fn decide_delete(
     id: Uuid,
     origin: &Origin,
 ) -> Result<Decided<()>, CommandError> {
-    let act = ActOn {
+    let act = ActOn::delete(
         principal,
-        action: AccessAction::Delete,
-        kind: ResourceKind::Namespace,
-        id,
-        event: Action::NamespaceDeleted,
+        (ResourceKind::Namespace, id),
+        Action::NamespaceDeleted,
         origin,
-    };
+    );
     decide_act_on(views, &act, |views, entry| {
         refuse_system(entry, "deleted")?;
         if views.catalog.has_children(&id) {

@@ -281,14 +281,12 @@ pub fn decide_delete(
     id: Uuid,
     origin: &Origin,
 ) -> Result<Decided<()>, CommandError> {
-    let act = ActOn {
+    let act = ActOn::delete(
         principal,
-        action: AccessAction::Delete,
-        kind: ResourceKind::Secret,
-        id,
-        event: Action::SecretDeleted,
+        (ResourceKind::Secret, id),
+        Action::SecretDeleted,
         origin,
-    };
+    );
     decide_act_on(views, &act, |_, _| {
         Ok(EventPayload::SecretDeleted(SecretRef { secret_id: id }))
     })

@@ -229,14 +229,12 @@ pub fn decide_delete(
     id: Uuid,
     origin: &Origin,
 ) -> Result<Decided<()>, CommandError> {
-    let act = ActOn {
+    let act = ActOn::delete(
         principal,
-        action: AccessAction::Delete,
-        kind: ResourceKind::Schedule,
-        id,
-        event: Action::ScheduleDeleted,
+        (ResourceKind::Schedule, id),
+        Action::ScheduleDeleted,
         origin,
-    };
+    );
     decide_act_on(views, &act, |_, _| {
         Ok(EventPayload::ScheduleDeleted(ScheduleDeleted {
             schedule_id: id,
