@@ -350,3 +350,16 @@ fn given_the_secrets_grant_revoked_when_the_step_is_resolved_then_nothing_is_rea
     assert!(error.contains("API_TOKEN"), "{error}");
     assert!(!error.contains(CANARY));
 }
+
+#[test]
+fn given_a_resolved_step_when_shown_for_debugging_then_the_secrets_value_is_not_in_it() {
+    let mut given = given();
+    let run = requested(&mut given);
+    let decided = resolve(&given, run);
+    let shown = format!("{decided:?}");
+    assert!(!shown.contains(CANARY), "{shown}");
+    assert!(
+        shown.contains("secret_id") || shown.contains("SecretUse"),
+        "{shown}"
+    );
+}

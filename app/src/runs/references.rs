@@ -172,8 +172,8 @@ pub struct SecretUse {
     pub version: u32,
 }
 
-/// A step with its references replaced, and the secrets it used.
-#[derive(Debug)]
+/// A step with its references replaced, and the secrets it used. Its
+/// debug form names the secrets used, never the step's clear values.
 pub struct ResolvedStep {
     /// The step, with values in clear: never stored, never returned.
     pub step: Value,
@@ -192,6 +192,15 @@ pub struct Resolver<'a> {
     /// Reads an environment variable (the process environment; a map in
     /// tests).
     pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+}
+
+impl std::fmt::Debug for ResolvedStep {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ResolvedStep")
+            .field("secrets", &self.secrets)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Resolver<'_> {

@@ -48,8 +48,9 @@ impl StepOutcome {
 }
 
 /// An http step's request, its references resolved: what the
-/// [`StepRunner`] sends.
-#[derive(Clone, Debug, PartialEq)]
+/// [`StepRunner`] sends. It holds resolved values in clear, so its debug
+/// form names only the method and the header names.
+#[derive(Clone, PartialEq)]
 pub struct StepRequest {
     /// The method as the definition spells it (`GET` when it says none).
     pub method: String,
@@ -62,6 +63,18 @@ pub struct StepRequest {
     pub timeout: Duration,
     /// The body: none, text as it is, or anything else as JSON.
     pub body: Option<Value>,
+}
+
+impl std::fmt::Debug for StepRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        formatter
+            .debug_struct("StepRequest")
+            .field("method", &self.method)
+            .field("headers", &names)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What came back: the status and at most [`READ_LIMIT`] bytes of body.
@@ -313,6 +326,20 @@ mod tests {
         masker.add("connection");
         let outcome = execute_step(&Network::default(), &json!({"type": "http"}), &masker).await;
         assert_eq!(outcome.error.as_deref(), Some("the *** failed"));
+    }
+
+    #[test]
+    fn a_requests_debug_form_holds_no_resolved_value() {
+        let request = StepRequest {
+            method: "POST".into(),
+            url: "https://example.com/k3y-in-url".into(),
+            headers: vec![("authorization".into(), "Bearer k3y-in-header".into())],
+            timeout: Duration::from_millis(5),
+            body: Some(json!({"token": "k3y-in-body"})),
+        };
+        let shown = format!("{request:?}");
+        assert!(!shown.contains("k3y"), "{shown}");
+        assert!(shown.contains("authorization"), "{shown}");
     }
 
     #[tokio::test]
