@@ -42,18 +42,6 @@ pub fn parse_named<T: Copy>(
         })
 }
 
-/// Checks a display name: 1 to `max` printable characters, trimmed.
-pub fn check_name(field: &'static str, name: &str, max: usize) -> Result<String, CommandError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > max || name.chars().any(char::is_control) {
-        return Err(CommandError::invalid(
-            field,
-            format!("must be 1 to {max} printable characters"),
-        ));
-    }
-    Ok(name.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,19 +80,5 @@ mod tests {
         };
         assert_eq!(field, "level");
         assert_eq!(message, "must be one of use, manage");
-    }
-
-    #[test]
-    fn given_names_when_checked_then_trimmed_and_bounded_and_printable() {
-        assert_eq!(check_name("name", "  ops  ", 5).expect("valid"), "ops");
-        for name in ["", "   ", "toolong", "a\u{7}b"] {
-            assert!(
-                matches!(
-                    check_name("name", name, 5),
-                    Err(CommandError::Invalid { field: "name", .. })
-                ),
-                "{name:?}"
-            );
-        }
     }
 }
