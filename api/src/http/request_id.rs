@@ -48,13 +48,16 @@ pub struct RequestId(String);
 impl RequestId {
     /// A fresh id: a UUIDv7, so ids sort by time in the logs.
     pub fn generate() -> RequestId {
-        static IDS: std::sync::LazyLock<cairn_core::IdSource> = std::sync::LazyLock::new(|| {
-            cairn_core::IdSource::new(
+        // One source per thread: every request makes an id, and a source
+        // shared by all of them would serialize them on its lock. Ids
+        // need to be unique, not ordered across threads.
+        thread_local! {
+            static IDS: cairn_core::IdSource = cairn_core::IdSource::new(
                 std::sync::Arc::new(cairn_core::SystemClock),
                 std::sync::Arc::new(cairn_core::OsEntropy),
-            )
-        });
-        RequestId(IDS.new_id().to_string())
+            );
+        }
+        RequestId(IDS.with(|ids| ids.new_id().to_string()))
     }
 
     /// The id as text.
@@ -159,6 +162,27 @@ mod tests {
 
     use super::super::problem::ApiError;
     use super::*;
+
+    #[test]
+    fn ids_made_at_once_on_many_threads_are_all_distinct() {
+        let made: Vec<String> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..2000)
+                            .map(|_| RequestId::generate().as_str().to_string())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|thread| thread.join().expect("thread"))
+                .collect()
+        });
+        let distinct: std::collections::HashSet<&String> = made.iter().collect();
+        assert_eq!(distinct.len(), made.len());
+    }
 
     fn app() -> Router {
         Router::new()
