@@ -46,7 +46,7 @@ pub(crate) async fn record_read_of_the_log(
             to_seq,
         }),
     );
-    app.execute(|_| Ok::<_, CommandError>(vec![event])).await?;
+    app.commit(vec![event]).await?;
     Ok(())
 }
 

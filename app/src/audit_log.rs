@@ -179,7 +179,7 @@ pub async fn record_query(
             next,
         }),
     );
-    app.execute(|_| Ok::<_, CommandError>(vec![event])).await?;
+    app.commit(vec![event]).await?;
     Ok(())
 }
 

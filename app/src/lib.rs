@@ -1,10 +1,11 @@
 //! The application layer: commands decided against the views, appended to
 //! the log, applied to the views, and acknowledged only once durable.
 //!
-//! Architecture invariant: every append goes through [`App::commit`] or
-//! [`App::append`], which hold the views' write lock across append and
-//! apply, so the views are always exactly the fold of the log up to its
-//! head. Handlers in `http` call the command functions of the submodules
+//! Architecture invariant: every append goes through one place
+//! (`App::append_decided`, behind [`App::decide`], [`App::commit`] and
+//! [`App::append`]), which holds the views' write lock across decision,
+//! append and apply, so the views are always exactly the fold of the log
+//! up to its head. Handlers in `http` call the command functions of the submodules
 //! and never touch the log or the views directly.
 
 pub mod access;
@@ -450,8 +451,30 @@ impl App {
         }
     }
 
+    /// Runs `decide` on the current views with the App's ids and appends
+    /// and applies its events, all under the views' write lock. Not
+    /// durable on return.
+    fn append_decided<R, E>(
+        &self,
+        decide: impl FnOnce(&Views, &cairn_core::IdSource) -> Result<Decided<R>, E>,
+    ) -> Result<(R, Vec<Record>), E>
+    where
+        E: From<AppendError> + From<ApplyError>,
+    {
+        let mut views = self.views_mut();
+        let Decided { events, reply } = decide(&views, &self.ids)?;
+        let records = self.log.append_with(|_| Ok::<_, E>(events))?;
+        for record in &records {
+            views.apply(record, self.log.reader())?;
+        }
+        drop(views);
+        self.note_appended(&records);
+        Ok((reply, records))
+    }
+
     /// Appends the events `decide` returns given the current views, and
-    /// applies them, under one lock. Not durable on return.
+    /// applies them, under one lock. Not durable on return (offline
+    /// commands and the prune pass, which wait themselves).
     pub fn append<E>(
         &self,
         decide: impl FnOnce(&Views) -> Result<Vec<NewEvent>, E>,
@@ -459,14 +482,16 @@ impl App {
     where
         E: From<AppendError> + From<ApplyError>,
     {
-        let mut views = self.views_mut();
-        let records = self.log.append_with(|_| decide(&views))?;
-        for record in &records {
-            views.apply(record, self.log.reader())?;
+        self.append_decided(|views, _| decide(views).map(|events| Decided::new(events, ())))
+            .map(|((), records)| records)
+    }
+
+    /// Waits until the last of `records` is durable.
+    async fn durable(&self, records: &[Record]) -> Result<(), DurabilityError> {
+        match records.last() {
+            Some(last) => self.log.durable(last.header.seq).await,
+            None => Ok(()),
         }
-        drop(views);
-        self.note_appended(&records);
-        Ok(records)
     }
 
     /// Wakes the checkpoint job when the records just appended make a
@@ -486,22 +511,6 @@ impl App {
         }
     }
 
-    /// Decides and appends under the views' lock, then waits until the
-    /// events are durable: the way every command ends.
-    pub async fn execute<E>(
-        &self,
-        decide: impl FnOnce(&Views) -> Result<Vec<NewEvent>, E>,
-    ) -> Result<Vec<Record>, E>
-    where
-        E: From<AppendError> + From<ApplyError> + From<DurabilityError>,
-    {
-        let records = self.append(decide)?;
-        if let Some(last) = records.last() {
-            self.log.durable(last.header.seq).await?;
-        }
-        Ok(records)
-    }
-
     /// Runs `decide` on the current views with the App's ids, under the
     /// views' write lock: its events are appended and applied under that
     /// same lock, so what it decided on is exactly what its events follow
@@ -516,25 +525,16 @@ impl App {
     where
         E: From<AppendError> + From<ApplyError> + From<DurabilityError>,
     {
-        let (reply, records) = {
-            let mut views = self.views_mut();
-            let Decided { events, reply } = decide(&views, &self.ids)?;
-            let records = self.log.append_with(|_| Ok::<_, E>(events))?;
-            for record in &records {
-                views.apply(record, self.log.reader())?;
-            }
-            (reply, records)
-        };
-        self.note_appended(&records);
-        if let Some(last) = records.last() {
-            self.log.durable(last.header.seq).await?;
-        }
+        let (reply, records) = self.append_decided(decide)?;
+        self.durable(&records).await?;
         Ok(reply)
     }
 
     /// Appends events and waits until they are durable.
     pub async fn commit(&self, events: Vec<NewEvent>) -> Result<Vec<Record>, CommitError> {
-        self.execute(|_| Ok::<_, CommitError>(events)).await
+        let records = self.append(|_| Ok::<_, CommitError>(events))?;
+        self.durable(&records).await?;
+        Ok(records)
     }
 
     /// Signs a checkpoint of the head and waits until it is durable.

@@ -28,7 +28,7 @@ use cairn_schemas::{
 };
 
 use cairn_app::origin::anonymous_subject;
-use cairn_app::{App, CommandError, Origin};
+use cairn_app::{App, Origin};
 
 /// How long a client's window of refusals lasts before its summary is due.
 pub const SUMMARY_WINDOW: Duration = Duration::from_secs(60);
@@ -371,7 +371,7 @@ async fn write(app: &App, summaries: Vec<Summary>) {
     }
     let count = summaries.len();
     let events: Vec<NewEvent> = summaries.into_iter().map(summary_event).collect();
-    if let Err(error) = app.execute(|_| Ok::<_, CommandError>(events)).await {
+    if let Err(error) = app.commit(events).await {
         tracing::error!(%error, summaries = count, "recording throttled requests failed");
     }
 }
