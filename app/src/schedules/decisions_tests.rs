@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::{ScheduleLimits, decide_create, decide_update};
 use crate::testing::{Given, Then, facts, id, principal, run_facts};
-use crate::{CommandError, Origin};
+use crate::{CommandError, Decided, Origin};
+use cairn_core::IdSource;
+use cairn_projections::Views;
 
 const ORG: u128 = 0x0a;
 const OTHER_ORG: u128 = 0x0b;
@@ -48,19 +50,20 @@ fn given() -> Given {
     ])
 }
 
-fn create(
+/// The decision of `by` (in `org`) scheduling the flow with `cron`.
+fn creating(
     given: &Given,
     (by, org): (u128, u128),
     cron: &str,
     limits: ScheduleLimits,
-) -> Then<Uuid> {
+) -> impl Fn(&Views, &IdSource) -> Result<Decided<Uuid>, CommandError> + use<> {
     let caller = principal(given.views(), id(by), id(org));
     let request = CreateScheduleRequest {
         flow_id: id(FLOW),
         cron: cron.into(),
     };
     let now = given.now();
-    given.when_repeated(|views, ids| {
+    move |views, ids| {
         decide_create(
             views,
             ids,
@@ -69,7 +72,11 @@ fn create(
             &Origin::local("t"),
             (now, limits),
         )
-    })
+    }
+}
+
+fn create(given: &Given, by: (u128, u128), cron: &str, limits: ScheduleLimits) -> Then<Uuid> {
+    given.when_repeated(creating(given, by, cron, limits))
 }
 
 #[test]
@@ -120,23 +127,9 @@ fn given_no_reach_when_scheduling_then_it_is_refused() {
 #[test]
 fn given_the_cap_reached_when_scheduling_again_then_it_is_a_conflict_naming_the_variable() {
     let mut given = given();
-    let bob = principal(given.views(), id(BOB), id(ORG));
     for cron in ["0 * * * *", "30 * * * *"] {
-        let request = CreateScheduleRequest {
-            flow_id: id(FLOW),
-            cron: cron.into(),
-        };
-        let now = given.now();
-        given.after(|views, ids| {
-            decide_create(
-                views,
-                ids,
-                &bob,
-                &request,
-                &Origin::local("t"),
-                (now, LIMITS),
-            )
-        });
+        let decision = creating(&given, (BOB, ORG), cron, LIMITS);
+        given.after(decision);
     }
     let refused = create(&given, (BOB, ORG), "15 * * * *", LIMITS).refused();
     assert!(
@@ -152,22 +145,8 @@ fn update(given: &Given, by: u128, schedule: Uuid, enabled: bool) -> Then<()> {
 }
 
 fn scheduled(given: &mut Given) -> Uuid {
-    let bob = principal(given.views(), id(BOB), id(ORG));
-    let request = CreateScheduleRequest {
-        flow_id: id(FLOW),
-        cron: "0 * * * *".into(),
-    };
-    let now = given.now();
-    given.after(|views, ids| {
-        decide_create(
-            views,
-            ids,
-            &bob,
-            &request,
-            &Origin::local("t"),
-            (now, LIMITS),
-        )
-    })
+    let decision = creating(given, (BOB, ORG), "0 * * * *", LIMITS);
+    given.after(decision)
 }
 
 #[test]
